@@ -1,0 +1,75 @@
+package io.spinstream.devstack;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * What tests and {@code ./spin local} start: a real KRaft broker in this JVM and a real schema registry
+ * beside it, both on 127.0.0.1, started in parallel.
+ */
+public final class DevStack implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DevStack.class);
+
+    private final EmbeddedKafka kafka;
+    private final RegistryProcess registry;
+    private final Duration startupTime;
+
+    private DevStack(EmbeddedKafka kafka, RegistryProcess registry, Duration startupTime) {
+        this.kafka = kafka;
+        this.registry = registry;
+        this.startupTime = startupTime;
+    }
+
+    public static DevStack start() {
+        long t0 = System.nanoTime();
+        // The registry is a child JVM: start it first, then bring the broker up while it boots.
+        CompletableFuture<RegistryProcess> registry = CompletableFuture.supplyAsync(RegistryProcess::start);
+        EmbeddedKafka kafka;
+        try {
+            kafka = EmbeddedKafka.start();
+        } catch (RuntimeException e) {
+            registry.thenAccept(RegistryProcess::close);
+            throw e;
+        }
+        try {
+            RegistryProcess r = registry.join();
+            Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            log.info("dev stack up in {} ms: bootstrap={} registry={}", took.toMillis(),
+                    kafka.bootstrapServers(), r.baseUrl());
+            return new DevStack(kafka, r, took);
+        } catch (CompletionException e) {
+            kafka.close();
+            throw e.getCause() instanceof RuntimeException re ? re : e;
+        }
+    }
+
+    public String bootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
+    /** The registry's base URL (the ccompat API is under {@code /apis/ccompat/v7}). */
+    public String registryUrl() {
+        return registry.baseUrl();
+    }
+
+    public RegistryProcess registry() {
+        return registry;
+    }
+
+    public Duration startupTime() {
+        return startupTime;
+    }
+
+    @Override
+    public void close() {
+        try {
+            registry.close();
+        } finally {
+            kafka.close();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.spinstream.schemas;
+
+import io.apicurio.registry.resolver.config.SchemaResolverConfig;
+import io.apicurio.registry.serde.Default4ByteIdHandler;
+import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
+import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
+import io.apicurio.registry.serde.avro.AvroSerdeConfig;
+import io.apicurio.registry.serde.config.SerdeConfig;
+import io.apicurio.registry.serde.kafka.config.KafkaSerdeConfig;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Registry-backed Avro serdes in the Confluent wire format: magic byte 0, a 4-byte schema id (the
+ * registry's content id, which is also the id of the Confluent-compatible API), then Avro binary.
+ * Subjects follow the topic name strategy ({@code <topic>-value}).
+ */
+public final class AvroSerdes {
+    private final String registryUrl;
+    private final Map<String, Object> config;
+
+    /**
+     * @param registryUrl the registry's base URL, e.g. {@code http://127.0.0.1:8080}
+     * @param extra       further serde settings (TLS, auth), passed through as given
+     */
+    public AvroSerdes(String registryUrl, Map<String, ?> extra) {
+        this.registryUrl = stripSlash(registryUrl);
+        Map<String, Object> c = new HashMap<>();
+        c.put(SchemaResolverConfig.REGISTRY_URL, this.registryUrl + "/apis/registry/v3");
+        c.put(SerdeConfig.ID_HANDLER, Default4ByteIdHandler.class.getName());
+        c.put(SerdeConfig.USE_ID, "contentId");
+        c.put(SchemaResolverConfig.AUTO_REGISTER_ARTIFACT, true);
+        c.put(SchemaResolverConfig.FIND_LATEST_ARTIFACT, false);
+        // One self-contained schema per subject (no references), as Confluent clients expect.
+        c.put(SchemaResolverConfig.DEREFERENCE_SCHEMA, true);
+        c.put(KafkaSerdeConfig.ENABLE_HEADERS, false); // the id travels in the payload, not in headers
+        c.put(AvroSerdeConfig.USE_SPECIFIC_AVRO_READER, true);
+        c.putAll(extra);
+        this.config = Map.copyOf(c);
+    }
+
+    public AvroSerdes(String registryUrl) {
+        this(registryUrl, Map.of());
+    }
+
+    private static String stripSlash(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    public String registryUrl() {
+        return registryUrl;
+    }
+
+    /** A value serde for generated Avro records. */
+    public <T extends SpecificRecord> Serde<T> value() {
+        AvroKafkaSerializer<T> serializer = new AvroKafkaSerializer<>();
+        AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>();
+        serializer.configure(config, false);
+        deserializer.configure(config, false);
+        return Serdes.serdeFrom(serializer, deserializer);
+    }
+
+    /** The serde settings, for clients (Kafka Streams) that configure serdes themselves. */
+    public Map<String, Object> config() {
+        return config;
+    }
+}
