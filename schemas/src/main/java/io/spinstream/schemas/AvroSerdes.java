@@ -8,6 +8,8 @@ import io.apicurio.registry.serde.avro.AvroSerdeConfig;
 import io.apicurio.registry.serde.config.SerdeConfig;
 import io.apicurio.registry.serde.kafka.config.KafkaSerdeConfig;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 
@@ -20,6 +22,8 @@ import java.util.Map;
  * Subjects follow the topic name strategy ({@code <topic>-value}).
  */
 public final class AvroSerdes {
+    /** The first byte of every value in the Confluent wire format. */
+    public static final byte MAGIC_BYTE = 0;
     private final String registryUrl;
     private final Map<String, Object> config;
 
@@ -61,7 +65,29 @@ public final class AvroSerdes {
         AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>();
         serializer.configure(config, false);
         deserializer.configure(config, false);
-        return Serdes.serdeFrom(serializer, deserializer);
+        Deserializer<T> checked = (topic, bytes) -> {
+            checkWireFormat(bytes);
+            return deserializer.deserialize(topic, bytes);
+        };
+        return Serdes.serdeFrom(serializer, checked);
+    }
+
+    /**
+     * Refuses bytes that are not in the wire format before the registry client sees them: its own error
+     * for them does not say what is wrong.
+     */
+    static void checkWireFormat(byte[] bytes) {
+        if (bytes == null) {
+            return;
+        }
+        if (bytes.length < 5) {
+            throw new SerializationException("not in the registry wire format: " + bytes.length
+                    + " bytes, expected magic byte 0, a 4-byte schema id and the Avro body");
+        }
+        if (bytes[0] != MAGIC_BYTE) {
+            throw new SerializationException(String.format("not in the registry wire format: first byte is 0x%02x,"
+                    + " expected magic byte 0x00 followed by a 4-byte schema id", bytes[0]));
+        }
     }
 
     /** The serde settings, for clients (Kafka Streams) that configure serdes themselves. */

@@ -1,0 +1,29 @@
+package io.spinstream.runtime.config;
+
+import java.util.List;
+
+/** The keys every service reads. Services declare theirs beside these. */
+public final class CommonKeys {
+    private CommonKeys() {
+    }
+
+    public static final ConfigKey<String> BOOTSTRAP_SERVERS = ConfigKey.required("spin.bootstrap.servers",
+            ValueType.HOST_PORTS, "the Kafka cluster");
+    public static final ConfigKey<String> REGISTRY_URL = ConfigKey.required("spin.registry.url",
+            ValueType.HTTP_URL, "the schema registry's base URL (Apicurio; Confluent API under /apis/ccompat/v7)");
+    public static final ConfigKey<String> TOPIC_PREFIX = ConfigKey.optional("spin.topic.prefix",
+            ValueType.TOPIC_PREFIX, "spin", "prefix of every topic name");
+    public static final ConfigKey<Integer> TOPIC_PARTITIONS = ConfigKey.optional("spin.topic.partitions",
+            ValueType.POSITIVE_INT, "4", "partitions of the prompt, synthetic and pair topics when created");
+    public static final ConfigKey<Integer> TOPIC_REPLICATION = ConfigKey.optional("spin.topic.replication.factor",
+            ValueType.POSITIVE_INT, "1", "replicas of every topic when created (3 on a production cluster)");
+    public static final ConfigKey<String> INSTANCE_ID = ConfigKey.optional("spin.instance.id",
+            ValueType.TEXT, null, "this instance's stable name (pod name); defaults to the host name");
+    public static final ConfigKey<Long> METADATA_MAX_AGE_MS = ConfigKey.optional("spin.metadata.max.age.ms",
+            ValueType.POSITIVE_LONG, "5000", "how soon a new prompt stream is seen by pattern subscriptions");
+
+    public static List<ConfigKey<?>> all() {
+        return List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION,
+                INSTANCE_ID, METADATA_MAX_AGE_MS);
+    }
+}

@@ -1,0 +1,86 @@
+package io.spinstream.runtime.config;
+
+import java.net.URI;
+import java.util.regex.Pattern;
+
+/**
+ * How a config value is written and read. {@link #expected()} is the form shown in errors, so that a bad
+ * value is reported as "expected ..., got ...".
+ */
+public interface ValueType<T> {
+
+    T parse(String raw);
+
+    String expected();
+
+    static <T> ValueType<T> of(String expected, java.util.function.Function<String, T> parser) {
+        return new ValueType<>() {
+            @Override
+            public T parse(String raw) {
+                return parser.apply(raw.trim());
+            }
+
+            @Override
+            public String expected() {
+                return expected;
+            }
+        };
+    }
+
+    ValueType<String> TEXT = of("a non-empty string", s -> {
+        if (s.isEmpty()) {
+            throw new IllegalArgumentException("empty");
+        }
+        return s;
+    });
+
+    ValueType<Integer> POSITIVE_INT = of("a whole number >= 1", s -> {
+        int v = Integer.parseInt(s);
+        if (v < 1) {
+            throw new IllegalArgumentException("below 1");
+        }
+        return v;
+    });
+
+    ValueType<Long> POSITIVE_LONG = of("a whole number >= 1", s -> {
+        long v = Long.parseLong(s);
+        if (v < 1) {
+            throw new IllegalArgumentException("below 1");
+        }
+        return v;
+    });
+
+    ValueType<Double> NUMBER = of("a decimal number", Double::parseDouble);
+
+    ValueType<Boolean> BOOLEAN = of("true or false", s -> switch (s.toLowerCase()) {
+        case "true" -> true;
+        case "false" -> false;
+        default -> throw new IllegalArgumentException("not a boolean");
+    });
+
+    ValueType<String> HOST_PORTS = of("host:port[,host:port...]", s -> {
+        Pattern hostPort = Pattern.compile("[A-Za-z0-9._\\-\\[\\]:]+:\\d{1,5}");
+        for (String part : s.split(",")) {
+            if (!hostPort.matcher(part.trim()).matches()) {
+                throw new IllegalArgumentException("not host:port: " + part);
+            }
+        }
+        return s;
+    });
+
+    ValueType<String> HTTP_URL = of("an http:// or https:// URL, e.g. http://registry:8080", s -> {
+        URI uri = URI.create(s);
+        if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+            throw new IllegalArgumentException("not an http(s) URL");
+        }
+        return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+    });
+
+    ValueType<String> TOPIC_PREFIX = of("letters, digits, '_' or '-' in dot-separated parts, e.g. spin or team.spin",
+            s -> {
+                if (!s.matches("[a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*") || s.length() > 150) {
+                    throw new IllegalArgumentException("not a topic prefix");
+                }
+                return s;
+            });
+}

@@ -1,0 +1,53 @@
+package io.spinstream.runtime.deadletter;
+
+import io.spinstream.schemas.AvroSerdes;
+import io.spinstream.schemas.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.DeserializationExceptionHandler;
+import org.apache.kafka.streams.errors.ErrorHandlerContext;
+
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The Kafka Streams side of dead letters: a record that does not deserialize is written to the
+ * dead-letter topic (inside the task's exactly-once transaction) and processing resumes.
+ * Configured through {@link #settings}.
+ */
+public final class DeadLetterDeserializationHandler implements DeserializationExceptionHandler {
+    static final String PREFIX = "spin.deadletter.topic.prefix";
+    static final String REGISTRY = "spin.deadletter.registry.url";
+    static final String SERVICE = "spin.deadletter.service";
+
+    private DeadLetters deadLetters;
+
+    /** The Streams settings that install this handler for a service. */
+    public static Map<String, Object> settings(String topicPrefix, String registryUrl, String service) {
+        Map<String, Object> m = new HashMap<>();
+        m.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG,
+                DeadLetterDeserializationHandler.class.getName());
+        m.put(PREFIX, topicPrefix);
+        m.put(REGISTRY, registryUrl);
+        m.put(SERVICE, service);
+        return m;
+    }
+
+    @Override
+    public void configure(Map<String, ?> configs) {
+        String prefix = Objects.requireNonNull((String) configs.get(PREFIX), PREFIX + " is not set");
+        String registry = Objects.requireNonNull((String) configs.get(REGISTRY), REGISTRY + " is not set");
+        String service = Objects.requireNonNull((String) configs.get(SERVICE), SERVICE + " is not set");
+        Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(registry));
+        this.deadLetters = new DeadLetters(topics.deadLetters(), service, Clock.systemUTC());
+    }
+
+    @Override
+    public Response handleError(ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record, Exception exception) {
+        return Response.resume(List.of(deadLetters.record(record,
+                DeadLetters.reason("cannot deserialize in " + context.processorNodeId(), exception))));
+    }
+}
