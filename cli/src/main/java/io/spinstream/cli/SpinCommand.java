@@ -1,0 +1,23 @@
+package io.spinstream.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code spin} command line; {@code ./spin} at the repository root builds and runs it. */
+@Command(name = "spin", mixinStandardHelpOptions = true, version = "spinstream 0.1.0",
+        description = "Streaming self-play fine-tuning (SPIN) of language models on Apache Kafka.",
+        subcommands = {LocalCommand.class, CommandLine.HelpCommand.class})
+public final class SpinCommand implements Runnable {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new SpinCommand()).execute(args));
+    }
+}
