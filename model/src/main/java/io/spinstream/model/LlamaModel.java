@@ -1,0 +1,249 @@
+package io.spinstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * A Llama-family decoder (RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query attention,
+ * optional q/k/v bias and tied embeddings) written as plain tensor operations over named parameters.
+ * Parameters carry their Hugging Face names, so checkpoints load and save without a mapping table.
+ * The model owns its parameters' manager; everything a forward pass creates belongs to the caller's scope.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final LlamaConfig config;
+    private final NDManager manager;
+    private final Map<String, NDArray> parameters;
+    private final NDArray ropeCos;
+    private final NDArray ropeSin;
+
+    private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters) {
+        this.config = config;
+        this.manager = manager;
+        this.parameters = parameters;
+        DataType type = parameters.get("model.embed_tokens.weight").getDataType();
+        NDArray[] tables = ropeTables(manager, config, type);
+        this.ropeCos = tables[0];
+        this.ropeSin = tables[1];
+    }
+
+    /** A model with the given parameters (moved into a manager of the model's own). */
+    public static LlamaModel of(LlamaConfig config, NDManager parent, Map<String, NDArray> tensors) {
+        NDManager manager = parent.newSubManager();
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        for (String name : config.parameterNames()) {
+            NDArray t = tensors.get(name);
+            if (t == null) {
+                manager.close();
+                throw new IllegalArgumentException("missing tensor " + name);
+            }
+            long[] expected = config.shapeOf(name);
+            if (!t.getShape().equals(new Shape(expected))) {
+                manager.close();
+                throw new IllegalArgumentException("tensor " + name + " has shape " + t.getShape() + ", expected "
+                        + new Shape(expected));
+            }
+            NDArray p = t.getDataType() == DataType.FLOAT32 || t.getDataType() == DataType.FLOAT64
+                    ? t.duplicate() : t.toType(DataType.FLOAT32, true);
+            p.attach(manager);
+            p.setName(name);
+            p.setRequiresGradient(true);
+            params.put(name, p);
+        }
+        return new LlamaModel(config, manager, params);
+    }
+
+    /** Random initialisation: N(0, 0.02) weights, unit norms, zero biases; deterministic in {@code seed}. */
+    public static LlamaModel random(LlamaConfig config, NDManager parent, long seed, DataType type) {
+        Random random = new Random(seed);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        try (NDManager scratch = parent.newSubManager()) {
+            for (String name : config.parameterNames()) {
+                long[] shape = config.shapeOf(name);
+                int n = (int) new Shape(shape).size();
+                double[] values = new double[n];
+                if (name.endsWith("norm.weight")) {
+                    java.util.Arrays.fill(values, 1.0);
+                } else if (!name.endsWith(".bias")) {
+                    for (int i = 0; i < n; i++) {
+                        values[i] = random.nextGaussian() * 0.02;
+                    }
+                }
+                NDArray t = scratch.create(values, new Shape(shape)).toType(type, false);
+                tensors.put(name, t);
+            }
+            return of(config, parent, tensors);
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** The parameters by their Hugging Face names, in checkpoint order. */
+    public Map<String, NDArray> parameters() {
+        return Collections.unmodifiableMap(parameters);
+    }
+
+    public long parameterCount() {
+        return parameters.values().stream().mapToLong(p -> p.getShape().size()).sum();
+    }
+
+    public DataType dataType() {
+        return parameters.get("model.embed_tokens.weight").getDataType();
+    }
+
+    private static NDArray[] ropeTables(NDManager manager, LlamaConfig config, DataType type) {
+        int half = config.headDim() / 2;
+        int positions = config.maxPositions();
+        double[] cos = new double[positions * half * 2];
+        double[] sin = new double[positions * half * 2];
+        for (int pos = 0; pos < positions; pos++) {
+            for (int i = 0; i < half; i++) {
+                double invFreq = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / config.headDim());
+                double angle = pos * invFreq;
+                // HF layout: the same frequencies for both halves of the head (rotate_half convention).
+                int base = pos * half * 2;
+                cos[base + i] = Math.cos(angle);
+                cos[base + half + i] = Math.cos(angle);
+                sin[base + i] = Math.sin(angle);
+                sin[base + half + i] = Math.sin(angle);
+            }
+        }
+        Shape shape = new Shape(positions, half * 2);
+        NDArray c = manager.create(cos, shape).toType(type, false);
+        NDArray s = manager.create(sin, shape).toType(type, false);
+        return new NDArray[]{c, s};
+    }
+
+    /**
+     * Logits for {@code inputIds} [batch, steps].
+     *
+     * @param positions     position of every input token [batch, steps] (int64)
+     * @param keyMask       1 for keys that may be attended to, 0 for padding, over all keys
+     *                      (cached + new) [batch, keys]; null when there is no padding
+     * @param cache         keys/values of earlier positions, extended in place; null for a full pass
+     * @return logits [batch, steps, vocab], in the caller's scope
+     */
+    public NDArray forward(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
+        long batch = inputIds.getShape().get(0);
+        long steps = inputIds.getShape().get(1);
+        long past = cache == null ? 0 : cache.length();
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int headDim = config.headDim();
+
+        NDArray x = Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE).singletonOrThrow();
+        NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+        NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+        NDArray mask = attentionMask(x.getManager(), batch, steps, past, keyMask, x.getDataType());
+        double scale = 1.0 / Math.sqrt(headDim);
+
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            String p = "model.layers." + layer + ".";
+            NDArray h = rmsNorm(x, param(p + "input_layernorm.weight"));
+            NDArray q = project(h, p + "self_attn.q_proj").reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
+            NDArray k = project(h, p + "self_attn.k_proj").reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            NDArray v = project(h, p + "self_attn.v_proj").reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            q = rotate(q, cos, sin);
+            k = rotate(k, cos, sin);
+            if (cache != null) {
+                NDList kv = cache.append(layer, k, v);
+                k = kv.get(0);
+                v = kv.get(1);
+            }
+            if (kvHeads != heads) {
+                // Query head h reads key/value head h / (heads / kvHeads), as in HF's repeat_kv.
+                k = k.repeat(1, heads / kvHeads);
+                v = v.repeat(1, heads / kvHeads);
+            }
+            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
+            if (mask != null) {
+                scores = scores.addi(mask);
+            }
+            NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
+            x = x.add(Linear.linear(attended, param(p + "self_attn.o_proj.weight")).singletonOrThrow());
+
+            NDArray m = rmsNorm(x, param(p + "post_attention_layernorm.weight"));
+            NDArray gate = Activation.swish(Linear.linear(m, param(p + "mlp.gate_proj.weight")).singletonOrThrow(), 1f);
+            NDArray up = Linear.linear(m, param(p + "mlp.up_proj.weight")).singletonOrThrow();
+            x = x.add(Linear.linear(gate.mul(up), param(p + "mlp.down_proj.weight")).singletonOrThrow());
+        }
+        x = rmsNorm(x, param("model.norm.weight"));
+        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        return Linear.linear(x, param(head)).singletonOrThrow();
+    }
+
+    /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */
+    public static NDArray defaultPositions(NDManager manager, long batch, long steps) {
+        return manager.arange(0, (int) steps, 1, DataType.INT64).expandDims(0).repeat(0, batch);
+    }
+
+    private NDArray param(String name) {
+        return parameters.get(name);
+    }
+
+    private NDArray project(NDArray h, String prefix) {
+        NDArray bias = parameters.get(prefix + ".bias");
+        NDArray weight = param(prefix + ".weight");
+        return (bias == null ? Linear.linear(h, weight) : Linear.linear(h, weight, bias)).singletonOrThrow();
+    }
+
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        NDArray variance = x.square().mean(new int[]{-1}, true);
+        return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(weight);
+    }
+
+    private static NDArray rotate(NDArray x, NDArray cos, NDArray sin) {
+        long half = x.getShape().get(3) / 2;
+        NDArray first = x.get("..., :" + half);
+        NDArray second = x.get("..., " + half + ":");
+        NDArray rotated = NDArrays.concat(new NDList(second.neg(), first), -1);
+        return x.mul(cos).addi(rotated.muli(sin));
+    }
+
+    /** Additive mask [batch, 1, steps, keys]: 0 where allowed, a large negative number elsewhere. */
+    private static NDArray attentionMask(NDManager manager, long batch, long steps, long past, NDArray keyMask,
+                                         DataType type) {
+        long keys = past + steps;
+        if (keyMask == null && steps == 1) {
+            return null; // one new token may attend to everything before it
+        }
+        float[] allowedKey = keyMask == null ? null : keyMask.toType(DataType.FLOAT32, false).toFloatArray();
+        float[] mask = new float[(int) (batch * steps * keys)];
+        int i = 0;
+        for (long b = 0; b < batch; b++) {
+            for (long s = 0; s < steps; s++) {
+                long query = past + s;
+                for (long k = 0; k < keys; k++) {
+                    boolean allowed = k <= query && (allowedKey == null || allowedKey[(int) (b * keys + k)] > 0.5f);
+                    // Finite, so that a fully masked (padding) row gives a uniform softmax, not NaN.
+                    mask[i++] = allowed ? 0f : -1e9f;
+                }
+            }
+        }
+        return manager.create(mask, new Shape(batch, 1, steps, keys)).toType(type, false);
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,38 @@
+package io.spinstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+
+/** Batched log-probabilities of responses given prompts, the quantity every objective is built on. */
+public final class LogProbs {
+    private LogProbs() {
+    }
+
+    /** Log p of each target token [batch, steps] (prompt and padding positions included, unmasked). */
+    public static NDArray tokenLogProbs(LlamaModel model, NDManager manager, TokenBatch batch) {
+        NDArray inputs = batch.inputs(manager);
+        NDArray positions = LlamaModel.defaultPositions(manager, batch.batch(), batch.steps());
+        NDArray logits = model.forward(inputs, positions, null, null);
+        NDArray logp = logits.logSoftmax(-1);
+        return logp.gather(batch.targets(manager).expandDims(-1), 2).squeeze(-1);
+    }
+
+    /** Sum and per-token mean of log p(response | prompt) for every sequence of the batch. */
+    public static SequenceLogProbs of(LlamaModel model, NDManager manager, TokenBatch batch) {
+        NDArray tokens = tokenLogProbs(model, manager, batch);
+        NDArray mask = batch.responseMask(manager, tokens.getDataType());
+        NDArray sum = tokens.mul(mask).sum(new int[]{1});
+        NDArray lengths = mask.sum(new int[]{1});
+        // An empty response has log p = 0 and mean 0 (guarded against 0/0).
+        NDArray mean = sum.div(lengths.maximum(1));
+        return new SequenceLogProbs(sum, mean, lengths);
+    }
+
+    /** Without gradients, as plain numbers: what generators and evaluators publish. */
+    public static double[] sums(LlamaModel model, NDManager parent, TokenBatch batch) {
+        try (NDManager scope = parent.newSubManager()) {
+            return of(model, scope, batch).sum().toType(DataType.FLOAT64, false).toDoubleArray();
+        }
+    }
+}

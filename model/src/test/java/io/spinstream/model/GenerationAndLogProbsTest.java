@@ -1,0 +1,124 @@
+package io.spinstream.model;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+class GenerationAndLogProbsTest {
+    private static NDManager manager;
+    private static LlamaModel model;
+
+    @BeforeAll
+    static void model() {
+        manager = NDManager.newBaseManager();
+        // GQA (4 query heads on 2 key/value heads) so that repeat_kv is exercised.
+        LlamaConfig config = LlamaConfig.tiny(40, 32, 2, 4, 2, 64);
+        model = LlamaModel.random(config, manager, 7, DataType.FLOAT32);
+        // Larger weights than the init so that greedy decoding is not flat.
+        model.parameters().forEach((name, p) -> {
+            if (name.endsWith("proj.weight") || name.endsWith("embed_tokens.weight") || name.equals("lm_head.weight")) {
+                p.muli(25);
+            }
+        });
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        manager.close();
+    }
+
+    @Test
+    void kvCacheGenerationEqualsFullRecomputation() {
+        Generator generator = new Generator(model);
+        List<int[]> prompts = List.of(new int[]{5, 6, 7, 8, 9}, new int[]{10, 11}, new int[]{12, 13, 14});
+        for (Sampling sampling : List.of(Sampling.greedy(12), new Sampling(1.0f, 0.9f, 12, 42))) {
+            List<int[]> cached = generator.generate(manager, prompts, sampling, true);
+            List<int[]> full = generator.generate(manager, prompts, sampling, false);
+            assertThat(cached).hasSize(3);
+            for (int i = 0; i < prompts.size(); i++) {
+                assertThat(cached.get(i)).as("row %d, %s", i, sampling).containsExactly(full.get(i));
+            }
+            assertThat(cached.stream().mapToInt(a -> a.length).sum()).isPositive();
+        }
+    }
+
+    @Test
+    void aRowGeneratesTheSameAloneAsInABatchAndSeededSamplingRepeats() {
+        Generator generator = new Generator(model);
+        int[] shortPrompt = {10, 11};
+        List<int[]> batched = generator.generate(manager, List.of(new int[]{5, 6, 7, 8, 9}, shortPrompt), Sampling.greedy(10));
+        List<int[]> alone = generator.generate(manager, List.of(shortPrompt), Sampling.greedy(10));
+        assertThat(batched.get(1)).containsExactly(alone.get(0));
+
+        Sampling sampled = new Sampling(1.0f, 1.0f, 10, 1234);
+        assertThat(generator.generate(manager, List.of(shortPrompt), sampled).get(0))
+                .containsExactly(generator.generate(manager, List.of(shortPrompt), sampled).get(0));
+    }
+
+    @Test
+    void generationStopsAtEos() {
+        int[] prompt = {5, 6};
+        int[] free = new Generator(model).generate(manager, List.of(prompt), Sampling.greedy(10)).get(0);
+        // Declare a token the model produces as EOS: generation must stop just before its first use.
+        int stopAt = -1;
+        for (int i = 1; i < free.length; i++) {
+            final int candidate = free[i];
+            if (java.util.Arrays.stream(free, 0, i).noneMatch(t -> t == candidate)) {
+                stopAt = i;
+                break;
+            }
+        }
+        assertThat(stopAt).as("greedy output %s has a token not seen before it", java.util.Arrays.toString(free)).isPositive();
+        LlamaConfig c = model.config();
+        LlamaConfig withEos = new LlamaConfig(c.architecture(), c.vocabSize(), c.hiddenSize(), c.intermediateSize(),
+                c.numLayers(), c.numHeads(), c.numKvHeads(), c.maxPositions(), c.ropeTheta(), c.rmsNormEps(),
+                c.tieWordEmbeddings(), c.attentionBias(), c.bosTokenId(), free[stopAt], c.padTokenId());
+        try (LlamaModel same = LlamaModel.of(withEos, manager, model.parameters())) {
+            int[] stopped = new Generator(same).generate(manager, List.of(prompt), Sampling.greedy(10)).get(0);
+            assertThat(stopped).containsExactly(java.util.Arrays.copyOf(free, stopAt));
+        }
+    }
+
+    @Test
+    void logProbsMaskThePromptAndThePadding() {
+        TokenBatch.Example a = new TokenBatch.Example(new int[]{5, 6, 7}, new int[]{8, 9, 2});
+        TokenBatch.Example b = new TokenBatch.Example(new int[]{10}, new int[]{11, 2});
+        double[] together = LogProbs.sums(model, manager, TokenBatch.of(List.of(a, b), 0));
+        double[] aAlone = LogProbs.sums(model, manager, TokenBatch.of(List.of(a), 0));
+        double[] bAlone = LogProbs.sums(model, manager, TokenBatch.of(List.of(b), 0));
+        assertThat(together[0]).isCloseTo(aAlone[0], within(1e-4));
+        assertThat(together[1]).isCloseTo(bAlone[0], within(1e-4));
+
+        // By hand: the sum over response positions of log softmax(logits)[next token].
+        try (NDManager scope = manager.newSubManager()) {
+            TokenBatch single = TokenBatch.of(List.of(a), 0);
+            var logits = model.forward(single.inputs(scope), LlamaModel.defaultPositions(scope, 1, single.steps()), null, null);
+            float[] flat = logits.toFloatArray();
+            int vocab = model.config().vocabSize();
+            double expected = 0;
+            int[] seq = {5, 6, 7, 8, 9, 2};
+            for (int t = 2; t < seq.length - 1; t++) { // positions whose next token is a response token
+                double max = Double.NEGATIVE_INFINITY;
+                for (int v = 0; v < vocab; v++) {
+                    max = Math.max(max, flat[t * vocab + v]);
+                }
+                double z = 0;
+                for (int v = 0; v < vocab; v++) {
+                    z += Math.exp(flat[t * vocab + v] - max);
+                }
+                expected += flat[t * vocab + seq[t + 1]] - max - Math.log(z);
+            }
+            assertThat(aAlone[0]).isCloseTo(expected, within(1e-3));
+            SequenceLogProbs lp = LogProbs.of(model, scope, single);
+            assertThat(lp.mean().getFloat(0)).isCloseTo((float) (expected / 3), within(1e-3f));
+        }
+    }
+}
