@@ -1,0 +1,189 @@
+package io.spinstream.model.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.LogProbs;
+import io.spinstream.model.SequenceLogProbs;
+import io.spinstream.model.TokenBatch;
+import io.spinstream.model.objective.LossResult;
+import io.spinstream.model.objective.Objective;
+import io.spinstream.model.objective.PairLogProbs;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One optimiser step over one or more micro-batches: gradients accumulate across them (each micro-batch's
+ * loss weighted by its share of the pairs), are clipped to a global L2 norm, and are applied by the
+ * optimiser at the scheduled learning rate. A NaN/inf loss or gradient skips the step (counted), so a
+ * bad batch never reaches the weights.
+ */
+public final class TrainStep implements AutoCloseable {
+    private final LlamaModel model;
+    private final Objective objective;
+    private final Optimizer optimizer;
+    private final LearningRateSchedule schedule;
+    private final double maxGradNorm;
+    private long steps;
+    private long skipped;
+
+    /** @param maxGradNorm global-norm clip; 0 or less disables clipping */
+    public TrainStep(LlamaModel model, Objective objective, Optimizer optimizer, LearningRateSchedule schedule,
+                     double maxGradNorm) {
+        this.model = model;
+        this.objective = objective;
+        this.optimizer = optimizer;
+        this.schedule = schedule;
+        this.maxGradNorm = maxGradNorm;
+    }
+
+    private record Accumulated(double loss, double margin, double accuracy, long tokens, boolean finite) {
+    }
+
+    /** Forward and backward over the micro-batches; gradients accumulate in the parameters. */
+    private Accumulated accumulate(NDManager scope, List<PreferenceBatch> microBatches) {
+        int pairs = microBatches.stream().mapToInt(PreferenceBatch::size).sum();
+        int pad = model.config().padTokenId();
+        double loss = 0;
+        double margin = 0;
+        double accuracy = 0;
+        long tokens = 0;
+        for (PreferenceBatch micro : microBatches) {
+            double share = (double) micro.size() / pairs;
+            try (NDManager microScope = scope.newSubManager();
+                 GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                LossResult result = objective.loss(logProbs(microScope, micro, pad));
+                double value = result.lossValue();
+                tokens += TokenBatch.of(objective.usesRejected() ? micro.stacked() : micro.chosen(), pad).responseTokens();
+                if (!Double.isFinite(value)) {
+                    return new Accumulated(Double.NaN, Double.NaN, Double.NaN, tokens, false);
+                }
+                collector.backward(result.loss().mul(share));
+                loss += value * share;
+                margin += result.meanMargin() * share;
+                accuracy += result.rewardAccuracy() * share;
+            }
+        }
+        return new Accumulated(loss, margin, accuracy, tokens, true);
+    }
+
+    public StepResult step(List<PreferenceBatch> microBatches) {
+        try (NDManager scope = model.manager().newSubManager()) {
+            Accumulated acc = accumulate(scope, microBatches);
+            double lr = schedule.at(steps);
+            Map<String, NDArray> grads = gradients(scope);
+            double norm = acc.finite() ? globalNorm(grads) : Double.NaN;
+            boolean skip = !acc.finite() || !Double.isFinite(norm);
+            if (skip) {
+                skipped++;
+            } else {
+                if (maxGradNorm > 0 && norm > maxGradNorm) {
+                    double factor = maxGradNorm / (norm + 1e-6);
+                    grads.values().forEach(g -> g.muli(factor));
+                }
+                optimizer.update(model.parameters(), grads, lr);
+            }
+            zero(grads);
+            StepResult result = new StepResult(steps, skip ? Double.NaN : acc.loss(), norm, lr, acc.margin(),
+                    acc.accuracy(), acc.tokens(), skip);
+            steps++;
+            return result;
+        }
+    }
+
+    /**
+     * The loss and its gradient by parameter name, without changing the model (for gradient checks and
+     * diagnostics).
+     */
+    public double gradients(List<PreferenceBatch> microBatches, Map<String, double[]> out) {
+        try (NDManager scope = model.manager().newSubManager()) {
+            Accumulated acc = accumulate(scope, microBatches);
+            Map<String, NDArray> grads = gradients(scope);
+            grads.forEach((name, g) -> out.put(name, g.toType(DataType.FLOAT64, true).toDoubleArray()));
+            zero(grads);
+            return acc.loss();
+        }
+    }
+
+    /** The loss alone, without gradients. */
+    public double loss(List<PreferenceBatch> microBatches) {
+        int pairs = microBatches.stream().mapToInt(PreferenceBatch::size).sum();
+        double loss = 0;
+        try (NDManager scope = model.manager().newSubManager()) {
+            for (PreferenceBatch micro : microBatches) {
+                loss += objective.loss(logProbs(scope, micro, model.config().padTokenId())).lossValue() * micro.size() / pairs;
+            }
+        }
+        return loss;
+    }
+
+    private PairLogProbs logProbs(NDManager scope, PreferenceBatch micro, int pad) {
+        int n = micro.size();
+        SequenceLogProbs chosen;
+        SequenceLogProbs rejected;
+        if (objective.usesRejected()) {
+            SequenceLogProbs both = LogProbs.of(model, scope, TokenBatch.of(micro.stacked(), pad));
+            chosen = slice(both, 0, n);
+            rejected = slice(both, n, 2 * n);
+        } else {
+            chosen = LogProbs.of(model, scope, TokenBatch.of(micro.chosen(), pad));
+            rejected = chosen;
+        }
+        DataType type = model.dataType();
+        NDArray refChosen = scope.create(micro.refChosen()).toType(type, false);
+        NDArray refRejected = scope.create(micro.refRejected()).toType(type, false);
+        NDArray identical = scope.create(micro.identical(), new Shape(n)).toType(type, false);
+        return new PairLogProbs(chosen, rejected, refChosen, refRejected, identical);
+    }
+
+    private static SequenceLogProbs slice(SequenceLogProbs all, int from, int to) {
+        String range = from + ":" + to;
+        return new SequenceLogProbs(all.sum().get(range), all.mean().get(range), all.lengths().get(range));
+    }
+
+    private Map<String, NDArray> gradients(NDManager scope) {
+        Map<String, NDArray> grads = new LinkedHashMap<>();
+        model.parameters().forEach((name, p) -> {
+            NDArray g = p.getGradient();
+            g.attach(scope);
+            grads.put(name, g);
+        });
+        return grads;
+    }
+
+    static double globalNorm(Map<String, NDArray> grads) {
+        double sum = 0;
+        for (NDArray g : grads.values()) {
+            try (NDArray sq = g.toType(DataType.FLOAT64, true).square().sum()) {
+                sum += sq.getDouble();
+            }
+        }
+        return Math.sqrt(sum);
+    }
+
+    /** Zeroes by assignment, not subtraction: NaN − NaN is still NaN. */
+    private static void zero(Map<String, NDArray> grads) {
+        grads.values().forEach(g -> g.set(new NDIndex("..."), 0));
+    }
+
+    public long steps() {
+        return steps;
+    }
+
+    /** Steps skipped because of a NaN/inf loss or gradient. */
+    public long skippedSteps() {
+        return skipped;
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+    }
+}
