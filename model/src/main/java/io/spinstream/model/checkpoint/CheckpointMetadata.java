@@ -1,0 +1,44 @@
+package io.spinstream.model.checkpoint;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.Map;
+
+/**
+ * {@code spinstream.json}: a checkpoint's lineage and the sha256 of its weights file. It is written last,
+ * so a checkpoint folder without it was never completed.
+ *
+ * @param parentId the opponent this checkpoint was trained from (null for a base)
+ * @param offsets  consumed offsets by "topic-partition" (the trainer resumes from them)
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record CheckpointMetadata(
+        @JsonProperty("format") int format,
+        @JsonProperty("id") String id,
+        @JsonProperty("parent_id") String parentId,
+        @JsonProperty("round") int round,
+        @JsonProperty("step") long step,
+        @JsonProperty("created_at") String createdAt,
+        @JsonProperty("weights_file") String weightsFile,
+        @JsonProperty("sha256") String sha256,
+        @JsonProperty("metrics") Map<String, Double> metrics,
+        @JsonProperty("offsets") Map<String, Long> offsets) {
+
+    public static final int FORMAT = 1;
+
+    public CheckpointMetadata {
+        metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
+        offsets = offsets == null ? Map.of() : Map.copyOf(offsets);
+    }
+
+    /** What a writer states; the store fills in the format, time, file and sha256. */
+    public static CheckpointMetadata of(String id, String parentId, int round, long step, Map<String, Double> metrics,
+                                        Map<String, Long> offsets) {
+        return new CheckpointMetadata(FORMAT, id, parentId, round, step, null, null, null, metrics, offsets);
+    }
+
+    CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256) {
+        return new CheckpointMetadata(FORMAT, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets);
+    }
+}

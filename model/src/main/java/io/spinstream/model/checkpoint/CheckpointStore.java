@@ -1,0 +1,254 @@
+package io.spinstream.model.checkpoint;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.spinstream.model.LlamaConfig;
+import io.spinstream.model.LlamaModel;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Checkpoints as folders in Hugging Face layout under one root (a local folder or a shared volume):
+ * {@code config.json}, {@code model.safetensors} (HF tensor names), {@code tokenizer.json} and
+ * {@code spinstream.json} (lineage, metrics, offsets, sha256 of the weights). A checkpoint is written into
+ * a temporary folder and renamed into place, so a reader sees it whole or not at all; loading verifies
+ * the sha256 and refuses anything else.
+ */
+public final class CheckpointStore {
+    public static final String CONFIG = "config.json";
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String TOKENIZER = "tokenizer.json";
+    public static final String METADATA = "spinstream.json";
+    private static final Pattern LEGAL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,199}");
+    private static final String TEMP_PREFIX = ".tmp-";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path root;
+
+    public CheckpointStore(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path directoryOf(String id) {
+        if (!LEGAL_ID.matcher(id).matches()) {
+            throw new IllegalArgumentException("checkpoint id must be letters, digits, '.', '_' or '-' (at most 200), got '" + id + "'");
+        }
+        return root.resolve(id);
+    }
+
+    /** Writes the model atomically under {@code metadata.id()}; returns the sealed metadata (with sha256). */
+    public CheckpointMetadata save(LlamaModel model, Path tokenizerJson, CheckpointMetadata metadata) {
+        Path target = directoryOf(metadata.id());
+        if (Files.exists(target)) {
+            throw new CheckpointException("checkpoint " + metadata.id() + " exists already at " + target);
+        }
+        Path temp = root.resolve(TEMP_PREFIX + metadata.id() + "-" + UUID.randomUUID());
+        try {
+            Files.createDirectories(temp);
+            Files.writeString(temp.resolve(CONFIG), model.config().toJson());
+            String sha;
+            MessageDigest digest = sha256();
+            try (OutputStream out = new DigestOutputStream(
+                    new java.io.BufferedOutputStream(Files.newOutputStream(temp.resolve(WEIGHTS)), 1 << 20), digest)) {
+                Safetensors.write(out, model.parameters());
+            }
+            sha = HexFormat.of().formatHex(digest.digest());
+            if (tokenizerJson != null) {
+                Files.copy(tokenizerJson, temp.resolve(TOKENIZER));
+            }
+            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha);
+            // The metadata goes last: a folder without it was never completed.
+            Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new CheckpointException("the checkpoint store " + root + " cannot rename atomically", e);
+            }
+            return sealed;
+        } catch (FileAlreadyExistsException e) {
+            throw new CheckpointException("checkpoint " + metadata.id() + " was written concurrently at " + target, e);
+        } catch (IOException e) {
+            throw new CheckpointException("cannot write checkpoint " + metadata.id() + " under " + root + ": " + e, e);
+        } finally {
+            deleteQuietly(temp);
+        }
+    }
+
+    /** Loads and verifies checkpoint {@code id} of this store. */
+    public LoadedCheckpoint load(String id, NDManager manager) {
+        return load(directoryOf(id), manager);
+    }
+
+    /** Loads and verifies the checkpoint folder {@code dir}: sha256 of the weights against its metadata. */
+    public static LoadedCheckpoint load(Path dir, NDManager manager) {
+        if (!Files.isDirectory(dir)) {
+            throw new CheckpointException("no checkpoint at " + dir);
+        }
+        Path metaFile = dir.resolve(METADATA);
+        if (!Files.isRegularFile(metaFile)) {
+            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + METADATA
+                    + " is missing (a write that never finished, or a Hugging Face folder: import it instead)");
+        }
+        CheckpointMetadata metadata;
+        try {
+            metadata = JSON.readValue(metaFile.toFile(), CheckpointMetadata.class);
+        } catch (IOException e) {
+            throw new CheckpointException("checkpoint " + dir + ": " + METADATA + " is unreadable: " + e.getMessage(), e);
+        }
+        Path weights = dir.resolve(metadata.weightsFile() == null ? WEIGHTS : metadata.weightsFile());
+        if (!Files.isRegularFile(weights)) {
+            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + weights.getFileName() + " is missing");
+        }
+        String actual = sha256Of(weights);
+        if (!actual.equalsIgnoreCase(metadata.sha256())) {
+            throw new CheckpointException("checkpoint " + dir + " is corrupt: sha256 of " + weights.getFileName() + " is "
+                    + actual + ", its metadata says " + metadata.sha256());
+        }
+        return new LoadedCheckpoint(readModel(dir, List.of(weights), manager), metadata, dir);
+    }
+
+    /**
+     * Loads a Hugging Face model folder as a user's model arrives (config.json, model.safetensors or a
+     * sharded model.safetensors.index.json); there is no sha256 to check, so the caller saves it into a
+     * store to make it a base checkpoint.
+     */
+    public static LlamaModel importHuggingFace(Path dir, NDManager manager) {
+        Path index = dir.resolve("model.safetensors.index.json");
+        List<Path> files = new ArrayList<>();
+        if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
+            files.add(dir.resolve(WEIGHTS));
+        } else if (Files.isRegularFile(index)) {
+            try {
+                JsonNode map = JSON.readTree(index.toFile()).path("weight_map");
+                map.elements().forEachRemaining(f -> {
+                    Path p = dir.resolve(f.asText());
+                    if (!files.contains(p)) {
+                        files.add(p);
+                    }
+                });
+            } catch (IOException e) {
+                throw new CheckpointException("cannot read " + index + ": " + e.getMessage(), e);
+            }
+        } else {
+            throw new CheckpointException(dir + " holds neither " + WEIGHTS + " nor model.safetensors.index.json");
+        }
+        return readModel(dir, files, manager);
+    }
+
+    private static LlamaModel readModel(Path dir, List<Path> weightFiles, NDManager manager) {
+        Path configFile = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(configFile)) {
+            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + CONFIG + " is missing");
+        }
+        LlamaConfig config;
+        try {
+            config = LlamaConfig.read(configFile);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("checkpoint " + dir + ": " + e.getMessage(), e);
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            for (Path f : weightFiles) {
+                tensors.putAll(Safetensors.read(f, scratch));
+            }
+            if (config.tieWordEmbeddings()) {
+                tensors.remove("lm_head.weight"); // some exporters write the tied copy as well
+            }
+            try {
+                return LlamaModel.of(config, manager, tensors);
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException("checkpoint " + dir + " does not match its config.json: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Ids of the complete checkpoints (with metadata), oldest first by modification time. */
+    public List<String> list() {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.filter(d -> !d.getFileName().toString().startsWith(TEMP_PREFIX))
+                    .filter(d -> Files.isRegularFile(d.resolve(METADATA)))
+                    .sorted(Comparator.comparing(CheckpointStore::modified))
+                    .map(d -> d.getFileName().toString())
+                    .toList();
+        } catch (IOException e) {
+            throw new CheckpointException("cannot list " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Optional<String> latest() {
+        List<String> all = list();
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    private static long modified(Path p) {
+        try {
+            return Files.getLastModifiedTime(p.resolve(METADATA)).toMillis();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    public static String sha256Of(Path file) {
+        MessageDigest digest = sha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 20];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                digest.update(buf, 0, n);
+            }
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a leftover temporary folder is ignored by list() and load()
+        }
+    }
+}

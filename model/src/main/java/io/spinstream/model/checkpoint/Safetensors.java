@@ -1,0 +1,158 @@
+package io.spinstream.model.checkpoint;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The safetensors format (8-byte little-endian header length, a JSON header of name → dtype, shape and
+ * byte range, then the raw little-endian data), as Hugging Face writes it. Reads F32, F64, F16 and BF16
+ * (converted to float32); writes F32/F64.
+ */
+public final class Safetensors {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long MAX_HEADER = 100L * 1024 * 1024;
+
+    private Safetensors() {
+    }
+
+    public static void write(OutputStream out, Map<String, NDArray> tensors) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        header.putObject("__metadata__").put("format", "pt");
+        long offset = 0;
+        Map<String, byte[]> data = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            NDArray t = e.getValue();
+            String dtype = switch (t.getDataType()) {
+                case FLOAT32 -> "F32";
+                case FLOAT64 -> "F64";
+                default -> throw new IllegalArgumentException("cannot write " + e.getKey() + " of type " + t.getDataType());
+            };
+            ByteBuffer raw = t.toByteBuffer(); // native order on x86/ARM Linux is little-endian
+            byte[] bytes = new byte[raw.remaining()];
+            raw.order(ByteOrder.LITTLE_ENDIAN).get(bytes);
+            ObjectNode entry = header.putObject(e.getKey());
+            entry.put("dtype", dtype);
+            var shape = entry.putArray("shape");
+            for (long d : t.getShape().getShape()) {
+                shape.add(d);
+            }
+            entry.putArray("data_offsets").add(offset).add(offset + bytes.length);
+            offset += bytes.length;
+            data.put(e.getKey(), bytes);
+        }
+        byte[] headerBytes = JSON.writeValueAsBytes(header);
+        int padding = (8 - headerBytes.length % 8) % 8; // keep the data 8-byte aligned, as HF does
+        byte[] padded = new byte[headerBytes.length + padding];
+        System.arraycopy(headerBytes, 0, padded, 0, headerBytes.length);
+        for (int i = headerBytes.length; i < padded.length; i++) {
+            padded[i] = ' ';
+        }
+        out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
+        out.write(padded);
+        for (byte[] bytes : data.values()) {
+            out.write(bytes);
+        }
+    }
+
+    /** Every tensor of the file, by name, in the file's order, as float32 unless it is F64. */
+    public static Map<String, NDArray> read(Path file, NDManager manager) {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = channel.size();
+            if (size < 8) {
+                throw new CheckpointException(file + " is not a safetensors file: " + size + " bytes");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            channel.read(lenBuf, 0);
+            long headerLen = lenBuf.flip().getLong();
+            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+                throw new CheckpointException(file + " has a bad safetensors header length " + headerLen
+                        + " for a file of " + size + " bytes (truncated or not safetensors)");
+            }
+            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+            channel.read(headerBuf, 8);
+            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
+            long dataStart = 8 + headerLen;
+            Map<String, NDArray> out = new LinkedHashMap<>();
+            Iterator<Map.Entry<String, JsonNode>> fields = header.fields();
+            while (fields.hasNext()) {
+                Map.Entry<String, JsonNode> f = fields.next();
+                if (f.getKey().equals("__metadata__")) {
+                    continue;
+                }
+                out.put(f.getKey(), tensor(file, channel, f.getKey(), f.getValue(), dataStart, size, manager));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static NDArray tensor(Path file, FileChannel channel, String name, JsonNode info, long dataStart, long size,
+                                  NDManager manager) throws IOException {
+        String dtype = info.path("dtype").asText();
+        long[] shape = new long[info.path("shape").size()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = info.path("shape").get(i).asLong();
+        }
+        long begin = info.path("data_offsets").path(0).asLong(-1);
+        long end = info.path("data_offsets").path(1).asLong(-1);
+        int width = switch (dtype) {
+            case "F32" -> 4;
+            case "F64" -> 8;
+            case "F16", "BF16" -> 2;
+            default -> throw new CheckpointException(file + ": tensor " + name + " has unsupported dtype " + dtype);
+        };
+        long elements = new Shape(shape).size();
+        if (begin < 0 || end - begin != elements * width || dataStart + end > size) {
+            throw new CheckpointException(file + ": tensor " + name + " has byte range [" + begin + ", " + end
+                    + ") that does not fit its shape or the file (truncated?)");
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
+        channel.read(buf, dataStart + begin);
+        buf.flip();
+        Shape s = new Shape(shape);
+        return switch (dtype) {
+            case "F32" -> {
+                float[] v = new float[(int) elements];
+                buf.asFloatBuffer().get(v);
+                yield manager.create(v, s);
+            }
+            case "F64" -> {
+                double[] v = new double[(int) elements];
+                buf.asDoubleBuffer().get(v);
+                yield manager.create(v, s);
+            }
+            case "BF16" -> {
+                float[] v = new float[(int) elements];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = Float.intBitsToFloat((buf.getShort() & 0xFFFF) << 16);
+                }
+                yield manager.create(v, s);
+            }
+            default -> { // F16
+                float[] v = new float[(int) elements];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = Float.float16ToFloat(buf.getShort());
+                }
+                yield manager.create(v, s).toType(DataType.FLOAT32, false);
+            }
+        };
+    }
+}

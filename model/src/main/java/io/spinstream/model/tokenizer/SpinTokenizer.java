@@ -1,0 +1,92 @@
+package io.spinstream.model.tokenizer;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import io.spinstream.model.TokenBatch;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A Hugging Face {@code tokenizer.json} through DJL's tokenizers (native, offline), with the prompt
+ * template applied in one place. Special tokens are never added implicitly: the response ends with EOS
+ * explicitly, so that log p(y|x) includes stopping.
+ */
+public final class SpinTokenizer implements AutoCloseable {
+    private final HuggingFaceTokenizer tokenizer;
+    private final PromptTemplate template;
+    private final int eosId;
+    private final Path source;
+
+    private SpinTokenizer(HuggingFaceTokenizer tokenizer, PromptTemplate template, int eosId, Path source) {
+        this.tokenizer = tokenizer;
+        this.template = template;
+        this.eosId = eosId;
+        this.source = source;
+    }
+
+    public static SpinTokenizer load(Path tokenizerJson, PromptTemplate template, int eosId) {
+        if (!Files.isRegularFile(tokenizerJson)) {
+            throw new IllegalArgumentException("no tokenizer at " + tokenizerJson);
+        }
+        try {
+            HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(tokenizerJson,
+                    Map.of("addSpecialTokens", "false", "padding", "false", "truncation", "false"));
+            return new SpinTokenizer(t, template, eosId, tokenizerJson);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load tokenizer " + tokenizerJson, e);
+        }
+    }
+
+    public Path source() {
+        return source;
+    }
+
+    public int eosId() {
+        return eosId;
+    }
+
+    public int[] encode(String text) {
+        Encoding e = tokenizer.encode(text, false, false);
+        long[] ids = e.getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = (int) ids[i];
+        }
+        return out;
+    }
+
+    /** The prompt's tokens after the template. */
+    public int[] encodePrompt(String prompt) {
+        return encode(template.render(prompt));
+    }
+
+    /** The response's tokens followed by EOS. */
+    public int[] encodeResponse(String response) {
+        int[] body = encode(response);
+        int[] out = java.util.Arrays.copyOf(body, body.length + 1);
+        out[body.length] = eosId;
+        return out;
+    }
+
+    public TokenBatch.Example example(String prompt, String response) {
+        return new TokenBatch.Example(encodePrompt(prompt), encodeResponse(response));
+    }
+
+    /** Text of the ids, special tokens left out. */
+    public String decode(int[] ids) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            l[i] = ids[i];
+        }
+        return tokenizer.decode(l, true);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}
