@@ -44,7 +44,10 @@ JDK="$(find_jdk)" || die "no JDK $MIN_JAVA+ found (looked at JAVA_HOME=${JAVA_HO
 Install one (for example Temurin 21 or newer) or set JAVA_HOME to it."
 export JAVA_HOME="$JDK"
 JAVA="$JDK/bin/java"
-JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true)
+# DJL runs offline: libtorch comes from the pytorch-native-cpu jar and unpacks into the build output.
+export DJL_CACHE_DIR="${DJL_CACHE_DIR:-$ROOT/model/target/djl-cache}"
+JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Dai.djl.offline=true
+  "-DDJL_CACHE_DIR=$DJL_CACHE_DIR" "-Dai.djl.pytorch.num_threads=${SPIN_THREADS:-2}" -Dai.djl.pytorch.num_interop_threads=1)
 if [ "$(jdk_version "$JDK")" -ge 24 ]; then
   # Maven's own libraries still call sun.misc.Unsafe; JDK 24+ warns on every build without this.
   export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"

@@ -61,6 +61,12 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
                 maxPositions, ropeTheta, rmsNormEps, tied, attentionBias, bosTokenId, eosTokenId, padTokenId);
     }
 
+    /** The same model stopping on another token (-1: never, as benchmarks want). */
+    public LlamaConfig withEos(int eos) {
+        return new LlamaConfig(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
+                maxPositions, ropeTheta, rmsNormEps, tieWordEmbeddings, attentionBias, bosTokenId, eos, padTokenId);
+    }
+
     public LlamaConfig withArchitecture(String arch, boolean bias) {
         return new LlamaConfig(arch, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
                 maxPositions, ropeTheta, rmsNormEps, tieWordEmbeddings, bias, bosTokenId, eosTokenId, padTokenId);

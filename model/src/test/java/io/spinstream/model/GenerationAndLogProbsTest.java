@@ -77,10 +77,7 @@ class GenerationAndLogProbsTest {
             }
         }
         assertThat(stopAt).as("greedy output %s has a token not seen before it", java.util.Arrays.toString(free)).isPositive();
-        LlamaConfig c = model.config();
-        LlamaConfig withEos = new LlamaConfig(c.architecture(), c.vocabSize(), c.hiddenSize(), c.intermediateSize(),
-                c.numLayers(), c.numHeads(), c.numKvHeads(), c.maxPositions(), c.ropeTheta(), c.rmsNormEps(),
-                c.tieWordEmbeddings(), c.attentionBias(), c.bosTokenId(), free[stopAt], c.padTokenId());
+        LlamaConfig withEos = model.config().withEos(free[stopAt]);
         try (LlamaModel same = LlamaModel.of(withEos, manager, model.parameters())) {
             int[] stopped = new Generator(same).generate(manager, List.of(prompt), Sampling.greedy(10)).get(0);
             assertThat(stopped).containsExactly(java.util.Arrays.copyOf(free, stopAt));
