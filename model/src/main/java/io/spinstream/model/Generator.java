@@ -75,7 +75,9 @@ public final class Generator {
                     NDArray ids = stepScope.create(slice(tokens, batch, total, from, length), new Shape(batch, length - from));
                     NDArray positions = stepScope.create(positions(keyMask, batch, total, from, length),
                             new Shape(batch, length - from));
-                    NDArray mask = stepScope.create(slice(keyMask, batch, total, 0, length), new Shape(batch, length));
+                    float[] maskSoFar = slice(keyMask, batch, total, 0, length);
+                    // Without padding the causal mask is all there is: skip building and adding a key mask.
+                    NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
                     NDArray logits = model.forward(ids, positions, mask, cache);
                     NDArray last = logits.get(":, -1, :").toType(DataType.FLOAT32, false);
                     float[] flat = last.toFloatArray();
@@ -107,6 +109,15 @@ public final class Generator {
             }
         }
         return out.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toList();
+    }
+
+    private static boolean hasPadding(float[] mask) {
+        for (float m : mask) {
+            if (m < 0.5f) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean allDone(boolean[] done) {

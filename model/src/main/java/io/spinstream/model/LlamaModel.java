@@ -159,9 +159,16 @@ public final class LlamaModel implements AutoCloseable {
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String p = "model.layers." + layer + ".";
             NDArray h = rmsNorm(x, param(p + "input_layernorm.weight"));
-            NDArray q = project(h, p + "self_attn.q_proj").reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
-            NDArray k = project(h, p + "self_attn.k_proj").reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-            NDArray v = project(h, p + "self_attn.v_proj").reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            // One GEMM for q, k and v (and one for the MLP's gate and up below): fewer, larger matmuls
+            // run closer to the GEMM ceiling; the weights keep their separate HF names.
+            NDArray qkv = fused(h, p + "self_attn.", "q_proj", "k_proj", "v_proj");
+            long kvWidth = (long) kvHeads * headDim;
+            long qWidth = (long) heads * headDim;
+            NDArray q = qkv.get("..., :" + qWidth).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
+            NDArray k = qkv.get("..., " + qWidth + ":" + (qWidth + kvWidth))
+                    .reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            NDArray v = qkv.get("..., " + (qWidth + kvWidth) + ":")
+                    .reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
             q = rotate(q, cos, sin);
             k = rotate(k, cos, sin);
             if (cache != null) {
@@ -182,8 +189,12 @@ public final class LlamaModel implements AutoCloseable {
             x = x.add(Linear.linear(attended, param(p + "self_attn.o_proj.weight")).singletonOrThrow());
 
             NDArray m = rmsNorm(x, param(p + "post_attention_layernorm.weight"));
-            NDArray gate = Activation.swish(Linear.linear(m, param(p + "mlp.gate_proj.weight")).singletonOrThrow(), 1f);
-            NDArray up = Linear.linear(m, param(p + "mlp.up_proj.weight")).singletonOrThrow();
+            NDArray gateUp = fused(m, p + "mlp.", "gate_proj", "up_proj");
+            long inter = config.intermediateSize();
+            NDArray gateIn = gateUp.get("..., :" + inter);
+            // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
+            NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
+            NDArray up = gateUp.get("..., " + inter + ":");
             x = x.add(Linear.linear(gate.mul(up), param(p + "mlp.down_proj.weight")).singletonOrThrow());
         }
         x = rmsNorm(x, param("model.norm.weight"));
@@ -200,10 +211,26 @@ public final class LlamaModel implements AutoCloseable {
         return parameters.get(name);
     }
 
-    private NDArray project(NDArray h, String prefix) {
-        NDArray bias = parameters.get(prefix + ".bias");
-        NDArray weight = param(prefix + ".weight");
-        return (bias == null ? Linear.linear(h, weight) : Linear.linear(h, weight, bias)).singletonOrThrow();
+    /** h times the named projections' weights stacked along their output axis (and biases, if any). */
+    private NDArray fused(NDArray h, String prefix, String... projections) {
+        NDList weights = new NDList();
+        NDList biases = new NDList();
+        for (String proj : projections) {
+            weights.add(param(prefix + proj + ".weight"));
+            NDArray bias = parameters.get(prefix + proj + ".bias");
+            if (bias != null) {
+                biases.add(bias);
+            }
+        }
+        // The stacked copies belong to h's scope (the step's), not to the model.
+        NDArray w = NDArrays.concat(weights, 0);
+        w.attach(h.getManager());
+        if (biases.isEmpty()) {
+            return Linear.linear(h, w).singletonOrThrow();
+        }
+        NDArray b = NDArrays.concat(biases, 0);
+        b.attach(h.getManager());
+        return Linear.linear(h, w, b).singletonOrThrow();
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
@@ -219,12 +246,15 @@ public final class LlamaModel implements AutoCloseable {
         return x.mul(cos).addi(rotated.muli(sin));
     }
 
-    /** Additive mask [batch, 1, steps, keys]: 0 where allowed, a large negative number elsewhere. */
+    /** Additive mask [batch or 1, 1, steps, keys]: 0 where allowed, a large negative number elsewhere. */
     private static NDArray attentionMask(NDManager manager, long batch, long steps, long past, NDArray keyMask,
                                          DataType type) {
         long keys = past + steps;
         if (keyMask == null && steps == 1) {
             return null; // one new token may attend to everything before it
+        }
+        if (keyMask == null) {
+            batch = 1; // the causal part alone is the same for every row: broadcast it
         }
         float[] allowedKey = keyMask == null ? null : keyMask.toType(DataType.FLOAT32, false).toFloatArray();
         float[] mask = new float[(int) (batch * steps * keys)];

@@ -134,8 +134,10 @@ public final class ModelBenchmark {
             }
             Generator generator = new Generator(model);
             Sampling greedy = Sampling.greedy(s.genNew());
-            step.step(batch); // warm-up
-            generator.generate(manager, prompts, greedy);
+            for (int i = 0; i < 3; i++) { // warm-up: JIT and libtorch's first-call costs stay out of the rounds
+                step.step(batch);
+                generator.generate(manager, prompts, greedy);
+            }
 
             double tokensPerStep = (double) s.seq() * s.batch();
             double[] javaTrain = new double[rounds];
