@@ -1,7 +1,5 @@
 package io.spinstream.model.objective;
 
-import ai.djl.ndarray.NDArray;
-
 /**
  * DPO (Rafailov et al. 2023): −log σ(β(log pθ(y_w) − log p_ref(y_w)) − β(log pθ(y_l) − log p_ref(y_l)))
  * against a frozen reference, plus α·NLL(y_w). The same form as logistic SPIN with β for λ.
@@ -26,9 +24,6 @@ public record Dpo(double beta, double alpha) implements Objective {
 
     @Override
     public LossResult loss(PairLogProbs p) {
-        NDArray chosen = p.chosen().sum().sub(p.refChosen()).mul(beta);
-        NDArray rejected = p.rejected().sum().sub(p.refRejected()).mul(beta);
-        NDArray t = Objectives.maskIdentical(chosen.sub(rejected), p);
-        return new LossResult(Objectives.withNll(Objectives.logistic(t).mean(), p, alpha), chosen, rejected);
+        return Objectives.logisticOnReferenceMargin(p, beta, alpha);
     }
 }

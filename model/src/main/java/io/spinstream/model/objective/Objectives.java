@@ -31,6 +31,22 @@ public final class Objectives {
         return alpha == 0 ? loss : loss.add(nll(p).mul(alpha));
     }
 
+    /**
+     * The implicit rewards scale·(log pθ − log p_ref) of the chosen and rejected responses, and the
+     * logistic loss on their margin: SPIN's and DPO's shared form.
+     */
+    static LossResult logisticOnReferenceMargin(PairLogProbs p, double scale, double alpha) {
+        return onReferenceMargin(p, scale, alpha, Objectives::logistic);
+    }
+
+    static LossResult onReferenceMargin(PairLogProbs p, double scale, double alpha,
+                                        java.util.function.UnaryOperator<NDArray> loss) {
+        NDArray chosen = p.chosen().sum().sub(p.refChosen()).mul(scale);
+        NDArray rejected = p.rejected().sum().sub(p.refRejected()).mul(scale);
+        NDArray t = maskIdentical(chosen.sub(rejected), p);
+        return new LossResult(withNll(loss.apply(t).mean(), p, alpha), chosen, rejected);
+    }
+
     /** Pairs with y' = y contribute a constant (zero gradient): their margin is multiplied by 0. */
     static NDArray maskIdentical(NDArray margin, PairLogProbs p) {
         return margin.mul(p.identical().neg().add(1));

@@ -1,7 +1,5 @@
 package io.spinstream.model.objective;
 
-import ai.djl.ndarray.NDArray;
-
 /**
  * SPIN (Chen et al. 2024): L = E[ ℓ( λ(log pθ(y|x) − log pθt(y|x)) − λ(log pθ(y'|x) − log pθt(y'|x)) ) ]
  * with ℓ logistic (log(1 + e^(−t)), exactly ln 2 at θ = θt) or hinge (max(0, 1 − t)), plus α·NLL(y).
@@ -31,10 +29,7 @@ public record Spin(double lambda, Loss loss, double alpha) implements Objective 
 
     @Override
     public LossResult loss(PairLogProbs p) {
-        NDArray chosen = p.chosen().sum().sub(p.refChosen()).mul(lambda);
-        NDArray rejected = p.rejected().sum().sub(p.refRejected()).mul(lambda);
-        NDArray t = Objectives.maskIdentical(chosen.sub(rejected), p);
-        NDArray perPair = loss == Loss.HINGE ? Objectives.hinge(t) : Objectives.logistic(t);
-        return new LossResult(Objectives.withNll(perPair.mean(), p, alpha), chosen, rejected);
+        return Objectives.onReferenceMargin(p, lambda, alpha,
+                loss == Loss.HINGE ? Objectives::hinge : Objectives::logistic);
     }
 }

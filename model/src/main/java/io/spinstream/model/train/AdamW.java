@@ -3,21 +3,15 @@ package io.spinstream.model.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
-import java.util.HashMap;
-import java.util.Map;
-
 /** Adam with decoupled weight decay (Loshchilov and Hutter), as torch.optim.AdamW. */
-public final class AdamW implements Optimizer {
+public final class AdamW extends StatefulOptimizer {
     private final double beta1;
     private final double beta2;
     private final double eps;
     private final double weightDecay;
-    private final Map<String, NDArray> m = new HashMap<>();
-    private final Map<String, NDArray> v = new HashMap<>();
-    private NDManager state;
-    private long steps;
 
     public AdamW(double beta1, double beta2, double eps, double weightDecay) {
+        super(2);
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -25,42 +19,20 @@ public final class AdamW implements Optimizer {
     }
 
     @Override
-    public void update(Map<String, NDArray> parameters, Map<String, NDArray> gradients, double lr) {
-        steps++;
-        double correction1 = 1 - Math.pow(beta1, steps);
-        double correction2 = 1 - Math.pow(beta2, steps);
-        for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-            NDArray p = e.getValue();
-            NDArray g = gradients.get(e.getKey());
-            if (state == null) {
-                state = p.getManager().newSubManager();
-            }
-            NDArray mt = m.computeIfAbsent(e.getKey(), k -> state.zeros(p.getShape(), p.getDataType()));
-            NDArray vt = v.computeIfAbsent(e.getKey(), k -> state.zeros(p.getShape(), p.getDataType()));
-            try (NDManager scope = state.newSubManager()) {
-                mt.muli(beta1).addi(g.mul(1 - beta1));
-                vt.muli(beta2).addi(g.square().muli(1 - beta2));
-                if (weightDecay != 0) {
-                    p.muli(1 - lr * weightDecay);
-                }
-                NDArray denom = vt.div(correction2).sqrt().addi(eps);
-                NDArray step = mt.div(correction1).divi(denom).muli(lr);
-                step.attach(scope);
-                denom.attach(scope);
-                p.subi(step);
-            }
+    void update(NDArray p, NDArray g, NDArray[] moments, double lr, long step, NDManager scope) {
+        NDArray m = moments[0];
+        NDArray v = moments[1];
+        m.muli(beta1).addi(attach(g.mul(1 - beta1), scope));
+        v.muli(beta2).addi(attach(g.square().muli(1 - beta2), scope));
+        if (weightDecay != 0) {
+            p.muli(1 - lr * weightDecay);
         }
+        NDArray denom = attach(v.div(1 - Math.pow(beta2, step)).sqrt().addi(eps), scope);
+        p.subi(attach(m.div(1 - Math.pow(beta1, step)).divi(denom).muli(lr), scope));
     }
 
-    @Override
-    public long steps() {
-        return steps;
-    }
-
-    @Override
-    public void close() {
-        if (state != null) {
-            state.close();
-        }
+    static NDArray attach(NDArray temporary, NDManager scope) {
+        temporary.attach(scope);
+        return temporary;
     }
 }
