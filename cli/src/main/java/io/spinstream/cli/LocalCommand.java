@@ -49,7 +49,7 @@ public final class LocalCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
 
         Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(stack.registryUrl()));
-        KafkaSettings kafka = new KafkaSettings(stack.bootstrapServers(), Map.of(), 5000);
+        KafkaSettings kafka = KafkaSettings.of(stack.bootstrapServers());
         try (Admin admin = Admin.create(kafka.admin())) {
             new TopicProvisioner(admin, new SchemaRegistrar(stack.registryUrl())).ensure(topics.fixed());
         }

@@ -34,6 +34,20 @@ public final class Generator {
      *                 tested against)
      */
     public List<int[]> generate(NDManager parent, List<int[]> prompts, Sampling sampling, boolean useCache) {
+        long[] seeds = new long[prompts.size()];
+        Random base = new Random(sampling.seed());
+        for (int i = 0; i < seeds.length; i++) {
+            seeds[i] = base.nextLong();
+        }
+        return generate(parent, prompts, sampling, seeds, useCache);
+    }
+
+    /**
+     * @param rowSeeds one sampling seed per prompt, so that a prompt's answer does not depend on which
+     *                 other prompts share its batch
+     */
+    public List<int[]> generate(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds,
+                                boolean useCache) {
         LlamaConfig config = model.config();
         int batch = prompts.size();
         int promptLen = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
@@ -59,7 +73,10 @@ public final class Generator {
             }
             nextPosition[b] = p.length;
         }
-        Random random = new Random(sampling.seed());
+        Random[] random = new Random[batch];
+        for (int b = 0; b < batch; b++) {
+            random[b] = new Random(rowSeeds[b]);
+        }
         List<List<Integer>> out = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             out.add(new ArrayList<>());
@@ -91,7 +108,7 @@ public final class Generator {
                 for (int b = 0; b < batch; b++) {
                     int token = config.padTokenId();
                     if (!done[b]) {
-                        token = choose(lastLogits[b], sampling, random);
+                        token = choose(lastLogits[b], sampling, random[b]);
                         if (token == config.eosTokenId()) {
                             done[b] = true;
                         } else {

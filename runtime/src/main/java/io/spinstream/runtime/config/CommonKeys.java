@@ -22,8 +22,13 @@ public final class CommonKeys {
     public static final ConfigKey<Long> METADATA_MAX_AGE_MS = ConfigKey.optional("spin.metadata.max.age.ms",
             ValueType.POSITIVE_LONG, "5000", "how soon a new prompt stream is seen by pattern subscriptions");
 
+    public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.optional("spin.metrics.port",
+            ValueType.PORT, "9400", "port of /metrics, /health/live and /health/ready (0: any free port)");
+    public static final ConfigKey<Long> TRANSACTION_TIMEOUT_MS = ConfigKey.optional("spin.transaction.timeout.ms",
+            ValueType.POSITIVE_LONG, "60000", "how long a crashed instance's open transaction blocks its partitions");
+
     public static List<ConfigKey<?>> all() {
         return List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-                INSTANCE_ID, METADATA_MAX_AGE_MS);
+                INSTANCE_ID, METADATA_MAX_AGE_MS, METRICS_PORT, TRANSACTION_TIMEOUT_MS);
     }
 }

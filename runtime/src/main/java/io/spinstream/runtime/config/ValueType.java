@@ -50,7 +50,31 @@ public interface ValueType<T> {
         return v;
     });
 
+    ValueType<Integer> PORT = of("a port number from 0 to 65535", s -> {
+        int v = Integer.parseInt(s);
+        if (v < 0 || v > 65535) {
+            throw new IllegalArgumentException("out of range");
+        }
+        return v;
+    });
+
+    ValueType<Integer> NON_NEGATIVE_INT = of("a whole number >= 0", s -> {
+        int v = Integer.parseInt(s);
+        if (v < 0) {
+            throw new IllegalArgumentException("below 0");
+        }
+        return v;
+    });
+
     ValueType<Double> NUMBER = of("a decimal number", Double::parseDouble);
+
+    ValueType<Double> FRACTION = of("a number from 0 to 1", s -> {
+        double v = Double.parseDouble(s);
+        if (!(v >= 0 && v <= 1)) {
+            throw new IllegalArgumentException("out of range");
+        }
+        return v;
+    });
 
     ValueType<Boolean> BOOLEAN = of("true or false", s -> switch (s.toLowerCase()) {
         case "true" -> true;

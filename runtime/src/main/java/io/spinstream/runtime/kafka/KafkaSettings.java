@@ -22,7 +22,8 @@ import java.util.Map;
  * the producer's transaction), and Kafka Streams with {@code exactly_once_v2}. Security settings given
  * as {@code spin.kafka.*} reach every client.
  */
-public record KafkaSettings(String bootstrapServers, Map<String, String> passthrough, long metadataMaxAgeMs) {
+public record KafkaSettings(String bootstrapServers, Map<String, String> passthrough, long metadataMaxAgeMs,
+                            long transactionTimeoutMs) {
 
     public KafkaSettings {
         passthrough = Map.copyOf(passthrough);
@@ -30,7 +31,12 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
 
     public static KafkaSettings from(ServiceConfig config) {
         return new KafkaSettings(config.get(CommonKeys.BOOTSTRAP_SERVERS), config.kafkaPassthrough(),
-                config.get(CommonKeys.METADATA_MAX_AGE_MS));
+                config.get(CommonKeys.METADATA_MAX_AGE_MS), config.get(CommonKeys.TRANSACTION_TIMEOUT_MS));
+    }
+
+    /** Settings for a cluster with nothing but its address (tools, tests, the local stack). */
+    public static KafkaSettings of(String bootstrapServers) {
+        return new KafkaSettings(bootstrapServers, Map.of(), 5000, 60_000);
     }
 
     private Map<String, Object> base() {
@@ -53,7 +59,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         m.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         m.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         m.put(ProducerConfig.ACKS_CONFIG, "all");
-        m.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 60_000);
+        m.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) transactionTimeoutMs);
         m.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
         m.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         m.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());

@@ -51,7 +51,7 @@ class DeadLetterRoutingTest {
     @BeforeAll
     static void setUp(DevStack devStack) {
         stack = devStack;
-        kafka = new KafkaSettings(stack.bootstrapServers(), Map.of(), 5000);
+        kafka = KafkaSettings.of(stack.bootstrapServers());
     }
 
     private static Topics catalogue() {

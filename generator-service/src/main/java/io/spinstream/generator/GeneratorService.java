@@ -1,0 +1,343 @@
+package io.spinstream.generator;
+
+import ai.djl.ndarray.NDManager;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.Service;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.deadletter.DeadLetters;
+import io.spinstream.runtime.deadletter.Decoded;
+import io.spinstream.runtime.deadletter.RecordDecoder;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+import io.spinstream.schemas.Topics;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Answers every prompt stream with the current opponent. One consumer group per opponent round
+ * ({@code <prefix>-generator-r<round>}), subscribed by pattern, so a promotion starts a full pass over
+ * every stream and the group's lag is the round's progress. Answers, dead letters and the consumed
+ * offsets of a batch go out in one transaction. A new opponent is loaded after the batch in flight.
+ */
+public final class GeneratorService implements Service {
+    private static final Logger log = LoggerFactory.getLogger(GeneratorService.class);
+
+    /** What the service is told beside the common context. */
+    public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
+                           PromptTemplate template) {
+    }
+
+    private final SpinContext context;
+    private final Settings settings;
+    private final Topics topics;
+    private final MeterRegistry metrics;
+    private final DeadLetters deadLetters;
+    private final RecordDecoder<String, Prompt> decoder;
+    private final Counter answered;
+    private final Counter heldOut;
+    private final Counter deadLettered;
+    private final Counter tokens;
+    private final DistributionSummary batchFill;
+    private final Timer batchTime;
+    private final AtomicInteger opponentRound = new AtomicInteger(-1);
+    private final Thread worker;
+    private volatile boolean running;
+    private volatile boolean ready;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private volatile Throwable failure;
+
+    // Owned by the worker thread.
+    private final List<Decoded.Read<String, Prompt>> buffer = new ArrayList<>();
+    private final List<ProducerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
+    private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+
+    public GeneratorService(SpinContext context, Settings settings, MeterRegistry metrics) {
+        this.context = context;
+        this.settings = settings;
+        this.topics = context.topics();
+        this.metrics = metrics;
+        this.deadLetters = new DeadLetters(topics.deadLetters(), "generator:" + context.instanceId(), Clock.systemUTC());
+        this.decoder = new RecordDecoder<>(t -> topics.prompts(topics.streamOf(t)), deadLetters);
+        this.answered = metrics.counter("spin.generator.prompts.answered");
+        this.heldOut = metrics.counter("spin.generator.prompts.heldout");
+        this.deadLettered = metrics.counter("spin.generator.dead.letters");
+        this.tokens = metrics.counter("spin.generator.tokens.generated");
+        this.batchFill = DistributionSummary.builder("spin.generator.batch.fill").description("prompts per batch / batch size")
+                .register(metrics);
+        this.batchTime = metrics.timer("spin.generator.batch.time");
+        metrics.gauge("spin.generator.opponent.round", opponentRound);
+        this.worker = new Thread(this::run, "generator");
+    }
+
+    public String groupOf(int round) {
+        return topics.prefix() + "-generator-r" + round;
+    }
+
+    @Override
+    public void start() {
+        running = true;
+        worker.start();
+    }
+
+    @Override
+    public boolean isReady() {
+        return ready;
+    }
+
+    /** Set when the worker died of an error it could not recover from. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        try {
+            worker.join(60_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        try (NDManager manager = NDManager.newBaseManager();
+             OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                     context.kafka().transactionalProducer(topics.prefix() + "-generator-" + context.instanceId()))) {
+            producer.initTransactions();
+            String refused = null;
+            Opponent opponent = null;
+            while (running) {
+                OpponentPromotion next = watcher.awaitOther(opponent == null ? "" : opponent.id(), 500).orElse(null);
+                if (next == null || next.getCheckpointId().equals(refused)) {
+                    continue;
+                }
+                if (opponent != null) {
+                    opponent.close();
+                    opponent = null;
+                }
+                try {
+                    opponent = Opponent.load(next, manager, settings.template());
+                } catch (RuntimeException e) {
+                    refused = next.getCheckpointId();
+                    ready = false;
+                    log.error("refusing opponent {}: {}; no answers until a loadable opponent is promoted",
+                            next.getCheckpointId(), e.getMessage());
+                    metrics.counter("spin.generator.opponent.refused").increment();
+                    continue;
+                }
+                opponentRound.set(opponent.round());
+                answerWith(opponent, watcher, producer, manager);
+            }
+            if (opponent != null) {
+                opponent.close();
+            }
+        } catch (ProducerFencedException e) {
+            failure = e;
+            log.error("another generator took over transactional id {}: stopping", topics.prefix() + "-generator-" + context.instanceId());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable e) {
+            failure = e;
+            log.error("the generator failed: {}", e.toString(), e);
+        } finally {
+            ready = false;
+        }
+    }
+
+    /** Answers with {@code opponent} until it is replaced or the service stops. */
+    private void answerWith(Opponent opponent, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
+                            NDManager manager) {
+        PromptAnswerer answerer = new PromptAnswerer(opponent, settings.sampling(), context.instanceId(), Clock.systemUTC());
+        String group = groupOf(opponent.round());
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps(group));
+             KafkaClientMetrics clientMetrics = new KafkaClientMetrics(c)) {
+            clientMetrics.bindTo(metrics);
+            consumer = c;
+            c.subscribe(topics.promptsPattern(), new DropOnRevoke());
+            ready = true;
+            log.info("answering every stream with {} (round {}) in group {}", opponent.id(), opponent.round(), group);
+            long batchStarted = 0;
+            while (running && watcher.current().map(p -> p.getCheckpointId().equals(opponent.id())).orElse(true)) {
+                ConsumerRecords<byte[], byte[]> polled;
+                try {
+                    polled = c.poll(Duration.ofMillis(Math.min(100, settings.batchWaitMs())));
+                } catch (WakeupException e) {
+                    break;
+                }
+                if (!polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
+                    batchStarted = System.nanoTime();
+                }
+                accept(polled, answerer);
+                boolean full = buffer.size() >= settings.batchSize();
+                boolean waited = (System.nanoTime() - batchStarted) / 1_000_000 >= settings.batchWaitMs();
+                if (!pendingOffsets.isEmpty() && (full || waited)) {
+                    flush(c, producer, answerer, manager);
+                }
+            }
+            // The batch in flight is finished before the opponent changes or the service stops.
+            if (!pendingOffsets.isEmpty()) {
+                flush(c, producer, answerer, manager);
+            }
+        } finally {
+            consumer = null;
+            ready = false;
+            clear();
+        }
+    }
+
+    private Map<String, Object> consumerProps(String group) {
+        Map<String, Object> props = context.kafka().readCommittedConsumer(group);
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, settings.batchSize());
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, group + "-" + context.instanceId());
+        return props;
+    }
+
+    private void accept(ConsumerRecords<byte[], byte[]> polled, PromptAnswerer answerer) {
+        if (polled.isEmpty()) {
+            return;
+        }
+        Decoded<String, Prompt> decoded = decoder.decode(polled);
+        pendingDeadLetters.addAll(decoded.deadLetters());
+        for (Decoded.Read<String, Prompt> read : decoded.records()) {
+            if (settings.split().isHeldOut(read.value().getPromptId())) {
+                heldOut.increment();
+                continue;
+            }
+            String problem = answerer.invalid(read.value());
+            if (problem != null) {
+                pendingDeadLetters.add(deadLetters.record(read.raw(), problem));
+                continue;
+            }
+            buffer.add(read);
+        }
+        for (ConsumerRecord<byte[], byte[]> r : polled) {
+            pendingOffsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+        }
+    }
+
+    /** Answers the buffered prompts and commits answers, dead letters and offsets in one transaction. */
+    private void flush(KafkaConsumer<byte[], byte[]> c, KafkaProducer<byte[], byte[]> producer, PromptAnswerer answerer,
+                       NDManager manager) {
+        long t0 = System.nanoTime();
+        List<SyntheticResponse> answers = new ArrayList<>();
+        for (int from = 0; from < buffer.size(); from += settings.batchSize()) {
+            List<Prompt> chunk = buffer.subList(from, Math.min(buffer.size(), from + settings.batchSize())).stream()
+                    .map(Decoded.Read::value).toList();
+            answers.addAll(answerer.answer(manager, chunk));
+            batchFill.record((double) chunk.size() / settings.batchSize());
+        }
+        try {
+            producer.beginTransaction();
+            for (SyntheticResponse a : answers) {
+                producer.send(new ProducerRecord<>(topics.synthetic().name(),
+                        topics.synthetic().keySerde().serializer().serialize(topics.synthetic().name(), a.getPromptId()),
+                        topics.synthetic().serializeValue(a)));
+            }
+            pendingDeadLetters.forEach(producer::send);
+            producer.sendOffsetsToTransaction(new HashMap<>(pendingOffsets), c.groupMetadata());
+            producer.commitTransaction();
+        } catch (ProducerFencedException e) {
+            throw e;
+        } catch (KafkaException e) {
+            log.warn("transaction failed ({}); aborting and re-reading from the committed offsets", e.toString());
+            producer.abortTransaction();
+            clear();
+            rewind(c, c.assignment());
+            return;
+        }
+        answered.increment(answers.size());
+        deadLettered.increment(pendingDeadLetters.size());
+        tokens.increment(answers.stream().mapToLong(SyntheticResponse::getResponseTokens).sum());
+        batchTime.record(Duration.ofNanos(System.nanoTime() - t0));
+        clear();
+    }
+
+    private static void rewind(KafkaConsumer<byte[], byte[]> c, Set<TopicPartition> partitions) {
+        var committed = c.committed(partitions);
+        for (TopicPartition tp : partitions) {
+            OffsetAndMetadata o = committed.get(tp);
+            if (o != null) {
+                c.seek(tp, o);
+            } else {
+                c.seekToBeginning(List.of(tp));
+            }
+        }
+    }
+
+    private void clear() {
+        buffer.clear();
+        pendingDeadLetters.clear();
+        pendingOffsets.clear();
+    }
+
+    /**
+     * Records polled from a partition this instance loses are dropped uncommitted: the new owner reads
+     * them again from the committed offset, so nothing is answered twice or lost.
+     */
+    private final class DropOnRevoke implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            drop(partitions);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            drop(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            // nothing to do: positions start at the committed offsets
+        }
+
+        /** Forgets the whole uncommitted batch; partitions kept are rewound to their committed offsets. */
+        private void drop(Collection<TopicPartition> revoked) {
+            if (revoked.isEmpty() || pendingOffsets.isEmpty()) {
+                return;
+            }
+            Set<TopicPartition> kept = new HashSet<>(pendingOffsets.keySet());
+            kept.removeAll(revoked);
+            clear();
+            KafkaConsumer<byte[], byte[]> c = consumer;
+            if (c != null && !kept.isEmpty()) {
+                rewind(c, kept);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.spinstream.generator;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.checkpoint.CheckpointException;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.model.tokenizer.SpinTokenizer;
+import io.spinstream.schemas.OpponentPromotion;
+
+import java.net.URI;
+import java.nio.file.Path;
+
+/** The loaded opponent: the promoted checkpoint's model and tokenizer, checked against the promotion. */
+public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint, SpinTokenizer tokenizer)
+        implements AutoCloseable {
+
+    /**
+     * Loads the checkpoint a promotion names; refuses one whose sha256 differs from the promotion's or
+     * from its own metadata, so no answer ever comes from a wrong model.
+     */
+    public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template) {
+        Path dir = pathOf(promotion.getUri());
+        LoadedCheckpoint ckpt = CheckpointStore.load(dir, manager);
+        if (!ckpt.metadata().sha256().equalsIgnoreCase(promotion.getSha256())) {
+            ckpt.close();
+            throw new CheckpointException("checkpoint " + dir + " has sha256 " + ckpt.metadata().sha256()
+                    + " but the promotion of " + promotion.getCheckpointId() + " names " + promotion.getSha256());
+        }
+        SpinTokenizer tokenizer = SpinTokenizer.load(ckpt.tokenizerJson(), template, ckpt.model().config().eosTokenId());
+        return new Opponent(promotion, ckpt, tokenizer);
+    }
+
+    static Path pathOf(String uri) {
+        return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
+    }
+
+    public String id() {
+        return promotion.getCheckpointId();
+    }
+
+    public int round() {
+        return promotion.getRound();
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        checkpoint.close();
+    }
+}

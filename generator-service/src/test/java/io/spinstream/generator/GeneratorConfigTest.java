@@ -1,0 +1,39 @@
+package io.spinstream.generator;
+
+import io.spinstream.runtime.ServiceLauncher;
+import io.spinstream.runtime.config.ConfigException;
+import io.spinstream.runtime.config.ServiceConfig;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class GeneratorConfigTest {
+    private static final Map<String, String> BASE = Map.of("SPIN_BOOTSTRAP_SERVERS", "k:9092", "SPIN_REGISTRY_URL", "http://r:8080");
+
+    @Test
+    void defaultsAreTheRecommendedSettings() {
+        ServiceConfig c = ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), BASE, Optional.empty(), Map.of());
+        GeneratorService.Settings s = GeneratorMain.settings(c);
+        assertThat(s.sampling().temperature()).isEqualTo(1.0f);
+        assertThat(s.batchSize()).isEqualTo(16);
+        assertThat(s.split().share()).isEqualTo(0.1);
+        assertThat(s.template().name()).isEqualTo("PLAIN");
+    }
+
+    @Test
+    void badValuesNameTheirKeyAndTheExpectedForm() {
+        Map<String, String> env = new java.util.HashMap<>(BASE);
+        env.putAll(Map.of("SPIN_GENERATOR_TEMPERATURE", "-1", "SPIN_GENERATOR_TOP_P", "2", "SPIN_PROMPT_TEMPLATE", "fancy",
+                "SPIN_GENERATOR_BATCH_SIZE", "0"));
+        assertThatThrownBy(() -> ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env, Optional.empty(), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("spin.generator.temperature (env SPIN_GENERATOR_TEMPERATURE): expected a number >= 0, got '-1'")
+                .hasMessageContaining("spin.generator.top.p (env SPIN_GENERATOR_TOP_P): expected a number from 0 to 1, got '2'")
+                .hasMessageContaining("spin.prompt.template (env SPIN_PROMPT_TEMPLATE): expected plain or chat, got 'fancy'")
+                .hasMessageContaining("spin.generator.batch.size (env SPIN_GENERATOR_BATCH_SIZE): expected a whole number >= 1, got '0'");
+    }
+}

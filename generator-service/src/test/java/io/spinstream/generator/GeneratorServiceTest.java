@@ -1,0 +1,159 @@
+package io.spinstream.generator;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.devstack.DevStack;
+import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.schemas.DeadLetter;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+@ExtendWith(DevStackExtension.class)
+class GeneratorServiceTest {
+    private static final HeldOutSplit SPLIT = new HeldOutSplit(0.2, "spin");
+
+    private static List<Prompt> sums(String stream, int n) {
+        return IntStream.range(0, n).mapToObj(i -> Fixtures.prompt(stream, stream + "-" + i, i + "+" + (2 * i) + "=",
+                String.valueOf(3 * i))).toList();
+    }
+
+    private static Set<String> trainIds(List<Prompt> prompts) {
+        return prompts.stream().map(Prompt::getPromptId).filter(id -> !SPLIT.isHeldOut(id)).collect(Collectors.toSet());
+    }
+
+    private static GeneratorService start(Fixtures f, PrometheusMeterRegistry registry) {
+        ServiceConfig config = f.config(Map.of());
+        GeneratorService service = new GeneratorService(SpinContext.from(config), GeneratorMain.settings(config), registry);
+        service.start();
+        return service;
+    }
+
+    @Test
+    void answersEveryTrainingPromptOnceDeadLettersBadOnesAndPicksUpNewStreams(DevStack stack, @TempDir Path dir) throws Exception {
+        Fixtures f = new Fixtures(stack, dir.resolve("store"));
+        CheckpointMetadata base = f.checkpoint("base", 1);
+        f.promote(base, 0);
+        List<Prompt> prompts = sums("arith", 30);
+        Prompt empty = Fixtures.prompt("arith", "empty", "   ", "0");
+        Prompt tooLong = Fixtures.prompt("arith", "long", "9".repeat(70) + "+1=", "1");
+        List<Prompt> all = new ArrayList<>(prompts);
+        all.addAll(List.of(empty, tooLong));
+        f.produce("arith", all, List.of("not avro at all".getBytes(StandardCharsets.UTF_8)));
+
+        PrometheusMeterRegistry registry = MetricsServer.newRegistry();
+        GeneratorService service = start(f, registry);
+        try {
+            Set<String> expected = trainIds(prompts);
+            List<SyntheticResponse> answers = f.answers(a -> a.size() >= expected.size(), Duration.ofSeconds(90));
+            assertThat(answers).extracting(SyntheticResponse::getPromptId).containsExactlyInAnyOrderElementsOf(expected);
+            for (SyntheticResponse a : answers) {
+                assertThat(a.getOpponentId()).isEqualTo("base");
+                assertThat(a.getRound()).isZero();
+                assertThat(a.getOpponentLogpHuman()).isNegative().isFinite();
+                assertThat(a.getOpponentLogpSynthetic()).isNegative().isFinite();
+                assertThat(a.getResponseTokens()).isBetween(0, 8);
+                assertThat(a.getSampling().getTemperature()).isEqualTo(1.0f);
+            }
+            assertThat(service.isReady()).isTrue();
+
+            List<DeadLetter> letters = f.deadLetters(3, Duration.ofSeconds(30));
+            Map<String, String> reasons = letters.stream().collect(Collectors.toMap(
+                    d -> new String(bytes(d.getRawKey()), StandardCharsets.UTF_8), DeadLetter::getError));
+            assertThat(reasons).containsOnlyKeys("raw", "empty", "long");
+            assertThat(reasons.get("raw")).contains("not in the registry wire format");
+            assertThat(reasons.get("empty")).isEqualTo("empty prompt");
+            assertThat(reasons.get("long")).contains("exceeds the model's context of 64 positions");
+
+            // A stream created while the service runs is picked up by the pattern subscription.
+            f.provision(List.of("fresh"));
+            List<Prompt> fresh = sums("fresh", 6);
+            f.produce("fresh", fresh, List.of());
+            Set<String> both = new java.util.HashSet<>(expected);
+            both.addAll(trainIds(fresh));
+            List<SyntheticResponse> later = f.answers(a -> a.size() >= both.size(), Duration.ofSeconds(60));
+            assertThat(later).extracting(SyntheticResponse::getPromptId).containsExactlyInAnyOrderElementsOf(both);
+
+            String scrape = registry.scrape();
+            assertThat(scrape).contains("spin_generator_prompts_answered_total")
+                    .contains("spin_generator_opponent_round")
+                    .contains("kafka_consumer_fetch_manager_records_lag_max");
+            assertThat(registry.counter("spin.generator.prompts.answered").count()).isEqualTo(both.size());
+            assertThat(registry.counter("spin.generator.dead.letters").count()).isEqualTo(3);
+        } finally {
+            service.stop();
+        }
+        assertThat(service.failure()).isNull();
+    }
+
+    @Test
+    void aPromotionStartsAFullPassWithTheNewOpponentAndACorruptOneIsRefused(DevStack stack, @TempDir Path dir) throws Exception {
+        Fixtures f = new Fixtures(stack, dir.resolve("store"));
+        f.promote(f.checkpoint("base", 1), 0);
+        List<Prompt> prompts = sums("arith", 12);
+        f.produce("arith", prompts, List.of());
+        Set<String> expected = trainIds(prompts);
+        PrometheusMeterRegistry registry = MetricsServer.newRegistry();
+        GeneratorService service = start(f, registry);
+        try {
+            f.answers(a -> a.size() >= expected.size(), Duration.ofSeconds(90));
+            CheckpointMetadata next = f.checkpoint("round1", 2);
+            long promotedAt = System.nanoTime();
+            f.promote(next, 1);
+            Function<List<SyntheticResponse>, List<SyntheticResponse>> round1 =
+                    a -> a.stream().filter(r -> r.getRound() == 1).toList();
+            List<SyntheticResponse> first = f.answers(a -> !round1.apply(a).isEmpty(), Duration.ofSeconds(60));
+            double latency = (System.nanoTime() - promotedAt) / 1e9;
+            System.out.printf("promotion to first answer from the new opponent: %.2f s%n", latency);
+            assertThat(round1.apply(first)).isNotEmpty();
+            List<SyntheticResponse> all = f.answers(a -> round1.apply(a).size() >= expected.size(), Duration.ofSeconds(90));
+            assertThat(round1.apply(all)).extracting(SyntheticResponse::getPromptId).containsExactlyInAnyOrderElementsOf(expected);
+            assertThat(round1.apply(all)).allMatch(r -> r.getOpponentId().equals("round1"));
+
+            // A corrupt checkpoint: refused by its checksum, and no answer comes from it.
+            CheckpointMetadata bad = f.checkpoint("round2", 3);
+            Path weights = f.store.directoryOf("round2").resolve("model.safetensors");
+            byte[] b = Files.readAllBytes(weights);
+            b[b.length - 1] ^= 0x10;
+            Files.write(weights, b);
+            f.promote(bad, 2);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (registry.counter("spin.generator.opponent.refused").count() < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertThat(registry.counter("spin.generator.opponent.refused").count()).isEqualTo(1);
+            assertThat(service.isReady()).isFalse();
+            f.produce("arith", sums("arith", 14).subList(12, 14), List.of());
+            List<SyntheticResponse> after = f.answers(a -> false, Duration.ofSeconds(3));
+            assertThat(after).noneMatch(r -> r.getRound() == 2 || r.getOpponentId().equals("round2"));
+        } finally {
+            service.stop();
+        }
+    }
+
+    private static byte[] bytes(java.nio.ByteBuffer buffer) {
+        byte[] out = new byte[buffer.remaining()];
+        buffer.duplicate().get(out);
+        return out;
+    }
+}

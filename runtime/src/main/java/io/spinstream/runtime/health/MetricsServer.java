@@ -1,0 +1,72 @@
+package io.spinstream.runtime.health;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Prometheus metrics at {@code /metrics} and Kubernetes probes at {@code /health/live} and
+ * {@code /health/ready} (200 or 503) on one port.
+ */
+public final class MetricsServer implements AutoCloseable {
+    private final PrometheusMeterRegistry registry;
+    private final HttpServer server;
+
+    public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, BooleanSupplier ready) {
+        this.registry = registry;
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(port), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on port " + port + " for metrics and health", e);
+        }
+        server.createContext("/metrics", ex -> reply(ex, 200, registry.scrape(), "text/plain; version=0.0.4"));
+        server.createContext("/health/live", ex -> probe(ex, live));
+        server.createContext("/health/ready", ex -> probe(ex, ready));
+        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "metrics-http");
+            t.setDaemon(true);
+            return t;
+        }));
+        server.start();
+    }
+
+    public static PrometheusMeterRegistry newRegistry() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    private static void probe(HttpExchange ex, BooleanSupplier check) throws IOException {
+        boolean ok = check.getAsBoolean();
+        reply(ex, ok ? 200 : 503, ok ? "UP\n" : "DOWN\n", "text/plain");
+    }
+
+    private static void reply(HttpExchange ex, int status, String body, String type) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
