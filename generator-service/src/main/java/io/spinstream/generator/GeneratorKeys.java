@@ -1,6 +1,7 @@
 package io.spinstream.generator;
 
 import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ValueType;
 
 import java.util.List;
@@ -10,8 +11,6 @@ public final class GeneratorKeys {
     private GeneratorKeys() {
     }
 
-    public static final ConfigKey<String> RUN_ID = ConfigKey.optional("spin.run.id", ValueType.TEXT, "spin",
-            "the run whose opponent this service follows (the key on the opponent topic)");
     public static final ConfigKey<Integer> BATCH_SIZE = ConfigKey.optional("spin.generator.batch.size",
             ValueType.POSITIVE_INT, "16", "prompts answered together");
     public static final ConfigKey<Long> BATCH_WAIT_MS = ConfigKey.optional("spin.generator.batch.wait.ms",
@@ -30,18 +29,10 @@ public final class GeneratorKeys {
             ValueType.POSITIVE_INT, "64", "longest answer in tokens");
     public static final ConfigKey<Long> SEED = ConfigKey.optional("spin.generator.seed", ValueType.of(
             "a whole number", Long::parseLong), "0", "base of the per-prompt sampling seeds");
-    public static final ConfigKey<Double> HELD_OUT_SHARE = ConfigKey.optional("spin.heldout.share", ValueType.FRACTION,
-            "0.1", "share of every stream kept away from training (the evaluator's prompts)");
-    public static final ConfigKey<String> HELD_OUT_SALT = ConfigKey.optional("spin.heldout.salt", ValueType.TEXT, "spin",
-            "salt of the held-out hash split");
-    public static final ConfigKey<String> PROMPT_TEMPLATE = ConfigKey.optional("spin.prompt.template",
-            ValueType.of("plain or chat", s -> switch (s.toLowerCase()) {
-                case "plain", "chat" -> s.toUpperCase();
-                default -> throw new IllegalArgumentException(s);
-            }), "plain", "how prompts are laid out before the answer");
 
     public static List<ConfigKey<?>> all() {
-        return List.of(RUN_ID, BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, HELD_OUT_SHARE,
-                HELD_OUT_SALT, PROMPT_TEMPLATE);
+        List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
+        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED));
+        return all;
     }
 }

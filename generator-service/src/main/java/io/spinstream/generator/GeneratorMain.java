@@ -1,10 +1,9 @@
 package io.spinstream.generator;
 
 import io.spinstream.model.Sampling;
-import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.ServiceLauncher;
+import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ServiceConfig;
-import io.spinstream.schemas.HeldOutSplit;
 
 import static io.spinstream.generator.GeneratorKeys.*;
 
@@ -16,8 +15,8 @@ public final class GeneratorMain {
     public static GeneratorService.Settings settings(ServiceConfig c) {
         Sampling sampling = new Sampling(c.get(TEMPERATURE).floatValue(), c.get(TOP_P).floatValue(),
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
-        return new GeneratorService.Settings(c.get(RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
-                new HeldOutSplit(c.get(HELD_OUT_SHARE), c.get(HELD_OUT_SALT)), PromptTemplate.valueOf(c.get(PROMPT_TEMPLATE)));
+        return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
+                RoundKeys.split(c), RoundKeys.template(c));
     }
 
     public static void main(String[] args) {

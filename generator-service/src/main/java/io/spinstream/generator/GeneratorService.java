@@ -10,6 +10,8 @@ import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.Service;
 import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.runtime.deadletter.DeadLetters;
 import io.spinstream.runtime.deadletter.Decoded;
 import io.spinstream.runtime.deadletter.RecordDecoder;

@@ -1,4 +1,4 @@
-package io.spinstream.generator;
+package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.checkpoint.CheckpointException;
@@ -31,7 +31,7 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
         return new Opponent(promotion, ckpt, tokenizer);
     }
 
-    static Path pathOf(String uri) {
+    public static Path pathOf(String uri) {
         return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
     }
 

@@ -1,4 +1,4 @@
-package io.spinstream.generator;
+package io.spinstream.runtime.opponent;
 
 import io.spinstream.runtime.kafka.KafkaSettings;
 import io.spinstream.schemas.OpponentPromotion;

@@ -1,0 +1,39 @@
+package io.spinstream.runtime.config;
+
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.schemas.HeldOutSplit;
+
+import java.util.List;
+
+/** The keys of the round protocol that the generator, trainer and evaluator must agree on. */
+public final class RoundKeys {
+    private RoundKeys() {
+    }
+
+    public static final ConfigKey<String> RUN_ID = ConfigKey.optional("spin.run.id", ValueType.TEXT, "spin",
+            "the run whose opponent this service follows (the key on the opponent topic)");
+
+    public static final ConfigKey<Double> HELD_OUT_SHARE = ConfigKey.optional("spin.heldout.share", ValueType.FRACTION,
+            "0.1", "share of every stream kept away from training (the evaluator's prompts)");
+
+    public static final ConfigKey<String> HELD_OUT_SALT = ConfigKey.optional("spin.heldout.salt", ValueType.TEXT, "spin",
+            "salt of the held-out hash split");
+
+    public static final ConfigKey<String> PROMPT_TEMPLATE = ConfigKey.optional("spin.prompt.template",
+            ValueType.of("plain or chat", s -> switch (s.toLowerCase()) {
+                case "plain", "chat" -> s.toUpperCase();
+                default -> throw new IllegalArgumentException(s);
+            }), "plain", "how prompts are laid out before the answer");
+
+    public static List<ConfigKey<?>> all() {
+        return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, PROMPT_TEMPLATE);
+    }
+
+    public static HeldOutSplit split(ServiceConfig c) {
+        return new HeldOutSplit(c.get(HELD_OUT_SHARE), c.get(HELD_OUT_SALT));
+    }
+
+    public static PromptTemplate template(ServiceConfig c) {
+        return PromptTemplate.valueOf(c.get(PROMPT_TEMPLATE));
+    }
+}
