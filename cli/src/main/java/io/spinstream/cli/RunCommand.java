@@ -1,5 +1,6 @@
 package io.spinstream.cli;
 
+import io.spinstream.evaluator.EvaluatorMain;
 import io.spinstream.generator.GeneratorMain;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -11,17 +12,18 @@ import java.util.concurrent.Callable;
  * its configuration from the environment and {@code SPIN_CONFIG_FILE}.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Runs one service (generator) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
+        description = "Runs one service (generator, evaluator) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
 public final class RunCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator")
+    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator or evaluator")
     String service;
 
     @Override
     public Integer call() {
         switch (service) {
             case "generator" -> GeneratorMain.main(new String[0]);
-            case "trainer", "evaluator" -> {
+            case "evaluator" -> EvaluatorMain.main(new String[0]);
+            case "trainer" -> {
                 System.err.println("spin run: the " + service + " service is not built yet");
                 return 2;
             }

@@ -2,6 +2,7 @@ package io.spinstream.generator;
 
 import io.spinstream.devstack.DevStack;
 import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
@@ -26,7 +27,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 @ExtendWith(DevStackExtension.class)
 class GeneratorScaleOutTest {
 
-    private static Process launch(Fixtures f, String instance, Path log) throws Exception {
+    private static Process launch(SpinFixtures f, String instance, Path log) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
@@ -46,10 +47,10 @@ class GeneratorScaleOutTest {
 
     @Test
     void killingOneOfTwoInstancesMidPassLosesAndRepeatsNothing(DevStack stack, @TempDir Path dir) throws Exception {
-        Fixtures f = new Fixtures(stack, dir.resolve("store"));
+        SpinFixtures f = GeneratorServiceTest.fixtures(stack, dir);
         f.promote(f.checkpoint("base", 1), 0);
         List<Prompt> prompts = IntStream.range(0, 160)
-                .mapToObj(i -> Fixtures.prompt("arith", "p" + i, i + "+" + i + "=", String.valueOf(2 * i))).toList();
+                .mapToObj(i -> SpinFixtures.prompt("arith", "p" + i, i + "+" + i + "=", String.valueOf(2 * i))).toList();
         HeldOutSplit split = new HeldOutSplit(0.2, "spin");
         Set<String> expected = prompts.stream().map(Prompt::getPromptId).filter(id -> !split.isHeldOut(id))
                 .collect(Collectors.toSet());

@@ -3,6 +3,7 @@ package io.spinstream.generator;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
 import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.ServiceConfig;
@@ -34,7 +35,7 @@ class GeneratorServiceTest {
     private static final HeldOutSplit SPLIT = new HeldOutSplit(0.2, "spin");
 
     private static List<Prompt> sums(String stream, int n) {
-        return IntStream.range(0, n).mapToObj(i -> Fixtures.prompt(stream, stream + "-" + i, i + "+" + (2 * i) + "=",
+        return IntStream.range(0, n).mapToObj(i -> SpinFixtures.prompt(stream, stream + "-" + i, i + "+" + (2 * i) + "=",
                 String.valueOf(3 * i))).toList();
     }
 
@@ -42,7 +43,7 @@ class GeneratorServiceTest {
         return prompts.stream().map(Prompt::getPromptId).filter(id -> !SPLIT.isHeldOut(id)).collect(Collectors.toSet());
     }
 
-    private static GeneratorService start(Fixtures f, PrometheusMeterRegistry registry) {
+    private static GeneratorService start(SpinFixtures f, PrometheusMeterRegistry registry) {
         ServiceConfig config = f.config(Map.of());
         GeneratorService service = new GeneratorService(SpinContext.from(config), GeneratorMain.settings(config), registry);
         service.start();
@@ -51,12 +52,12 @@ class GeneratorServiceTest {
 
     @Test
     void answersEveryTrainingPromptOnceDeadLettersBadOnesAndPicksUpNewStreams(DevStack stack, @TempDir Path dir) throws Exception {
-        Fixtures f = new Fixtures(stack, dir.resolve("store"));
+        SpinFixtures f = fixtures(stack, dir);
         CheckpointMetadata base = f.checkpoint("base", 1);
         f.promote(base, 0);
         List<Prompt> prompts = sums("arith", 30);
-        Prompt empty = Fixtures.prompt("arith", "empty", "   ", "0");
-        Prompt tooLong = Fixtures.prompt("arith", "long", "9".repeat(70) + "+1=", "1");
+        Prompt empty = SpinFixtures.prompt("arith", "empty", "   ", "0");
+        Prompt tooLong = SpinFixtures.prompt("arith", "long", "9".repeat(70) + "+1=", "1");
         List<Prompt> all = new ArrayList<>(prompts);
         all.addAll(List.of(empty, tooLong));
         f.produce("arith", all, List.of("not avro at all".getBytes(StandardCharsets.UTF_8)));
@@ -108,7 +109,7 @@ class GeneratorServiceTest {
 
     @Test
     void aPromotionStartsAFullPassWithTheNewOpponentAndACorruptOneIsRefused(DevStack stack, @TempDir Path dir) throws Exception {
-        Fixtures f = new Fixtures(stack, dir.resolve("store"));
+        SpinFixtures f = fixtures(stack, dir);
         f.promote(f.checkpoint("base", 1), 0);
         List<Prompt> prompts = sums("arith", 12);
         f.produce("arith", prompts, List.of());
@@ -155,5 +156,13 @@ class GeneratorServiceTest {
         byte[] out = new byte[buffer.remaining()];
         buffer.duplicate().get(out);
         return out;
+    }
+
+    static SpinFixtures fixtures(DevStack stack, Path dir) {
+        return new SpinFixtures(stack, dir.resolve("store"), GeneratorKeys.all(), java.util.Map.of(
+                "SPIN_GENERATOR_BATCH_SIZE", "8",
+                "SPIN_GENERATOR_BATCH_WAIT_MS", "100",
+                "SPIN_GENERATOR_MAX_NEW_TOKENS", "8",
+                "SPIN_HELDOUT_SHARE", "0.2"));
     }
 }

@@ -1,4 +1,4 @@
-package io.spinstream.generator;
+package io.spinstream.runtime.testing;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -10,6 +10,7 @@ import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.ByteLevelBpe;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.ConfigKey;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.kafka.KafkaSettings;
 import io.spinstream.schemas.OpponentPromotion;
@@ -37,45 +38,53 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Predicate;
 
-/** A catalogue of its own on the shared stack, a tiny opponent checkpoint, and helpers to feed and read topics. */
-final class Fixtures {
-    final DevStack stack;
-    final String prefix;
-    final String runId = "run-" + UUID.randomUUID().toString().substring(0, 6);
-    final Topics topics;
-    final KafkaSettings kafka;
-    final CheckpointStore store;
+/**
+ * For services' integration tests: a catalogue of its own on the shared dev stack, tiny checkpoints, and
+ * helpers to feed and read topics.
+ */
+public final class SpinFixtures {
+    public final DevStack stack;
+    public final String prefix;
+    public final String runId = "run-" + UUID.randomUUID().toString().substring(0, 6);
+    public final Topics topics;
+    public final KafkaSettings kafka;
+    public final CheckpointStore store;
+    private final List<ConfigKey<?>> serviceKeys;
+    private final Map<String, String> serviceDefaults;
 
-    Fixtures(DevStack stack, Path storeRoot) {
+    /**
+     * @param serviceKeys     the service's own keys (beside the common ones)
+     * @param serviceDefaults environment the service's tests run with unless a test says otherwise
+     */
+    public SpinFixtures(DevStack stack, Path storeRoot, List<ConfigKey<?>> serviceKeys, Map<String, String> serviceDefaults) {
         this.stack = stack;
-        this.prefix = "gen" + UUID.randomUUID().toString().substring(0, 8);
+        this.prefix = "t" + UUID.randomUUID().toString().substring(0, 8);
         this.kafka = KafkaSettings.of(stack.bootstrapServers());
+        this.serviceKeys = serviceKeys;
+        this.serviceDefaults = serviceDefaults;
         this.topics = SpinContext.from(config(Map.of())).topics();
         this.store = new CheckpointStore(storeRoot);
         provision(List.of("arith"));
     }
 
-    Map<String, String> env(Map<String, String> extra) {
+    public Map<String, String> env(Map<String, String> extra) {
         Map<String, String> env = new HashMap<>(Map.of(
                 "SPIN_BOOTSTRAP_SERVERS", stack.bootstrapServers(),
                 "SPIN_REGISTRY_URL", stack.registryUrl(),
                 "SPIN_TOPIC_PREFIX", prefix,
                 "SPIN_RUN_ID", runId,
                 "SPIN_METRICS_PORT", "0",
-                "SPIN_METADATA_MAX_AGE_MS", "1000",
-                "SPIN_GENERATOR_BATCH_SIZE", "8",
-                "SPIN_GENERATOR_BATCH_WAIT_MS", "100",
-                "SPIN_GENERATOR_MAX_NEW_TOKENS", "8",
-                "SPIN_HELDOUT_SHARE", "0.2"));
+                "SPIN_METADATA_MAX_AGE_MS", "1000"));
+        env.putAll(serviceDefaults);
         env.putAll(extra);
         return env;
     }
 
-    ServiceConfig config(Map<String, String> extra) {
-        return ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env(extra), Optional.empty(), Map.of());
+    public ServiceConfig config(Map<String, String> extra) {
+        return ServiceConfig.load(ServiceLauncher.keys(serviceKeys), env(extra), Optional.empty(), Map.of());
     }
 
-    void provision(List<String> streams) {
+    public void provision(List<String> streams) {
         try (Admin admin = Admin.create(kafka.admin())) {
             TopicProvisioner p = new TopicProvisioner(admin, new SchemaRegistrar(stack.registryUrl()));
             p.ensure(topics.fixed());
@@ -84,17 +93,30 @@ final class Fixtures {
     }
 
     /** A tiny random Llama with a byte-level tokenizer, saved under {@code id}. */
-    CheckpointMetadata checkpoint(String id, long seed) {
-        Path tokenizer = store.root().resolveSibling("tokenizer-" + id + ".json");
-        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
-        try (NDManager m = NDManager.newBaseManager();
-             LlamaModel model = LlamaModel.random(LlamaConfig.tiny(259, 32, 2, 4, 2, 64), m, seed, DataType.FLOAT32)) {
-            tokenizer.getParent().toFile().mkdirs();
-            return store.save(model, tokenizer, CheckpointMetadata.of(id, null, 0, 0, null, null));
+    public CheckpointMetadata checkpoint(String id, long seed) {
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = tinyModel(m, seed)) {
+            return checkpoint(id, null, model);
         }
     }
 
-    OpponentPromotion promote(CheckpointMetadata ckpt, int round) throws Exception {
+    /** The tiny architecture every service test uses: byte-level vocabulary, 2 layers, 64 positions. */
+    public static LlamaModel tinyModel(NDManager manager, long seed) {
+        return LlamaModel.random(LlamaConfig.tiny(259, 32, 2, 4, 2, 64), manager, seed, DataType.FLOAT32);
+    }
+
+    /** Saves {@code model} with a byte-level tokenizer as checkpoint {@code id}, trained from {@code parent}. */
+    public CheckpointMetadata checkpoint(String id, String parent, LlamaModel model) {
+        Path tokenizer = store.root().resolveSibling("tokenizer-" + id + ".json");
+        tokenizer.getParent().toFile().mkdirs();
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        return store.save(model, tokenizer, CheckpointMetadata.of(id, parent, 0, 0, null, null));
+    }
+
+    public Path tokenizerOf(String id) {
+        return store.directoryOf(id).resolve(CheckpointStore.TOKENIZER);
+    }
+
+    public OpponentPromotion promote(CheckpointMetadata ckpt, int round) throws Exception {
         OpponentPromotion p = OpponentPromotion.newBuilder().setRunId(runId).setCheckpointId(ckpt.id()).setRound(round)
                 .setUri(store.directoryOf(ckpt.id()).toUri().toString()).setSha256(ckpt.sha256())
                 .setCreatedAt(Instant.now()).build();
@@ -105,13 +127,13 @@ final class Fixtures {
         return p;
     }
 
-    static Prompt prompt(String stream, String id, String text, String human) {
+    public static Prompt prompt(String stream, String id, String text, String human) {
         return Prompt.newBuilder().setPromptId(id).setStream(stream).setPrompt(text).setHumanResponse(human)
                 .setTask(TaskMetadata.newBuilder().setKind("addition").setVerifiable(true).build())
                 .setCreatedAt(Instant.EPOCH).build();
     }
 
-    void produce(String stream, List<Prompt> prompts, List<byte[]> rawValues) throws Exception {
+    public void produce(String stream, List<Prompt> prompts, List<byte[]> rawValues) throws Exception {
         var topic = topics.prompts(stream);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.idempotentProducer())) {
             for (Prompt p : prompts) {
@@ -125,32 +147,27 @@ final class Fixtures {
         }
     }
 
-    /** Committed answers, read until {@code done} holds or the timeout passes. */
-    List<SyntheticResponse> answers(Predicate<List<SyntheticResponse>> done, Duration timeout) {
-        List<SyntheticResponse> out = new ArrayList<>();
+    /** Committed values of {@code topic}, read until {@code done} holds or the timeout passes. */
+    public <V> List<V> read(io.spinstream.schemas.Topic<?, V> topic, Predicate<List<V>> done, Duration timeout) {
+        List<V> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.readCommittedConsumer("reader-" + UUID.randomUUID()))) {
-            c.subscribe(List.of(topics.synthetic().name()));
+            c.subscribe(List.of(topic.name()));
             long deadline = System.nanoTime() + timeout.toNanos();
             while (!done.test(out) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    out.add(topics.synthetic().deserializeValue(r.value()));
+                    out.add(topic.deserializeValue(r.value()));
                 }
             }
         }
         return out;
     }
 
-    List<io.spinstream.schemas.DeadLetter> deadLetters(int atLeast, Duration timeout) {
-        List<io.spinstream.schemas.DeadLetter> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.readCommittedConsumer("dlq-" + UUID.randomUUID()))) {
-            c.subscribe(List.of(topics.deadLetters().name()));
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (out.size() < atLeast && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    out.add(topics.deadLetters().deserializeValue(r.value()));
-                }
-            }
-        }
-        return out;
+    /** Committed answers. */
+    public List<SyntheticResponse> answers(Predicate<List<SyntheticResponse>> done, Duration timeout) {
+        return read(topics.synthetic(), done, timeout);
+    }
+
+    public List<io.spinstream.schemas.DeadLetter> deadLetters(int atLeast, Duration timeout) {
+        return read(topics.deadLetters(), l -> l.size() >= atLeast, timeout);
     }
 }

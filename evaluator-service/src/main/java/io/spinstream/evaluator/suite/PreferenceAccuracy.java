@@ -1,0 +1,68 @@
+package io.spinstream.evaluator.suite;
+
+import io.spinstream.model.LogProbs;
+import io.spinstream.model.TokenBatch;
+import io.spinstream.schemas.Prompt;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Share of held-out prompts on which the candidate's log-prob margin over the opponent prefers the human
+ * answer y to the opponent's own answer y': (log p_c(y) − log p_o(y)) − (log p_c(y') − log p_o(y')) > 0.
+ * Prompts the opponent answered exactly like the human carry no signal and are left out. The opponent
+ * against itself has a margin of 0 everywhere; its baseline is chance, 0.5.
+ */
+public final class PreferenceAccuracy implements Suite {
+
+    @Override
+    public String name() {
+        return "preference";
+    }
+
+    @Override
+    public Metric metric() {
+        return Metric.PREFERENCE_ACCURACY;
+    }
+
+    @Override
+    public Double baseline(Scoring opponentScoring) {
+        return 0.5;
+    }
+
+    @Override
+    public Double score(Scoring s) {
+        OpponentAnswers o = s.opponentAnswers();
+        List<Integer> used = new ArrayList<>();
+        for (int i = 0; i < s.prompts().size(); i++) {
+            Prompt p = s.prompts().get(i);
+            if (appliesTo(p) && !ExactMatch.normalise(o.answers()[i]).equals(ExactMatch.normalise(p.getHumanResponse()))) {
+                used.add(i);
+            }
+        }
+        if (used.isEmpty()) {
+            return null;
+        }
+        int preferred = 0;
+        for (int from = 0; from < used.size(); from += s.batchSize()) {
+            List<Integer> chunk = used.subList(from, Math.min(used.size(), from + s.batchSize()));
+            List<TokenBatch.Example> examples = new ArrayList<>();
+            for (int i : chunk) {
+                examples.add(s.tokenizer().example(s.prompts().get(i).getPrompt(), s.prompts().get(i).getHumanResponse()));
+            }
+            for (int i : chunk) {
+                examples.add(s.tokenizer().example(s.prompts().get(i).getPrompt(), o.answers()[i]));
+            }
+            double[] lp = LogProbs.sums(s.model(), s.manager(), TokenBatch.of(examples, s.model().config().padTokenId()));
+            for (int j = 0; j < chunk.size(); j++) {
+                int i = chunk.get(j);
+                double margin = (lp[j] - o.logpHuman()[i]) - (lp[chunk.size() + j] - o.logpAnswer()[i]);
+                if (margin > 0) {
+                    preferred++;
+                }
+            }
+            s.progress().accept(Math.min(used.size(), from + s.batchSize()));
+        }
+        return (double) preferred / used.size();
+    }
+}
