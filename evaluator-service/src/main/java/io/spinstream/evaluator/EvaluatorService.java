@@ -15,7 +15,7 @@ import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
-import io.spinstream.runtime.Service;
+import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
 import io.spinstream.runtime.deadletter.Decoded;
@@ -65,7 +65,7 @@ import java.util.regex.Pattern;
  * the checkpoint event are written in one transaction; a checkpoint already evaluated by this suite set
  * (a re-delivered event) is skipped, and a checkpoint never becomes the opponent twice.
  */
-public final class EvaluatorService implements Service {
+public final class EvaluatorService extends PollingService {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
 
     /** What the service is told beside the common context. */
@@ -85,11 +85,6 @@ public final class EvaluatorService implements Service {
     private final DeadLetters deadLetters;
     private final AtomicInteger lastVerdict = new AtomicInteger(0);
     private final Map<String, java.util.concurrent.atomic.AtomicReference<Double>> metricGauges = new HashMap<>();
-    private final Thread worker;
-    private volatile boolean running;
-    private volatile boolean ready;
-    private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private volatile Throwable failure;
 
     // Per opponent: its loaded model, its baseline metrics and its own answers to the held-out prompts.
     private Opponent opponent;
@@ -98,6 +93,7 @@ public final class EvaluatorService implements Service {
     private List<Prompt> baselinePrompts;
 
     public EvaluatorService(SpinContext context, Settings settings, MeterRegistry metrics) {
+        super("evaluator", Duration.ofSeconds(120));
         this.context = context;
         this.settings = settings;
         this.topics = context.topics();
@@ -106,7 +102,6 @@ public final class EvaluatorService implements Service {
         this.reader = new TopicReader(context.kafka());
         this.deadLetters = new DeadLetters(topics.deadLetters(), "evaluator:" + context.instanceId(), Clock.systemUTC());
         metrics.gauge("spin.evaluator.last.verdict", lastVerdict);
-        this.worker = new Thread(this::run, "evaluator");
     }
 
     public String group() {
@@ -114,35 +109,7 @@ public final class EvaluatorService implements Service {
     }
 
     @Override
-    public void start() {
-        running = true;
-        worker.start();
-    }
-
-    @Override
-    public boolean isReady() {
-        return ready;
-    }
-
-    public Throwable failure() {
-        return failure;
-    }
-
-    @Override
-    public void stop() {
-        running = false;
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            worker.join(120_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
+    protected void work() throws Exception {
         RecordDecoder<String, CheckpointEvent> decoder = new RecordDecoder<>(t -> topics.checkpoints(), deadLetters);
         Map<String, Object> props = context.kafka().readCommittedConsumer(group());
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1); // one evaluation per transaction
@@ -155,10 +122,10 @@ public final class EvaluatorService implements Service {
              KafkaClientMetrics clientMetrics = new KafkaClientMetrics(c)) {
             clientMetrics.bindTo(metrics);
             producer.initTransactions();
-            consumer = c;
+            polling(c);
             c.subscribe(List.of(topics.checkpoints().name()));
-            ready = true;
-            while (running) {
+            ready(true);
+            while (running()) {
                 ConsumerRecords<byte[], byte[]> polled;
                 try {
                     polled = c.poll(Duration.ofMillis(500));
@@ -174,15 +141,7 @@ public final class EvaluatorService implements Service {
                     commit(producer, c, raw, out);
                 }
             }
-        } catch (ProducerFencedException e) {
-            failure = e;
-            log.error("another evaluator took over this transactional id: stopping");
-        } catch (Throwable e) {
-            failure = e;
-            log.error("the evaluator failed: {}", e.toString(), e);
         } finally {
-            ready = false;
-            consumer = null;
             if (opponent != null) {
                 opponent.close();
             }

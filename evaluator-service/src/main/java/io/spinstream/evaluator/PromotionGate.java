@@ -58,7 +58,7 @@ public record PromotionGate(Metric primary, double margin, Map<Metric, Double> g
                 reasons.add("guard " + g.getKey().name() + " not measured; not applied");
                 continue;
             }
-            double regression = -g.getKey().improvement(gc, gb);
+            double regression = 0.0 - g.getKey().improvement(gc, gb) + 0.0; // + 0.0: no "-0.0000" in reasons
             boolean pass = regression <= g.getValue();
             reasons.add(String.format("guard %s %s: %.4f vs %.4f (regression %+.4f, tolerance %.4f)", g.getKey().name(),
                     pass ? "held" : "regressed", gc, gb, regression, g.getValue()));

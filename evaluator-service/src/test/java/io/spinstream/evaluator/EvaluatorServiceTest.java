@@ -57,6 +57,20 @@ class EvaluatorServiceTest {
         }
     }
 
+    private static LlamaModel fineTuned(SpinFixtures f, NDManager m, List<Prompt> prompts, boolean wrong) {
+        LlamaModel model = SpinFixtures.tinyModel(m, 1);
+        try (SpinTokenizer tok = SpinTokenizer.load(f.tokenizerOf("base"), PromptTemplate.PLAIN, 2);
+             TrainStep step = new TrainStep(model, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),
+                     LearningRateSchedule.constant(3e-3), 1.0)) {
+            List<TokenBatch.Example> ex = prompts.stream()
+                    .map(p -> tok.example(p.getPrompt(), wrong ? "zzzz" : p.getHumanResponse())).toList();
+            for (int i = 0; i < 40; i++) {
+                step.step(List.of(PreferenceBatch.sft(ex)));
+            }
+        }
+        return model;
+    }
+
     @Test
     void aBetterCandidateIsPromotedAWorseOrCorruptOneRejectedAndARepeatedEventPromotesNothing(DevStack stack,
                                                                                              @TempDir Path dir) throws Exception {
@@ -77,26 +91,10 @@ class EvaluatorServiceTest {
             try (LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
                 base = f.checkpoint("base", null, model);
             }
-            // Better: the base fine-tuned on the held-out answers, so its held-out NLL must fall.
-            try (LlamaModel model = SpinFixtures.tinyModel(m, 1);
-                 SpinTokenizer tok = SpinTokenizer.load(f.tokenizerOf("base"), PromptTemplate.PLAIN, 2);
-                 TrainStep step = new TrainStep(model, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),
-                         LearningRateSchedule.constant(3e-3), 1.0)) {
-                List<TokenBatch.Example> ex = heldOut.stream().map(p -> tok.example(p.getPrompt(), p.getHumanResponse())).toList();
-                for (int i = 0; i < 40; i++) {
-                    step.step(List.of(PreferenceBatch.sft(ex)));
-                }
-                better = f.checkpoint("better", "base", model);
-            }
-            // Worse: the base with its projections scrambled.
-            try (LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
-                model.parameters().forEach((name, p) -> {
-                    if (name.endsWith("proj.weight")) {
-                        p.addi(p.getManager().randomNormal(p.getShape()).muli(0.5));
-                    }
-                });
-                worse = f.checkpoint("worse", "base", model);
-            }
+            // Better: the base fine-tuned on the held-out answers, so its held-out NLL must fall;
+            // worse: fine-tuned on wrong answers, so it must rise.
+            better = f.checkpoint("better", "base", fineTuned(f, m, heldOut, false));
+            worse = f.checkpoint("worse", "base", fineTuned(f, m, heldOut, true));
             try (LlamaModel model = SpinFixtures.tinyModel(m, 5)) {
                 broken = f.checkpoint("broken", "base", model);
             }

@@ -8,7 +8,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
-import io.spinstream.runtime.Service;
+import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
@@ -52,7 +52,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * every stream and the group's lag is the round's progress. Answers, dead letters and the consumed
  * offsets of a batch go out in one transaction. A new opponent is loaded after the batch in flight.
  */
-public final class GeneratorService implements Service {
+public final class GeneratorService extends PollingService {
     private static final Logger log = LoggerFactory.getLogger(GeneratorService.class);
 
     /** What the service is told beside the common context. */
@@ -73,18 +73,15 @@ public final class GeneratorService implements Service {
     private final DistributionSummary batchFill;
     private final Timer batchTime;
     private final AtomicInteger opponentRound = new AtomicInteger(-1);
-    private final Thread worker;
-    private volatile boolean running;
-    private volatile boolean ready;
-    private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private volatile Throwable failure;
 
     // Owned by the worker thread.
     private final List<Decoded.Read<String, Prompt>> buffer = new ArrayList<>();
     private final List<ProducerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
     private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    private KafkaConsumer<byte[], byte[]> activeConsumer;
 
     public GeneratorService(SpinContext context, Settings settings, MeterRegistry metrics) {
+        super("generator", Duration.ofSeconds(60));
         this.context = context;
         this.settings = settings;
         this.topics = context.topics();
@@ -99,7 +96,6 @@ public final class GeneratorService implements Service {
                 .register(metrics);
         this.batchTime = metrics.timer("spin.generator.batch.time");
         metrics.gauge("spin.generator.opponent.round", opponentRound);
-        this.worker = new Thread(this::run, "generator");
     }
 
     public String groupOf(int round) {
@@ -107,36 +103,7 @@ public final class GeneratorService implements Service {
     }
 
     @Override
-    public void start() {
-        running = true;
-        worker.start();
-    }
-
-    @Override
-    public boolean isReady() {
-        return ready;
-    }
-
-    /** Set when the worker died of an error it could not recover from. */
-    public Throwable failure() {
-        return failure;
-    }
-
-    @Override
-    public void stop() {
-        running = false;
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            worker.join(60_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
+    protected void work() throws Exception {
         try (NDManager manager = NDManager.newBaseManager();
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
@@ -144,7 +111,7 @@ public final class GeneratorService implements Service {
             producer.initTransactions();
             String refused = null;
             Opponent opponent = null;
-            while (running) {
+            while (running()) {
                 OpponentPromotion next = watcher.awaitOther(opponent == null ? "" : opponent.id(), 500).orElse(null);
                 if (next == null || next.getCheckpointId().equals(refused)) {
                     continue;
@@ -157,7 +124,7 @@ public final class GeneratorService implements Service {
                     opponent = Opponent.load(next, manager, settings.template());
                 } catch (RuntimeException e) {
                     refused = next.getCheckpointId();
-                    ready = false;
+                    ready(false);
                     log.error("refusing opponent {}: {}; no answers until a loadable opponent is promoted",
                             next.getCheckpointId(), e.getMessage());
                     metrics.counter("spin.generator.opponent.refused").increment();
@@ -169,16 +136,6 @@ public final class GeneratorService implements Service {
             if (opponent != null) {
                 opponent.close();
             }
-        } catch (ProducerFencedException e) {
-            failure = e;
-            log.error("another generator took over transactional id {}: stopping", topics.prefix() + "-generator-" + context.instanceId());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Throwable e) {
-            failure = e;
-            log.error("the generator failed: {}", e.toString(), e);
-        } finally {
-            ready = false;
         }
     }
 
@@ -190,12 +147,13 @@ public final class GeneratorService implements Service {
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps(group));
              KafkaClientMetrics clientMetrics = new KafkaClientMetrics(c)) {
             clientMetrics.bindTo(metrics);
-            consumer = c;
+            polling(c);
+            activeConsumer = c;
             c.subscribe(topics.promptsPattern(), new DropOnRevoke());
-            ready = true;
+            ready(true);
             log.info("answering every stream with {} (round {}) in group {}", opponent.id(), opponent.round(), group);
             long batchStarted = 0;
-            while (running && watcher.current().map(p -> p.getCheckpointId().equals(opponent.id())).orElse(true)) {
+            while (running() && watcher.current().map(p -> p.getCheckpointId().equals(opponent.id())).orElse(true)) {
                 ConsumerRecords<byte[], byte[]> polled;
                 try {
                     polled = c.poll(Duration.ofMillis(Math.min(100, settings.batchWaitMs())));
@@ -217,8 +175,8 @@ public final class GeneratorService implements Service {
                 flush(c, producer, answerer, manager);
             }
         } finally {
-            consumer = null;
-            ready = false;
+            polling(null);
+            ready(false);
             clear();
         }
     }
@@ -336,9 +294,8 @@ public final class GeneratorService implements Service {
             Set<TopicPartition> kept = new HashSet<>(pendingOffsets.keySet());
             kept.removeAll(revoked);
             clear();
-            KafkaConsumer<byte[], byte[]> c = consumer;
-            if (c != null && !kept.isEmpty()) {
-                rewind(c, kept);
+            if (activeConsumer != null && !kept.isEmpty()) {
+                rewind(activeConsumer, kept);
             }
         }
     }

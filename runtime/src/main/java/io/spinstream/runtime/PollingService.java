@@ -1,0 +1,87 @@
+package io.spinstream.runtime;
+
+import org.apache.kafka.clients.consumer.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+
+/**
+ * A service whose work is one poll loop on a thread of its own. {@link #stop()} asks the loop to end
+ * and wakes its consumer; the loop finishes the batch in flight and commits before it returns.
+ */
+public abstract class PollingService implements Service {
+    private static final Logger log = LoggerFactory.getLogger(PollingService.class);
+
+    private final Thread worker;
+    private final Duration stopTimeout;
+    private volatile boolean running;
+    private volatile boolean ready;
+    private volatile Consumer<?, ?> consumer;
+    private volatile Throwable failure;
+
+    protected PollingService(String name, Duration stopTimeout) {
+        this.worker = new Thread(this::loop, name);
+        this.stopTimeout = stopTimeout;
+    }
+
+    /** The poll loop; returns when {@link #running()} turns false (or on a failure it cannot recover from). */
+    protected abstract void work() throws Exception;
+
+    private void loop() {
+        try {
+            work();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable e) {
+            failure = e;
+            log.error("{} failed: {}", worker.getName(), e.toString(), e);
+        } finally {
+            ready = false;
+            consumer = null;
+        }
+    }
+
+    protected final boolean running() {
+        return running;
+    }
+
+    protected final void ready(boolean value) {
+        ready = value;
+    }
+
+    /** The consumer {@link #stop()} wakes up; null when none is open. */
+    protected final void polling(Consumer<?, ?> c) {
+        consumer = c;
+    }
+
+    @Override
+    public final void start() {
+        running = true;
+        worker.start();
+    }
+
+    @Override
+    public final boolean isReady() {
+        return ready;
+    }
+
+    /** Set when the loop died of an error it could not recover from. */
+    public final Throwable failure() {
+        return failure;
+    }
+
+    @Override
+    public final void stop() {
+        running = false;
+        Consumer<?, ?> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        try {
+            worker.join(stopTimeout.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
