@@ -23,7 +23,8 @@ public record CheckpointMetadata(
         @JsonProperty("weights_file") String weightsFile,
         @JsonProperty("sha256") String sha256,
         @JsonProperty("metrics") Map<String, Double> metrics,
-        @JsonProperty("offsets") Map<String, Long> offsets) {
+        @JsonProperty("offsets") Map<String, Long> offsets,
+        @JsonProperty("training_state_sha256") String trainingStateSha256) {
 
     public static final int FORMAT = 1;
 
@@ -35,10 +36,11 @@ public record CheckpointMetadata(
     /** What a writer states; the store fills in the format, time, file and sha256. */
     public static CheckpointMetadata of(String id, String parentId, int round, long step, Map<String, Double> metrics,
                                         Map<String, Long> offsets) {
-        return new CheckpointMetadata(FORMAT, id, parentId, round, step, null, null, null, metrics, offsets);
+        return new CheckpointMetadata(FORMAT, id, parentId, round, step, null, null, null, metrics, offsets, null);
     }
 
-    CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256) {
-        return new CheckpointMetadata(FORMAT, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets);
+    CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256, String stateSha256) {
+        return new CheckpointMetadata(FORMAT, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
+                stateSha256);
     }
 }

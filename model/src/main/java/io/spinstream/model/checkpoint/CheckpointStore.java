@@ -43,6 +43,8 @@ public final class CheckpointStore {
     public static final String WEIGHTS = "model.safetensors";
     public static final String TOKENIZER = "tokenizer.json";
     public static final String METADATA = "spinstream.json";
+    /** Optimiser statistics and step counters, for an exact resume (not part of the HF layout). */
+    public static final String TRAINING_STATE = "training_state.safetensors";
     private static final Pattern LEGAL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,199}");
     private static final String TEMP_PREFIX = ".tmp-";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -66,6 +68,12 @@ public final class CheckpointStore {
 
     /** Writes the model atomically under {@code metadata.id()}; returns the sealed metadata (with sha256). */
     public CheckpointMetadata save(LlamaModel model, Path tokenizerJson, CheckpointMetadata metadata) {
+        return save(model, tokenizerJson, metadata, Map.of());
+    }
+
+    /** As {@link #save(LlamaModel, Path, CheckpointMetadata)}, with the training state beside the weights. */
+    public CheckpointMetadata save(LlamaModel model, Path tokenizerJson, CheckpointMetadata metadata,
+                                   Map<String, NDArray> trainingState) {
         Path target = directoryOf(metadata.id());
         if (Files.exists(target)) {
             throw new CheckpointException("checkpoint " + metadata.id() + " exists already at " + target);
@@ -74,17 +82,12 @@ public final class CheckpointStore {
         try {
             Files.createDirectories(temp);
             Files.writeString(temp.resolve(CONFIG), model.config().toJson());
-            String sha;
-            MessageDigest digest = sha256();
-            try (OutputStream out = new DigestOutputStream(
-                    new java.io.BufferedOutputStream(Files.newOutputStream(temp.resolve(WEIGHTS)), 1 << 20), digest)) {
-                Safetensors.write(out, model.parameters());
-            }
-            sha = HexFormat.of().formatHex(digest.digest());
+            String sha = writeTensors(temp.resolve(WEIGHTS), model.parameters());
+            String stateSha = trainingState.isEmpty() ? null : writeTensors(temp.resolve(TRAINING_STATE), trainingState);
             if (tokenizerJson != null) {
                 Files.copy(tokenizerJson, temp.resolve(TOKENIZER));
             }
-            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha);
+            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha, stateSha);
             // The metadata goes last: a folder without it was never completed.
             Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
             try {
@@ -100,6 +103,15 @@ public final class CheckpointStore {
         } finally {
             deleteQuietly(temp);
         }
+    }
+
+    private static String writeTensors(Path file, Map<String, NDArray> tensors) throws IOException {
+        MessageDigest digest = sha256();
+        try (OutputStream out = new DigestOutputStream(
+                new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20), digest)) {
+            Safetensors.write(out, tensors);
+        }
+        return HexFormat.of().formatHex(digest.digest());
     }
 
     /** Loads and verifies checkpoint {@code id} of this store. */
@@ -131,6 +143,13 @@ public final class CheckpointStore {
         if (!actual.equalsIgnoreCase(metadata.sha256())) {
             throw new CheckpointException("checkpoint " + dir + " is corrupt: sha256 of " + weights.getFileName() + " is "
                     + actual + ", its metadata says " + metadata.sha256());
+        }
+        if (metadata.trainingStateSha256() != null) {
+            Path state = dir.resolve(TRAINING_STATE);
+            if (!Files.isRegularFile(state) || !sha256Of(state).equalsIgnoreCase(metadata.trainingStateSha256())) {
+                throw new CheckpointException("checkpoint " + dir + " is corrupt: " + TRAINING_STATE
+                        + " is missing or does not match its sha256");
+            }
         }
         return new LoadedCheckpoint(readModel(dir, List.of(weights), manager), metadata, dir);
     }

@@ -11,6 +11,12 @@ public record LoadedCheckpoint(LlamaModel model, CheckpointMetadata metadata, Pa
         return directory.resolve(CheckpointStore.TOKENIZER);
     }
 
+    /** The optimiser statistics saved with it (verified at load), or an empty map. */
+    public java.util.Map<String, ai.djl.ndarray.NDArray> trainingState(ai.djl.ndarray.NDManager manager) {
+        java.nio.file.Path file = directory.resolve(CheckpointStore.TRAINING_STATE);
+        return java.nio.file.Files.isRegularFile(file) ? Safetensors.read(file, manager) : java.util.Map.of();
+    }
+
     @Override
     public void close() {
         model.close();

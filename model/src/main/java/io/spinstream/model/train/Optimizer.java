@@ -16,6 +16,12 @@ public interface Optimizer extends AutoCloseable {
     /** Updates done so far (the bias-correction step of Adam). */
     long steps();
 
+    /** Everything needed to continue exactly where it stopped: per-parameter statistics and the step count. */
+    Map<String, NDArray> state();
+
+    /** Continues from {@link #state()} as saved in a checkpoint; arrays are copied into the optimizer. */
+    void restore(Map<String, NDArray> state, ai.djl.ndarray.NDManager parent);
+
     @Override
     void close();
 

@@ -47,6 +47,45 @@ abstract class StatefulOptimizer implements Optimizer {
         }
     }
 
+    static final String STEPS = "optimizer.steps";
+
+    @Override
+    public final Map<String, NDArray> state() {
+        Map<String, NDArray> out = new java.util.LinkedHashMap<>();
+        buffers.forEach((name, b) -> {
+            for (int i = 0; i < b.length; i++) {
+                out.put(name + "#" + i, b[i]);
+            }
+        });
+        if (state != null) {
+            out.put(STEPS, state.create(new double[]{steps}));
+        }
+        return out;
+    }
+
+    @Override
+    public final void restore(Map<String, NDArray> saved, NDManager parent) {
+        if (state == null) {
+            state = parent.newSubManager();
+        }
+        saved.forEach((key, value) -> {
+            if (key.equals(STEPS)) {
+                steps = (long) value.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble(0);
+                return;
+            }
+            int hash = key.lastIndexOf('#');
+            if (hash < 0) {
+                return; // not ours
+            }
+            String name = key.substring(0, hash);
+            int index = Integer.parseInt(key.substring(hash + 1));
+            NDArray[] b = buffers.computeIfAbsent(name, k -> new NDArray[buffersPerParameter]);
+            NDArray copy = value.duplicate();
+            copy.attach(state);
+            b[index] = copy;
+        });
+    }
+
     @Override
     public final long steps() {
         return steps;

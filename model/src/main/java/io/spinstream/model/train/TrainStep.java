@@ -177,6 +177,25 @@ public final class TrainStep implements AutoCloseable {
         return steps;
     }
 
+    /**
+     * The optimiser's statistics and this step counter, for a checkpoint that must resume exactly
+     * (the learning-rate schedule continues from the same step).
+     */
+    public Map<String, NDArray> state(NDManager scope) {
+        Map<String, NDArray> out = new LinkedHashMap<>(optimizer.state());
+        out.put("train.steps", scope.create(new double[]{steps}));
+        out.put("train.skipped", scope.create(new double[]{skipped}));
+        return out;
+    }
+
+    public void restore(Map<String, NDArray> state) {
+        optimizer.restore(state, model.manager());
+        if (state.containsKey("train.steps")) {
+            steps = (long) state.get("train.steps").toType(DataType.FLOAT64, false).getDouble(0);
+            skipped = (long) state.get("train.skipped").toType(DataType.FLOAT64, false).getDouble(0);
+        }
+    }
+
     /** Steps skipped because of a NaN/inf loss or gradient. */
     public long skippedSteps() {
         return skipped;

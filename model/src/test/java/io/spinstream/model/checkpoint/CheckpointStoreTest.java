@@ -82,6 +82,44 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void trainingResumedFromACheckpointEndsExactlyWhereAnUninterruptedRunDoes(@TempDir Path dir) {
+        var batch = java.util.List.of(io.spinstream.model.train.PreferenceBatch.sft(java.util.List.of(
+                new io.spinstream.model.TokenBatch.Example(new int[]{3, 4}, new int[]{5, 6, 2}),
+                new io.spinstream.model.TokenBatch.Example(new int[]{7}, new int[]{8, 2}))));
+        LlamaConfig config = LlamaConfig.tiny(20, 16, 1, 2, 2, 16);
+        java.util.function.Function<LlamaModel, io.spinstream.model.train.TrainStep> trainer = m ->
+                new io.spinstream.model.train.TrainStep(m, new io.spinstream.model.objective.Sft(),
+                        new io.spinstream.model.train.AdamW(0.9, 0.999, 1e-8, 0.01),
+                        new io.spinstream.model.train.LearningRateSchedule(1e-2, 2, 10, 0.1), 1.0);
+        float[] uninterrupted;
+        try (LlamaModel model = LlamaModel.random(config, manager, 4, DataType.FLOAT32);
+             var step = trainer.apply(model)) {
+            for (int i = 0; i < 6; i++) {
+                step.step(batch);
+            }
+            uninterrupted = model.parameters().get("lm_head.weight").toFloatArray();
+        }
+        CheckpointStore store = new CheckpointStore(dir);
+        try (LlamaModel model = LlamaModel.random(config, manager, 4, DataType.FLOAT32);
+             var step = trainer.apply(model);
+             NDManager scope = manager.newSubManager()) {
+            for (int i = 0; i < 3; i++) {
+                step.step(batch);
+            }
+            store.save(model, null, CheckpointMetadata.of("s3", null, 0, 3, null, null), step.state(scope));
+        }
+        try (LoadedCheckpoint loaded = store.load("s3", manager); var step = trainer.apply(loaded.model());
+             NDManager scope = manager.newSubManager()) {
+            step.restore(loaded.trainingState(scope));
+            assertThat(step.steps()).isEqualTo(3);
+            for (int i = 0; i < 3; i++) {
+                step.step(batch);
+            }
+            assertThat(loaded.model().parameters().get("lm_head.weight").toFloatArray()).containsExactly(uninterrupted);
+        }
+    }
+
+    @Test
     void aCorruptOrPartialCheckpointIsRefusedWithTheReason(@TempDir Path dir) throws Exception {
         CheckpointStore store = new CheckpointStore(dir);
         try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(20, 16, 1, 2, 2, 16), manager, 1, DataType.FLOAT32)) {
