@@ -31,7 +31,7 @@ public final class LogProbs {
 
     /** Without gradients, as plain numbers: what generators and evaluators publish. */
     public static double[] sums(LlamaModel model, NDManager parent, TokenBatch batch) {
-        try (NDManager scope = parent.newSubManager()) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager scope = parent.newSubManager()) {
             return of(model, scope, batch).sum().toType(DataType.FLOAT64, false).toDoubleArray();
         }
     }

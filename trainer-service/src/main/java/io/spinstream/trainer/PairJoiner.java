@@ -12,7 +12,12 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.common.serialization.Serdes;
 
 import java.time.Clock;
 
@@ -26,6 +31,7 @@ import java.time.Clock;
 public final class PairJoiner {
     static final String PROMPTS_STORE = "prompts";
     static final String SYNTHETIC_STORE = "synthetic";
+    static final String EMITTED_STORE = "emitted-pairs";
 
     private PairJoiner() {
     }
@@ -43,11 +49,42 @@ public final class PairJoiner {
                 .filter((id, s) -> id != null && !split.isHeldOut(id))
                 .toTable(Materialized.<String, SyntheticResponse, KeyValueStore<Bytes, byte[]>>as(SYNTHETIC_STORE)
                         .withKeySerde(topics.synthetic().keySerde()).withValueSerde(topics.synthetic().valueSerde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(EMITTED_STORE),
+                Serdes.String(), Serdes.String()));
         synthetic.join(prompts, (s, p) -> pair(p, s, clock))
                 .toStream()
                 .filter((id, pair) -> pair != null)
+                .process(FirstOfEachPair::new, EMITTED_STORE)
                 .to(topics.pairs().name(), Produced.with(topics.pairs().keySerde(), topics.pairs().valueSerde()));
         return builder.build();
+    }
+
+    /**
+     * Passes a pair on only when it differs from the last one emitted for its prompt (answer, human answer,
+     * opponent, round): a table join may emit the same result again (for instance when a pattern
+     * subscription picks up a prompt stream late and its table is rebuilt), and a pair must be trained once.
+     */
+    static final class FirstOfEachPair implements Processor<String, TrainingPair, String, TrainingPair> {
+        private KeyValueStore<String, String> emitted;
+        private ProcessorContext<String, TrainingPair> context;
+
+        @Override
+        public void init(ProcessorContext<String, TrainingPair> context) {
+            this.context = context;
+            this.emitted = context.getStateStore(EMITTED_STORE);
+        }
+
+        @Override
+        public void process(Record<String, TrainingPair> record) {
+            TrainingPair p = record.value();
+            String signature = p.getOpponentId() + "\u0000" + p.getRound() + "\u0000" + p.getSynthetic() + "\u0000"
+                    + p.getHuman() + "\u0000" + p.getPrompt();
+            if (signature.equals(emitted.get(record.key()))) {
+                return;
+            }
+            emitted.put(record.key(), signature);
+            context.forward(record);
+        }
     }
 
     static TrainingPair pair(Prompt p, SyntheticResponse s, Clock clock) {

@@ -209,6 +209,15 @@ public final class CheckpointStore {
         }
     }
 
+    /** The metadata of checkpoint {@code id} as written, unverified (for choosing among checkpoints). */
+    public Optional<CheckpointMetadata> metadata(String id) {
+        try {
+            return Optional.of(JSON.readValue(directoryOf(id).resolve(METADATA).toFile(), CheckpointMetadata.class));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
     /** Ids of the complete checkpoints (with metadata), oldest first by modification time. */
     public List<String> list() {
         if (!Files.isDirectory(root)) {

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.LogProbs;
+import io.spinstream.model.NoGrad;
 import io.spinstream.model.SequenceLogProbs;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.model.objective.LossResult;
@@ -88,7 +89,9 @@ public final class TrainStep implements AutoCloseable {
                     double factor = maxGradNorm / (norm + 1e-6);
                     grads.values().forEach(g -> g.muli(factor));
                 }
-                optimizer.update(model.parameters(), grads, lr);
+                try (NoGrad ignored = NoGrad.enter()) {
+                    optimizer.update(model.parameters(), grads, lr);
+                }
             }
             zero(grads);
             StepResult result = new StepResult(steps, skip ? Double.NaN : acc.loss(), norm, lr, acc.margin(),
@@ -116,7 +119,7 @@ public final class TrainStep implements AutoCloseable {
     public double loss(List<PreferenceBatch> microBatches) {
         int pairs = microBatches.stream().mapToInt(PreferenceBatch::size).sum();
         double loss = 0;
-        try (NDManager scope = model.manager().newSubManager()) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager scope = model.manager().newSubManager()) {
             for (PreferenceBatch micro : microBatches) {
                 loss += objective.loss(logProbs(scope, micro, model.config().padTokenId())).lossValue() * micro.size() / pairs;
             }

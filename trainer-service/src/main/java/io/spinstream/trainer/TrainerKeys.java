@@ -1,0 +1,60 @@
+package io.spinstream.trainer;
+
+import io.spinstream.model.objective.Objective;
+import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.RoundKeys;
+import io.spinstream.runtime.config.ValueType;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The trainer's configuration keys. */
+public final class TrainerKeys {
+    private TrainerKeys() {
+    }
+
+    public static final ConfigKey<String> STORE = ConfigKey.required("spin.checkpoint.store", ValueType.TEXT,
+            "folder (a shared volume on Kubernetes) where checkpoints are written");
+    public static final ConfigKey<String> OBJECTIVE = ConfigKey.optional("spin.trainer.objective", ValueType.of(
+            "sft, spin, spin-hinge, dpo or simpo with parameters, e.g. spin:lambda=1,alpha=1", s -> {
+                Objective.parse(s);
+                return s;
+            }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default, see DESIGN section 7)");
+    public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer", ValueType.of(
+            "adamw or rmsprop", s -> {
+                if (!s.equals("adamw") && !s.equals("rmsprop")) {
+                    throw new IllegalArgumentException(s);
+                }
+                return s;
+            }), "adamw", "optimiser");
+    public static final ConfigKey<Double> LR = ConfigKey.optional("spin.trainer.lr", ValueType.NUMBER, "1e-4", "peak learning rate");
+    public static final ConfigKey<Integer> WARMUP = ConfigKey.optional("spin.trainer.warmup.steps", ValueType.NON_NEGATIVE_INT,
+            "0", "linear warm-up steps");
+    public static final ConfigKey<Double> WEIGHT_DECAY = ConfigKey.optional("spin.trainer.weight.decay", ValueType.NUMBER,
+            "0", "decoupled weight decay");
+    public static final ConfigKey<Double> MAX_GRAD_NORM = ConfigKey.optional("spin.trainer.max.grad.norm", ValueType.NUMBER,
+            "1.0", "global-norm gradient clip (0: none)");
+    public static final ConfigKey<Integer> BATCH_SIZE = ConfigKey.optional("spin.trainer.batch.size", ValueType.POSITIVE_INT,
+            "8", "pairs per micro-batch");
+    public static final ConfigKey<Integer> ACCUMULATION = ConfigKey.optional("spin.trainer.accumulation",
+            ValueType.POSITIVE_INT, "1", "micro-batches per optimiser step");
+    public static final ConfigKey<Integer> CHECKPOINT_EVERY = ConfigKey.optional("spin.trainer.checkpoint.every.steps",
+            ValueType.POSITIVE_INT, "50", "a candidate checkpoint every N steps");
+    public static final ConfigKey<Long> IDLE_MS = ConfigKey.optional("spin.trainer.idle.ms", ValueType.POSITIVE_LONG,
+            "5000", "no new pairs for this long ends the round's pass: the rest is trained and checkpointed");
+    public static final ConfigKey<Double> CONVERGED_SHARE = ConfigKey.optional("spin.trainer.converged.share",
+            ValueType.FRACTION, "0.95", "share of y' = y pairs at which a round has nothing to learn");
+    public static final ConfigKey<Integer> CONVERGED_MIN_PAIRS = ConfigKey.optional("spin.trainer.converged.min.pairs",
+            ValueType.POSITIVE_INT, "50", "pairs a round must have seen before it may be declared converged");
+    public static final ConfigKey<String> STATE_DIR = ConfigKey.optional("spin.trainer.state.dir", ValueType.TEXT,
+            System.getProperty("java.io.tmpdir") + "/spin-trainer-streams", "Kafka Streams state of the pair join");
+    public static final ConfigKey<Long> PROGRESS_MS = ConfigKey.optional("spin.trainer.progress.ms", ValueType.POSITIVE_LONG,
+            "10000", "how often the progress line is logged");
+
+    public static List<ConfigKey<?>> all() {
+        List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
+        all.addAll(List.of(STORE, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
+                CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS));
+        return all;
+    }
+}

@@ -1,0 +1,402 @@
+package io.spinstream.trainer;
+
+import ai.djl.ndarray.NDManager;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.TokenBatch;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.model.objective.Objective;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.model.tokenizer.SpinTokenizer;
+import io.spinstream.model.train.LearningRateSchedule;
+import io.spinstream.model.train.Optimizer;
+import io.spinstream.model.train.PreferenceBatch;
+import io.spinstream.model.train.StepResult;
+import io.spinstream.model.train.TrainStep;
+import io.spinstream.runtime.PollingService;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.deadletter.DeadLetterDeserializationHandler;
+import io.spinstream.runtime.deadletter.DeadLetters;
+import io.spinstream.runtime.deadletter.Decoded;
+import io.spinstream.runtime.deadletter.RecordDecoder;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.OpponentWatcher;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.PartitionOffset;
+import io.spinstream.schemas.Topics;
+import io.spinstream.schemas.TrainingPair;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Trains the main player θ from the current opponent θt on the pairs of the round. The pair join runs
+ * beside it as Kafka Streams. The pairs topic is read without a consumer group: its offsets live in the
+ * checkpoints. A candidate is written every N steps and at the end of the round's pass, atomically and
+ * with the consumed offsets and optimiser state inside, and only then announced; on restart the newest
+ * candidate of the round is restored and reading resumes at its offsets, so no pair is lost or trained
+ * twice relative to it.
+ */
+public final class TrainerService extends PollingService {
+    private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
+
+    /** What the service is told beside the common context. */
+    public record Settings(String runId, Path store, Objective objective, String optimizer, double lr, int warmup,
+                           double weightDecay, double maxGradNorm, int batchSize, int accumulation, int checkpointEvery,
+                           long idleMs, double convergedShare, int convergedMinPairs, HeldOutSplit split,
+                           PromptTemplate template, Path stateDir, long progressMs) {
+    }
+
+    private final SpinContext context;
+    private final Settings settings;
+    private final Topics topics;
+    private final MeterRegistry metrics;
+    private final DeadLetters deadLetters;
+    private final CheckpointStore store;
+    private final AtomicInteger round = new AtomicInteger(-1);
+    private final AtomicLong lossMilli = new AtomicLong();
+    private final AtomicInteger converged = new AtomicInteger();
+    private final Timer checkpointTime;
+
+    public TrainerService(SpinContext context, Settings settings, MeterRegistry metrics) {
+        super("trainer", Duration.ofSeconds(120));
+        this.context = context;
+        this.settings = settings;
+        this.topics = context.topics();
+        this.metrics = metrics;
+        this.deadLetters = new DeadLetters(topics.deadLetters(), "trainer:" + context.instanceId(), Clock.systemUTC());
+        this.store = new CheckpointStore(settings.store());
+        metrics.gauge("spin.trainer.round", round);
+        metrics.gauge("spin.trainer.loss", lossMilli, v -> v.get() / 1000.0);
+        metrics.gauge("spin.trainer.converged", converged);
+        this.checkpointTime = metrics.timer("spin.trainer.checkpoint.write");
+    }
+
+    private KafkaStreams startJoiner() {
+        Properties props = new Properties();
+        props.putAll(context.kafka().exactlyOnceStreams(topics.prefix() + "-pair-joiner", settings.stateDir(),
+                topics.layout().replicationFactor()));
+        props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), context.registryUrl(),
+                "pair-joiner:" + context.instanceId()));
+        KafkaStreams streams = new KafkaStreams(PairJoiner.topology(topics, settings.split(), Clock.systemUTC()), props);
+        new KafkaStreamsMetrics(streams).bindTo(metrics);
+        streams.start();
+        return streams;
+    }
+
+    @Override
+    protected void work() throws Exception {
+        Map<String, Object> props = context.kafka().readCommittedConsumer("unused");
+        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        try (KafkaStreams joiner = startJoiner();
+             NDManager manager = NDManager.newBaseManager();
+             OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer());
+             KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topics.pairs().name(), Duration.ofSeconds(60)).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            polling(consumer);
+            String current = "";
+            while (running()) {
+                Optional<OpponentPromotion> next = watcher.awaitOther(current, 500);
+                if (next.isEmpty()) {
+                    continue;
+                }
+                current = next.get().getCheckpointId();
+                try (Round r = openRound(next.get(), manager, partitions, producer)) {
+                    ready(true);
+                    r.train(consumer, watcher, producer);
+                } catch (WakeupException e) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /** Resumes the round's newest candidate, or starts θ from the opponent. */
+    private Round openRound(OpponentPromotion opp, NDManager manager, List<TopicPartition> partitions,
+                            KafkaProducer<byte[], byte[]> producer) {
+        round.set(opp.getRound());
+        Optional<String> resume = store.list().stream()
+                .flatMap(id -> store.metadata(id).map(m -> Map.entry(id, m)).stream())
+                .filter(e -> opp.getCheckpointId().equals(e.getValue().parentId()))
+                .max(Comparator.comparingLong(e -> e.getValue().step()))
+                .map(Map.Entry::getKey);
+        LoadedCheckpoint start = resume.isPresent() ? store.load(resume.get(), manager)
+                : CheckpointStore.load(Opponent.pathOf(opp.getUri()), manager);
+        if (resume.isEmpty() && !start.metadata().sha256().equalsIgnoreCase(opp.getSha256())) {
+            start.close();
+            throw new IllegalStateException("opponent " + opp.getCheckpointId() + " does not match its promotion's sha256");
+        }
+        Round r = new Round(opp, start, manager);
+        Map<TopicPartition, Long> offsets = new HashMap<>();
+        start.metadata().offsets().forEach((key, offset) -> {
+            int dash = key.lastIndexOf('-');
+            TopicPartition tp = new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
+            if (partitions.contains(tp)) {
+                offsets.put(tp, offset);
+            }
+        });
+        r.positions.putAll(offsets);
+        if (resume.isPresent()) {
+            try (NDManager scope = manager.newSubManager()) {
+                r.step.restore(start.trainingState(scope));
+            }
+            r.pairsTrained = start.metadata().metrics().getOrDefault("pairs_trained", 0.0).longValue();
+            r.lastCheckpointStep = r.step.steps();
+            log.info("resuming round {} from {} (step {}, {} pairs trained, offsets {})", opp.getRound(), resume.get(),
+                    r.step.steps(), r.pairsTrained, offsets);
+            // Its announcement may have been lost in the crash; the evaluator skips a repeated one.
+            announce(producer, start.metadata(), start.directory(), false);
+        } else {
+            log.info("round {}: training from opponent {} (offsets {})", opp.getRound(), opp.getCheckpointId(), offsets);
+        }
+        return r;
+    }
+
+    private void announce(KafkaProducer<byte[], byte[]> producer, CheckpointMetadata m, Path dir, boolean endOfRound) {
+        List<PartitionOffset> offsets = new ArrayList<>();
+        m.offsets().forEach((key, offset) -> {
+            int dash = key.lastIndexOf('-');
+            offsets.add(PartitionOffset.newBuilder().setTopic(key.substring(0, dash))
+                    .setPartition(Integer.parseInt(key.substring(dash + 1))).setOffset(offset).build());
+        });
+        CheckpointEvent event = CheckpointEvent.newBuilder().setCheckpointId(m.id()).setParentOpponentId(m.parentId())
+                .setRound(m.round()).setStep(m.step()).setUri(dir.toUri().toString()).setSha256(m.sha256())
+                .setTrainMetrics(new HashMap<>(m.metrics())).setConsumedOffsets(offsets).setEndOfRound(endOfRound)
+                .setCreatedAt(Clock.systemUTC().instant()).build();
+        try {
+            producer.send(new ProducerRecord<>(topics.checkpoints().name(), m.id().getBytes(StandardCharsets.UTF_8),
+                    topics.checkpoints().serializeValue(event))).get();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot announce checkpoint " + m.id() + ": " + e, e);
+        }
+    }
+
+    /** One pair ready to train: its source record and its token sequences. */
+    private record Ready(ConsumerRecord<byte[], byte[]> raw, TrainingPair pair, TokenBatch.Example chosen,
+                         TokenBatch.Example rejected) {
+    }
+
+    /** The state of training in one round. */
+    private final class Round implements AutoCloseable {
+        final OpponentPromotion opponent;
+        final LoadedCheckpoint start;
+        final SpinTokenizer tokenizer;
+        final TrainStep step;
+        final Map<TopicPartition, Long> positions = new HashMap<>();
+        final List<Ready> buffer = new ArrayList<>();
+        final RecordDecoder<String, TrainingPair> decoder = new RecordDecoder<>(t -> topics.pairs(), deadLetters);
+        long pairsTrained;
+        long pairsSeen;
+        long identicalSeen;
+        long lastCheckpointStep;
+        long tokens;
+        StepResult last;
+
+        Round(OpponentPromotion opponent, LoadedCheckpoint start, NDManager manager) {
+            this.opponent = opponent;
+            this.start = start;
+            LlamaModel model = start.model();
+            this.tokenizer = SpinTokenizer.load(start.tokenizerJson(), settings.template(), model.config().eosTokenId());
+            int total = 0; // no decay: a round's length is not known in advance
+            this.step = new TrainStep(model, settings.objective(), Optimizer.parse(settings.optimizer(), settings.weightDecay()),
+                    new LearningRateSchedule(settings.lr(), settings.warmup(), total, 1.0), settings.maxGradNorm());
+        }
+
+        void train(KafkaConsumer<byte[], byte[]> consumer, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer) {
+            for (TopicPartition tp : consumer.assignment()) {
+                Long offset = positions.get(tp);
+                if (offset == null) {
+                    consumer.seekToBeginning(List.of(tp));
+                } else {
+                    consumer.seek(tp, offset);
+                }
+            }
+            long lastPair = System.nanoTime();
+            long lastProgress = System.nanoTime();
+            long trainedSinceProgress = 0;
+            boolean announcedConverged = false;
+            while (running() && watcher.current().map(p -> p.getCheckpointId().equals(opponent.getCheckpointId())).orElse(true)) {
+                var polled = consumer.poll(Duration.ofMillis(200));
+                for (ConsumerRecord<byte[], byte[]> raw : polled) {
+                    positions.put(new TopicPartition(raw.topic(), raw.partition()), raw.offset() + 1);
+                    if (accept(raw, producer)) {
+                        lastPair = System.nanoTime();
+                    }
+                }
+                if (converged.get() == 0 && pairsSeen >= settings.convergedMinPairs()
+                        && (double) identicalSeen / pairsSeen >= settings.convergedShare()) {
+                    converged.set(1);
+                    log.warn("round {} converged: {} of {} opponent answers equal the human answer (>= {}); nothing left"
+                            + " to learn, training stops", opponent.getRound(), identicalSeen, pairsSeen, settings.convergedShare());
+                }
+                if (converged.get() == 1) {
+                    if (!announcedConverged) {
+                        announcedConverged = true;
+                        buffer.clear();
+                    }
+                    continue;
+                }
+                int stepPairs = settings.batchSize() * settings.accumulation();
+                while (buffer.size() >= stepPairs) {
+                    trainedSinceProgress += trainStep(stepPairs);
+                    if (step.steps() - lastCheckpointStep >= settings.checkpointEvery()) {
+                        checkpoint(producer, false);
+                    }
+                }
+                boolean idle = (System.nanoTime() - lastPair) / 1_000_000 >= settings.idleMs();
+                if (idle && (!buffer.isEmpty() || step.steps() > lastCheckpointStep)) {
+                    if (!buffer.isEmpty()) {
+                        trainedSinceProgress += trainStep(buffer.size());
+                    }
+                    checkpoint(producer, true);
+                }
+                if ((System.nanoTime() - lastProgress) / 1_000_000 >= settings.progressMs() && last != null) {
+                    double seconds = (System.nanoTime() - lastProgress) / 1e9;
+                    log.info(String.format("round %d step %d: loss %.4f, margin %.3f, reward accuracy %.2f, %.0f tokens/s,"
+                                    + " %d pairs trained (%.1f/s), %d buffered, %d skipped steps", opponent.getRound(),
+                            step.steps(), last.loss(), last.margin(), last.rewardAccuracy(), tokens / seconds, pairsTrained,
+                            trainedSinceProgress / seconds, buffer.size(), step.skippedSteps()));
+                    lastProgress = System.nanoTime();
+                    trainedSinceProgress = 0;
+                    tokens = 0;
+                }
+            }
+        }
+
+        /** Decodes, filters and tokenizes one pair; true when it was buffered for training. */
+        boolean accept(ConsumerRecord<byte[], byte[]> raw, KafkaProducer<byte[], byte[]> producer) {
+            Decoded<String, TrainingPair> d = decoder.decode(List.of(raw));
+            d.deadLetters().forEach(producer::send);
+            if (d.records().isEmpty()) {
+                metrics.counter("spin.trainer.dead.letters").increment(d.deadLetters().size());
+                return false;
+            }
+            TrainingPair pair = d.records().get(0).value();
+            if (pair.getRound() != opponent.getRound() || !pair.getOpponentId().equals(opponent.getCheckpointId())) {
+                metrics.counter("spin.trainer.pairs.stale").increment();
+                return false;
+            }
+            pairsSeen++;
+            if (pair.getIdentical()) {
+                identicalSeen++;
+            }
+            TokenBatch.Example chosen;
+            TokenBatch.Example rejected;
+            String problem = null;
+            try {
+                chosen = tokenizer.example(pair.getPrompt(), pair.getHuman());
+                rejected = tokenizer.example(pair.getPrompt(), pair.getSynthetic());
+                int context = start.model().config().maxPositions();
+                if (chosen.length() > context || rejected.length() > context) {
+                    problem = "pair of " + Math.max(chosen.length(), rejected.length()) + " tokens exceeds the model's context of "
+                            + context + " positions";
+                }
+            } catch (RuntimeException e) {
+                chosen = null;
+                rejected = null;
+                problem = DeadLetters.reason("cannot tokenize", e);
+            }
+            if (problem != null) {
+                producer.send(deadLetters.record(raw, problem));
+                metrics.counter("spin.trainer.dead.letters").increment();
+                return false;
+            }
+            buffer.add(new Ready(raw, pair, chosen, rejected));
+            return true;
+        }
+
+        /** Trains the first {@code n} buffered pairs in one optimiser step; returns n. */
+        int trainStep(int n) {
+            List<Ready> take = new ArrayList<>(buffer.subList(0, n));
+            buffer.subList(0, n).clear();
+            List<PreferenceBatch> micro = new ArrayList<>();
+            for (int from = 0; from < take.size(); from += settings.batchSize()) {
+                List<Ready> chunk = take.subList(from, Math.min(take.size(), from + settings.batchSize()));
+                micro.add(new PreferenceBatch(chunk.stream().map(Ready::chosen).toList(), chunk.stream().map(Ready::rejected).toList(),
+                        chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpHuman()).toArray(),
+                        chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpSynthetic()).toArray()));
+            }
+            last = step.step(micro);
+            pairsTrained += n;
+            tokens += last.tokens();
+            metrics.counter("spin.trainer.pairs.trained").increment(n);
+            metrics.counter("spin.trainer.steps", "skipped", Boolean.toString(last.skipped())).increment();
+            if (!last.skipped()) {
+                lossMilli.set(Math.round(last.loss() * 1000));
+            }
+            return n;
+        }
+
+        void checkpoint(KafkaProducer<byte[], byte[]> producer, boolean endOfRound) {
+            // Offsets: the first pair still buffered, else everything read so far; what lies before is in the weights.
+            Map<String, Long> offsets = new HashMap<>();
+            positions.forEach((tp, pos) -> offsets.put(tp.topic() + "-" + tp.partition(), pos));
+            for (Ready r : buffer) {
+                offsets.merge(r.raw().topic() + "-" + r.raw().partition(), r.raw().offset(), Math::min);
+            }
+            String id = settings.runId() + "-r" + opponent.getRound() + "-s" + step.steps();
+            if (store.list().contains(id)) {
+                lastCheckpointStep = step.steps();
+                return;
+            }
+            Map<String, Double> m = new HashMap<>();
+            m.put("pairs_trained", (double) pairsTrained);
+            m.put("skipped_steps", (double) step.skippedSteps());
+            m.put("identical_share", pairsSeen == 0 ? 0.0 : (double) identicalSeen / pairsSeen);
+            if (last != null && !last.skipped()) {
+                m.put("loss", last.loss());
+                m.put("margin", last.margin());
+                m.put("reward_accuracy", last.rewardAccuracy());
+            }
+            long t0 = System.nanoTime();
+            CheckpointMetadata saved;
+            try (NDManager scope = start.model().manager().newSubManager()) {
+                saved = store.save(start.model(), start.tokenizerJson(),
+                        CheckpointMetadata.of(id, opponent.getCheckpointId(), opponent.getRound(), step.steps(), m, offsets),
+                        step.state(scope));
+            }
+            checkpointTime.record(Duration.ofNanos(System.nanoTime() - t0));
+            announce(producer, saved, store.directoryOf(id), endOfRound);
+            lastCheckpointStep = step.steps();
+            log.info("checkpoint {} written in {} ms ({} pairs trained{})", id, (System.nanoTime() - t0) / 1_000_000,
+                    pairsTrained, endOfRound ? ", end of the round's pass" : "");
+        }
+
+        @Override
+        public void close() {
+            tokenizer.close();
+            step.close();
+            start.close();
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package io.spinstream.trainer;
+
+import ai.djl.ndarray.NDManager;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.devstack.DevStack;
+import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.runtime.testing.SpinFixtures;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.DeadLetter;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SamplingSettings;
+import io.spinstream.schemas.SyntheticResponse;
+import io.spinstream.schemas.TrainingPair;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+@ExtendWith(DevStackExtension.class)
+class TrainerServiceTest {
+
+    static SpinFixtures fixtures(DevStack stack, Path dir) {
+        return new SpinFixtures(stack, dir.resolve("store"), TrainerKeys.all(), Map.ofEntries(
+                Map.entry("SPIN_TOPIC_PARTITIONS", "1"),
+                Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
+                Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),
+                Map.entry("SPIN_TRAINER_BATCH_SIZE", "4"),
+                Map.entry("SPIN_TRAINER_CHECKPOINT_EVERY_STEPS", "3"),
+                Map.entry("SPIN_TRAINER_IDLE_MS", "3000"),
+                Map.entry("SPIN_TRAINER_PROGRESS_MS", "2000"),
+                Map.entry("SPIN_TRAINER_LR", "1e-3"),
+                Map.entry("SPIN_HELDOUT_SHARE", "0.2")));
+    }
+
+    static TrainingPair pair(int i, String opponent, int round, double logpHuman) {
+        return TrainingPair.newBuilder().setPromptId("p" + i).setStream("arith").setPrompt(i + "+" + i + "=")
+                .setHuman(String.valueOf(2 * i)).setSynthetic(String.valueOf(2 * i + (i % 3 == 0 ? 0 : 1)))
+                .setOpponentLogpHuman(logpHuman).setOpponentLogpSynthetic(-9.0).setOpponentId(opponent).setRound(round)
+                .setIdentical(i % 3 == 0).setCreatedAt(Instant.EPOCH).build();
+    }
+
+    /** The same pairs for every run: 4 with a NaN reference first, 40 good ones, bad and stale ones among them. */
+    static void producePairs(SpinFixtures f) throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(f.kafka.idempotentProducer())) {
+            String topic = f.topics.pairs().name();
+            List<TrainingPair> pairs = new ArrayList<>();
+            IntStream.range(0, 4).forEach(i -> pairs.add(pair(1000 + i, "base", 0, Double.NaN)));
+            IntStream.range(0, 40).forEach(i -> pairs.add(pair(i, "base", 0, -9.5)));
+            pairs.add(pair(2000, "older", 0, -3)); // another opponent's pair: stale
+            TrainingPair tooLong = pair(3000, "base", 0, -3);
+            tooLong.setPrompt("9".repeat(80));
+            pairs.add(tooLong);
+            for (TrainingPair t : pairs) {
+                p.send(new ProducerRecord<>(topic, t.getPromptId().getBytes(StandardCharsets.UTF_8), f.topics.pairs().serializeValue(t)));
+            }
+            p.send(new ProducerRecord<>(topic, "junk".getBytes(StandardCharsets.UTF_8), "junk".getBytes(StandardCharsets.UTF_8)));
+            p.flush();
+        }
+    }
+
+    private static Process launch(SpinFixtures f, Path log) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
+                "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=2", "-Dai.djl.pytorch.num_interop_threads=1",
+                "-cp", classpath, TrainerMain.class.getName())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(f.env(Map.of("SPIN_INSTANCE_ID", "trainer-b")));
+        return pb.start();
+    }
+
+    private static CheckpointEvent endOfRound(SpinFixtures f, Duration timeout) {
+        List<CheckpointEvent> events = f.read(f.topics.checkpoints(), l -> l.stream().anyMatch(CheckpointEvent::getEndOfRound), timeout);
+        return events.stream().filter(CheckpointEvent::getEndOfRound).findFirst().orElseThrow(
+                () -> new AssertionError("no end-of-round checkpoint; events: " + events));
+    }
+
+    @Test
+    void aTrainerKilledMidRoundResumesAndEndsExactlyAsAnUninterruptedOne(DevStack stack, @TempDir Path dir) throws Exception {
+        // Run A, uninterrupted, in this JVM.
+        SpinFixtures a = fixtures(stack, dir.resolve("a"));
+        a.promote(a.checkpoint("base", 1), 0);
+        producePairs(a);
+        ServiceConfig configA = a.config(Map.of());
+        PrometheusMeterRegistry registry = MetricsServer.newRegistry();
+        TrainerService trainer = new TrainerService(SpinContext.from(configA), TrainerMain.settings(configA), registry);
+        trainer.start();
+        CheckpointEvent endA;
+        try {
+            endA = endOfRound(a, Duration.ofSeconds(120));
+        } finally {
+            trainer.stop();
+        }
+        assertThat(trainer.failure()).isNull();
+        List<DeadLetter> letters = a.deadLetters(2, Duration.ofSeconds(20));
+        assertThat(letters).extracting(DeadLetter::getError).anyMatch(e -> e.contains("not in the registry wire format"))
+                .anyMatch(e -> e.contains("exceeds the model's context of 64 positions"));
+        assertThat(registry.counter("spin.trainer.pairs.stale").count()).isEqualTo(1);
+        assertThat(endA.getTrainMetrics().get("pairs_trained")).isEqualTo(44.0);
+        assertThat(endA.getTrainMetrics().get("skipped_steps")).as("the NaN batch").isEqualTo(1.0);
+        assertThat(endA.getConsumedOffsets()).singleElement().satisfies(o -> assertThat(o.getOffset()).isEqualTo(47L));
+
+        // Run B: its own JVM, killed with SIGKILL after its first checkpoint, then started again.
+        SpinFixtures b = fixtures(stack, dir.resolve("b"));
+        b.promote(b.checkpoint("base", 1), 0);
+        producePairs(b);
+        Path log = dir.resolve("b.log");
+        Process first = launch(b, log);
+        try {
+            List<CheckpointEvent> early = b.read(b.topics.checkpoints(), l -> !l.isEmpty(), Duration.ofSeconds(120));
+            assertThat(early).as("a first checkpoint before the kill").isNotEmpty();
+            assertThat(early.get(0).getEndOfRound()).isFalse();
+        } finally {
+            first.destroyForcibly();
+            first.waitFor(10, TimeUnit.SECONDS);
+        }
+        Process second = launch(b, log);
+        CheckpointEvent endB;
+        try {
+            endB = endOfRound(b, Duration.ofSeconds(120));
+        } finally {
+            second.destroy();
+            second.waitFor(30, TimeUnit.SECONDS);
+            second.destroyForcibly();
+        }
+        assertThat(java.nio.file.Files.readString(log)).contains("resuming round 0 from");
+        assertThat(endB.getCheckpointId()).isEqualTo(endA.getCheckpointId().replace(a.runId, b.runId));
+        assertThat(endB.getStep()).isEqualTo(endA.getStep());
+        assertThat(endB.getTrainMetrics().get("pairs_trained")).isEqualTo(44.0);
+        assertThat(endB.getConsumedOffsets().get(0).getOffset()).isEqualTo(47L);
+        try (NDManager m = NDManager.newBaseManager();
+             LoadedCheckpoint ca = CheckpointStore.load(Path.of(java.net.URI.create(endA.getUri())), m);
+             LoadedCheckpoint cb = CheckpointStore.load(Path.of(java.net.URI.create(endB.getUri())), m)) {
+            ca.model().parameters().forEach((name, pa) -> {
+                float[] va = pa.toFloatArray();
+                float[] vb = cb.model().parameters().get(name).toFloatArray();
+                for (int i = 0; i < va.length; i++) {
+                    assertThat(vb[i]).as("%s[%d]", name, i).isCloseTo(va[i], within(1e-6f));
+                    assertThat(Float.isFinite(va[i])).isTrue();
+                }
+            });
+            assertThat(ca.metadata().parentId()).isEqualTo("base");
+        }
+    }
+
+    @Test
+    void thePairJoinRunsOnTheRealBrokerAndItsPairsAreTrained(DevStack stack, @TempDir Path dir) throws Exception {
+        SpinFixtures f = fixtures(stack, dir);
+        CheckpointMetadata base = f.checkpoint("base", 1);
+        f.promote(base, 0);
+        List<Prompt> prompts = IntStream.range(0, 12).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i, i + "+1=",
+                String.valueOf(i + 1))).toList();
+        f.produce("arith", prompts, List.of());
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(f.kafka.idempotentProducer())) {
+            for (Prompt q : prompts) {
+                SyntheticResponse s = SyntheticResponse.newBuilder().setPromptId(q.getPromptId()).setStream("arith")
+                        .setOpponentId("base").setRound(0).setResponse("7").setPromptTokens(4).setResponseTokens(1)
+                        .setHumanTokens(2).setOpponentLogpHuman(-8).setOpponentLogpSynthetic(-4)
+                        .setSampling(SamplingSettings.newBuilder().setTemperature(1f).setTopP(1f).setMaxNewTokens(8).setSeed(0).build())
+                        .setCreatedAt(Instant.EPOCH).build();
+                p.send(new ProducerRecord<>(f.topics.synthetic().name(), q.getPromptId().getBytes(StandardCharsets.UTF_8),
+                        f.topics.synthetic().serializeValue(s)));
+            }
+        }
+        ServiceConfig config = f.config(Map.of());
+        TrainerService trainer = new TrainerService(SpinContext.from(config), TrainerMain.settings(config), MetricsServer.newRegistry());
+        trainer.start();
+        try {
+            long training = prompts.stream().filter(q -> !new io.spinstream.schemas.HeldOutSplit(0.2, "spin").isHeldOut(q.getPromptId())).count();
+            List<TrainingPair> pairs = f.read(f.topics.pairs(), l -> l.size() >= training, Duration.ofSeconds(90));
+            pairs = f.read(f.topics.pairs(), l -> false, Duration.ofSeconds(3));
+            assertThat(pairs).hasSize((int) training);
+            assertThat(pairs).allSatisfy(pr -> {
+                assertThat(pr.getSynthetic()).isEqualTo("7");
+                assertThat(pr.getHuman()).isEqualTo(pr.getPrompt().replace("+1=", "").transform(s -> String.valueOf(Integer.parseInt(s) + 1)));
+                assertThat(pr.getOpponentLogpHuman()).isEqualTo(-8.0);
+            });
+            CheckpointEvent end = endOfRound(f, Duration.ofSeconds(60));
+            assertThat(end.getTrainMetrics().get("pairs_trained")).isEqualTo((double) training);
+            assertThat(end.getParentOpponentId()).isEqualTo("base");
+        } finally {
+            trainer.stop();
+        }
+    }
+}
