@@ -2,6 +2,7 @@ package io.spinstream.cli;
 
 import io.spinstream.evaluator.EvaluatorMain;
 import io.spinstream.generator.GeneratorMain;
+import io.spinstream.trainer.TrainerMain;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -12,10 +13,10 @@ import java.util.concurrent.Callable;
  * its configuration from the environment and {@code SPIN_CONFIG_FILE}.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Runs one service (generator, evaluator) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
+        description = "Runs one service (generator, trainer, evaluator) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
 public final class RunCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator or evaluator")
+    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator, trainer or evaluator")
     String service;
 
     @Override
@@ -23,10 +24,7 @@ public final class RunCommand implements Callable<Integer> {
         switch (service) {
             case "generator" -> GeneratorMain.main(new String[0]);
             case "evaluator" -> EvaluatorMain.main(new String[0]);
-            case "trainer" -> {
-                System.err.println("spin run: the " + service + " service is not built yet");
-                return 2;
-            }
+            case "trainer" -> TrainerMain.main(new String[0]);
             default -> {
                 System.err.println("spin run: unknown service '" + service + "': expected generator, trainer or evaluator");
                 return 2;

@@ -51,10 +51,25 @@ public final class TrainerKeys {
     public static final ConfigKey<Long> PROGRESS_MS = ConfigKey.optional("spin.trainer.progress.ms", ValueType.POSITIVE_LONG,
             "10000", "how often the progress line is logged");
 
+    public static final ConfigKey<String> REJECTION_POLICY = ConfigKey.optional("spin.trainer.rejection.policy",
+            ValueType.of("continue, rollback or stop", s -> {
+                if (!List.of("continue", "rollback", "stop").contains(s)) {
+                    throw new IllegalArgumentException(s);
+                }
+                return s;
+            }), "continue", "what rejected candidates lead to");
+    public static final ConfigKey<Integer> ROLLBACK_AFTER = ConfigKey.optional("spin.trainer.rejection.rollback.after",
+            ValueType.POSITIVE_INT, "3", "rollback: rejections in a round before θ is reset to the opponent");
+    public static final ConfigKey<Double> ROLLBACK_LR_FACTOR = ConfigKey.optional("spin.trainer.rejection.lr.factor",
+            ValueType.FRACTION, "0.5", "rollback: the learning rate is multiplied by this at each reset");
+    public static final ConfigKey<Integer> STOP_AFTER = ConfigKey.optional("spin.trainer.rejection.stop.after",
+            ValueType.POSITIVE_INT, "5", "stop: rejections in a round after which the run stops as converged");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
         all.addAll(List.of(STORE, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
-                CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS));
+                CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
+                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER));
         return all;
     }
 }

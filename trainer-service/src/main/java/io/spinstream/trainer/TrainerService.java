@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.NoGrad;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
@@ -71,7 +72,16 @@ public final class TrainerService extends PollingService {
     public record Settings(String runId, Path store, Objective objective, String optimizer, double lr, int warmup,
                            double weightDecay, double maxGradNorm, int batchSize, int accumulation, int checkpointEvery,
                            long idleMs, double convergedShare, int convergedMinPairs, HeldOutSplit split,
-                           PromptTemplate template, Path stateDir, long progressMs) {
+                           PromptTemplate template, Path stateDir, long progressMs, RejectionPolicy rejections) {
+    }
+
+    /**
+     * What rejections of this round's candidates lead to: {@code continue} training; {@code rollback} θ to
+     * the opponent with the learning rate times {@code lrFactor} after every {@code rollbackAfter}
+     * rejections; {@code stop} as converged after {@code stopAfter}.
+     */
+    public record RejectionPolicy(String kind, int rollbackAfter, double lrFactor, int stopAfter) {
+        public static final RejectionPolicy CONTINUE = new RejectionPolicy("continue", 3, 0.5, 5);
     }
 
     private final SpinContext context;
@@ -119,7 +129,8 @@ public final class TrainerService extends PollingService {
              NDManager manager = NDManager.newBaseManager();
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer());
-             KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+             KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props);
+             RejectionFollower rejections = new RejectionFollower(context.kafka(), topics.evaluations())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topics.pairs().name(), Duration.ofSeconds(60)).stream()
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
             consumer.assign(partitions);
@@ -133,7 +144,7 @@ public final class TrainerService extends PollingService {
                 current = next.get().getCheckpointId();
                 try (Round r = openRound(next.get(), manager, partitions, producer)) {
                     ready(true);
-                    r.train(consumer, watcher, producer);
+                    r.train(consumer, watcher, producer, rejections, manager);
                 } catch (WakeupException e) {
                     break;
                 }
@@ -171,9 +182,20 @@ public final class TrainerService extends PollingService {
                 r.step.restore(start.trainingState(scope));
             }
             r.pairsTrained = start.metadata().metrics().getOrDefault("pairs_trained", 0.0).longValue();
-            r.lastCheckpointStep = r.step.steps();
+            r.stepBase = start.metadata().step() - r.step.steps();
+            r.lastCheckpointStep = start.metadata().step();
+            double lr = start.metadata().metrics().getOrDefault("lr", settings.lr());
+            if (lr != settings.lr()) {
+                // resumed after a rollback: keep its lower learning rate, and its statistics
+                r.lr = lr;
+                r.step.close();
+                r.step = r.newStep(start.model(), lr);
+                try (NDManager scope = manager.newSubManager()) {
+                    r.step.restore(start.trainingState(scope));
+                }
+            }
             log.info("resuming round {} from {} (step {}, {} pairs trained, offsets {})", opp.getRound(), resume.get(),
-                    r.step.steps(), r.pairsTrained, offsets);
+                    r.totalSteps(), r.pairsTrained, offsets);
             // Its announcement may have been lost in the crash; the evaluator skips a repeated one.
             announce(producer, start.metadata(), start.directory(), false);
         } else {
@@ -211,7 +233,11 @@ public final class TrainerService extends PollingService {
         final OpponentPromotion opponent;
         final LoadedCheckpoint start;
         final SpinTokenizer tokenizer;
-        final TrainStep step;
+        TrainStep step;
+        double lr = settings.lr();
+        long stepBase; // steps of the TrainSteps before the last rollback: ids and counts go on from them
+        int rejectionsSeen;
+        int rejectionsHandled;
         final Map<TopicPartition, Long> positions = new HashMap<>();
         final List<Ready> buffer = new ArrayList<>();
         final RecordDecoder<String, TrainingPair> decoder = new RecordDecoder<>(t -> topics.pairs(), deadLetters);
@@ -227,12 +253,52 @@ public final class TrainerService extends PollingService {
             this.start = start;
             LlamaModel model = start.model();
             this.tokenizer = SpinTokenizer.load(start.tokenizerJson(), settings.template(), model.config().eosTokenId());
-            int total = 0; // no decay: a round's length is not known in advance
-            this.step = new TrainStep(model, settings.objective(), Optimizer.parse(settings.optimizer(), settings.weightDecay()),
-                    new LearningRateSchedule(settings.lr(), settings.warmup(), total, 1.0), settings.maxGradNorm());
+            this.step = newStep(model, lr);
         }
 
-        void train(KafkaConsumer<byte[], byte[]> consumer, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer) {
+        private TrainStep newStep(LlamaModel model, double learningRate) {
+            // No decay: a round's length is not known in advance.
+            return new TrainStep(model, settings.objective(), Optimizer.parse(settings.optimizer(), settings.weightDecay()),
+                    new LearningRateSchedule(learningRate, settings.warmup(), 0, 1.0), settings.maxGradNorm());
+        }
+
+        long totalSteps() {
+            return stepBase + step.steps();
+        }
+
+        /** Logs every new rejection of this round's candidates and applies the policy. */
+        void applyRejectionPolicy(int rejected, NDManager manager) {
+            if (rejected <= rejectionsSeen) {
+                return;
+            }
+            RejectionPolicy policy = settings.rejections();
+            metrics.counter("spin.trainer.rejections").increment(rejected - rejectionsSeen);
+            rejectionsSeen = rejected;
+            log.info("{} candidate(s) of round {} rejected so far (policy {})", rejected, opponent.getRound(), policy.kind());
+            if (policy.kind().equals("stop") && rejected >= policy.stopAfter() && converged.get() == 0) {
+                converged.set(1);
+                log.warn("round {}: {} rejections, the limit of the stop policy; the run stops as converged",
+                        opponent.getRound(), rejected);
+            } else if (policy.kind().equals("rollback") && rejected - rejectionsHandled >= policy.rollbackAfter()) {
+                rejectionsHandled = rejected;
+                lr *= policy.lrFactor();
+                try (NoGrad ignored = NoGrad.enter(); NDManager scratch = manager.newSubManager();
+                     LoadedCheckpoint fresh = CheckpointStore.load(Opponent.pathOf(opponent.getUri()), scratch)) {
+                    fresh.model().parameters().forEach((name, p) -> start.model().parameters().get(name)
+                            .set(p.toByteBuffer()));
+                }
+                long steps = totalSteps();
+                stepBase = steps;
+                step.close();
+                step = newStep(start.model(), lr);
+                metrics.counter("spin.trainer.rollbacks").increment();
+                log.warn("round {}: {} rejections; θ rolled back to opponent {} at step {}, learning rate now {}",
+                        opponent.getRound(), rejected, opponent.getCheckpointId(), steps, lr);
+            }
+        }
+
+        void train(KafkaConsumer<byte[], byte[]> consumer, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
+                   RejectionFollower rejections, NDManager manager) {
             for (TopicPartition tp : consumer.assignment()) {
                 Long offset = positions.get(tp);
                 if (offset == null) {
@@ -253,6 +319,7 @@ public final class TrainerService extends PollingService {
                         lastPair = System.nanoTime();
                     }
                 }
+                applyRejectionPolicy(rejections.rejections(opponent.getCheckpointId()), manager);
                 if (converged.get() == 0 && pairsSeen >= settings.convergedMinPairs()
                         && (double) identicalSeen / pairsSeen >= settings.convergedShare()) {
                     converged.set(1);
@@ -269,12 +336,12 @@ public final class TrainerService extends PollingService {
                 int stepPairs = settings.batchSize() * settings.accumulation();
                 while (buffer.size() >= stepPairs) {
                     trainedSinceProgress += trainStep(stepPairs);
-                    if (step.steps() - lastCheckpointStep >= settings.checkpointEvery()) {
+                    if (totalSteps() - lastCheckpointStep >= settings.checkpointEvery()) {
                         checkpoint(producer, false);
                     }
                 }
                 boolean idle = (System.nanoTime() - lastPair) / 1_000_000 >= settings.idleMs();
-                if (idle && (!buffer.isEmpty() || step.steps() > lastCheckpointStep)) {
+                if (idle && (!buffer.isEmpty() || totalSteps() > lastCheckpointStep)) {
                     if (!buffer.isEmpty()) {
                         trainedSinceProgress += trainStep(buffer.size());
                     }
@@ -284,7 +351,7 @@ public final class TrainerService extends PollingService {
                     double seconds = (System.nanoTime() - lastProgress) / 1e9;
                     log.info(String.format("round %d step %d: loss %.4f, margin %.3f, reward accuracy %.2f, %.0f tokens/s,"
                                     + " %d pairs trained (%.1f/s), %d buffered, %d skipped steps", opponent.getRound(),
-                            step.steps(), last.loss(), last.margin(), last.rewardAccuracy(), tokens / seconds, pairsTrained,
+                            totalSteps(), last.loss(), last.margin(), last.rewardAccuracy(), tokens / seconds, pairsTrained,
                             trainedSinceProgress / seconds, buffer.size(), step.skippedSteps()));
                     lastProgress = System.nanoTime();
                     trainedSinceProgress = 0;
@@ -364,13 +431,14 @@ public final class TrainerService extends PollingService {
             for (Ready r : buffer) {
                 offsets.merge(r.raw().topic() + "-" + r.raw().partition(), r.raw().offset(), Math::min);
             }
-            String id = settings.runId() + "-r" + opponent.getRound() + "-s" + step.steps();
+            String id = settings.runId() + "-r" + opponent.getRound() + "-s" + totalSteps();
             if (store.list().contains(id)) {
-                lastCheckpointStep = step.steps();
+                lastCheckpointStep = totalSteps();
                 return;
             }
             Map<String, Double> m = new HashMap<>();
             m.put("pairs_trained", (double) pairsTrained);
+            m.put("lr", lr);
             m.put("skipped_steps", (double) step.skippedSteps());
             m.put("identical_share", pairsSeen == 0 ? 0.0 : (double) identicalSeen / pairsSeen);
             if (last != null && !last.skipped()) {
@@ -382,12 +450,12 @@ public final class TrainerService extends PollingService {
             CheckpointMetadata saved;
             try (NDManager scope = start.model().manager().newSubManager()) {
                 saved = store.save(start.model(), start.tokenizerJson(),
-                        CheckpointMetadata.of(id, opponent.getCheckpointId(), opponent.getRound(), step.steps(), m, offsets),
+                        CheckpointMetadata.of(id, opponent.getCheckpointId(), opponent.getRound(), totalSteps(), m, offsets),
                         step.state(scope));
             }
             checkpointTime.record(Duration.ofNanos(System.nanoTime() - t0));
             announce(producer, saved, store.directoryOf(id), endOfRound);
-            lastCheckpointStep = step.steps();
+            lastCheckpointStep = totalSteps();
             log.info("checkpoint {} written in {} ms ({} pairs trained{})", id, (System.nanoTime() - t0) / 1_000_000,
                     pairsTrained, endOfRound ? ", end of the round's pass" : "");
         }
