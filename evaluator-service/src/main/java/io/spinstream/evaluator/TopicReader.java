@@ -1,7 +1,6 @@
 package io.spinstream.evaluator;
 
 import io.spinstream.runtime.kafka.KafkaSettings;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -25,8 +24,7 @@ final class TopicReader {
     }
 
     void readAll(Pattern topics, Consumer<ConsumerRecord<byte[], byte[]>> sink) {
-        Map<String, Object> props = kafka.readCommittedConsumer("unused");
-        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        Map<String, Object> props = kafka.groupLessConsumer();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props)) {
             List<TopicPartition> partitions = new ArrayList<>();
             c.listTopics(Duration.ofSeconds(30)).forEach((name, infos) -> {

@@ -32,7 +32,6 @@ import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.PartitionOffset;
 import io.spinstream.schemas.Topics;
 import io.spinstream.schemas.TrainingPair;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -123,8 +122,7 @@ public final class TrainerService extends PollingService {
 
     @Override
     protected void work() throws Exception {
-        Map<String, Object> props = context.kafka().readCommittedConsumer("unused");
-        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        Map<String, Object> props = context.kafka().groupLessConsumer();
         try (KafkaStreams joiner = startJoiner();
              NDManager manager = NDManager.newBaseManager();
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();

@@ -92,6 +92,16 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return m;
     }
 
+    /**
+     * A read-committed consumer without a group, for readers that assign partitions and keep their own
+     * offsets (in checkpoints) or read whole topics.
+     */
+    public Map<String, Object> groupLessConsumer() {
+        Map<String, Object> m = readCommittedConsumer("unused");
+        m.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        return m;
+    }
+
     /** Kafka Streams with exactly-once v2; internal topics get the catalogue's replication factor. */
     public Map<String, Object> exactlyOnceStreams(String applicationId, Path stateDir, short replicationFactor) {
         Map<String, Object> m = base();
