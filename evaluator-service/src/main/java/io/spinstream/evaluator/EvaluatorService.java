@@ -87,6 +87,7 @@ public final class EvaluatorService extends PollingService {
     private final Map<String, java.util.concurrent.atomic.AtomicReference<Double>> metricGauges = new HashMap<>();
 
     // Per opponent: its loaded model, its baseline metrics and its own answers to the held-out prompts.
+    private final Map<String, Waiting> waiting = new java.util.LinkedHashMap<>();
     private Opponent opponent;
     private Map<String, Double> baseline;
     private OpponentAnswers opponentAnswers;
@@ -125,12 +126,17 @@ public final class EvaluatorService extends PollingService {
             polling(c);
             c.subscribe(List.of(topics.checkpoints().name()));
             ready(true);
+            long lastWaitingCheck = 0;
             while (running()) {
                 ConsumerRecords<byte[], byte[]> polled;
                 try {
                     polled = c.poll(Duration.ofMillis(500));
                 } catch (WakeupException e) {
                     break;
+                }
+                if (System.nanoTime() - lastWaitingCheck > 2_000_000_000L) {
+                    lastWaitingCheck = System.nanoTime();
+                    promoteWaiting(producer, watcher);
                 }
                 for (ConsumerRecord<byte[], byte[]> raw : polled) {
                     Decoded<String, CheckpointEvent> decoded = decoder.decode(List.of(raw));
@@ -223,23 +229,23 @@ public final class EvaluatorService extends PollingService {
             List<String> reasons = new ArrayList<>(decision.reasons());
             boolean promote = decision.promote();
             if (promote) {
-                Set<String> missing = new HashSet<>(settings.requiredSuites());
-                missing.removeAll(settings.suites());
-                for (Evaluation e : history) {
-                    if (e.getCheckpointId().equals(id) && e.getVerdict() == Verdict.PROMOTE) {
-                        missing.removeAll(List.of(e.getSuite().split("\\+")));
-                    }
-                }
+                Set<String> missing = missingSuites(id, history());
                 if (!missing.isEmpty()) {
                     reasons.add("passes its suites; promotion waits for the required suites " + missing);
+                } else if (!isPromoter()) {
+                    reasons.add("every required suite passed; the evaluator of suite " + promoterSuite() + " promotes");
                 }
                 Evaluation ev = evaluation(event, opp.getCheckpointId(), scores, baseline, baselinePrompts.size(),
                         Verdict.PROMOTE, reasons);
                 count(ev);
                 List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(List.of(record(ev)));
-                if (missing.isEmpty()) {
-                    out.add(promotion(event, opp, ev));
-                    log.info("promoting {} to opponent of round {}: {}", id, opp.getRound() + 1, reasons);
+                if (isPromoter()) {
+                    if (missing.isEmpty()) {
+                        out.add(promotion(event, opp, ev));
+                        log.info("promoting {} to opponent of round {}: {}", id, opp.getRound() + 1, reasons);
+                    } else {
+                        waiting.put(id, new Waiting(event, opp, ev));
+                    }
                 }
                 return out;
             }
@@ -248,6 +254,59 @@ public final class EvaluatorService extends PollingService {
             count(ev);
             log.info("rejecting {}: {}", id, reasons);
             return List.of(record(ev));
+        }
+    }
+
+    /** A candidate that passed this instance's suites and waits for the other required ones. */
+    private record Waiting(CheckpointEvent event, OpponentPromotion opponent, Evaluation evaluation) {
+    }
+
+    /**
+     * One evaluator promotes, so a candidate is never promoted twice: the one running the alphabetically
+     * last required suite. It promotes when it passes last, or when the others' passing evaluations arrive.
+     */
+    private String promoterSuite() {
+        return settings.requiredSuites().stream().max(String::compareTo).orElse("");
+    }
+
+    private boolean isPromoter() {
+        return settings.requiredSuites().isEmpty() || settings.suites().contains(promoterSuite());
+    }
+
+    private Set<String> missingSuites(String checkpointId, List<Evaluation> history) {
+        Set<String> missing = new HashSet<>(settings.requiredSuites());
+        missing.removeAll(settings.suites());
+        for (Evaluation e : history) {
+            if (e.getCheckpointId().equals(checkpointId) && e.getVerdict() == Verdict.PROMOTE) {
+                missing.removeAll(List.of(e.getSuite().split("\\+")));
+            }
+        }
+        return missing;
+    }
+
+    /** Promotes waiting candidates whose other suites have passed since; drops those another suite refused. */
+    private void promoteWaiting(KafkaProducer<byte[], byte[]> producer, OpponentWatcher watcher) {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        List<Evaluation> history = history();
+        for (var it = waiting.entrySet().iterator(); it.hasNext(); ) {
+            var entry = it.next();
+            Waiting w = entry.getValue();
+            boolean refused = history.stream().anyMatch(e -> e.getCheckpointId().equals(entry.getKey())
+                    && e.getVerdict() != Verdict.PROMOTE);
+            boolean stale = watcher.current().map(p -> !p.getCheckpointId().equals(w.opponent().getCheckpointId())).orElse(false);
+            if (refused || stale) {
+                log.info("{} no longer waits for promotion: {}", entry.getKey(), refused ? "another suite refused it" : "the opponent changed");
+                it.remove();
+            } else if (missingSuites(entry.getKey(), history).isEmpty()) {
+                producer.beginTransaction();
+                producer.send(promotion(w.event(), w.opponent(), w.evaluation()));
+                producer.commitTransaction();
+                log.info("promoting {} to opponent of round {}: every required suite passed", entry.getKey(),
+                        w.opponent().getRound() + 1);
+                it.remove();
+            }
         }
     }
 

@@ -156,4 +156,49 @@ class EvaluatorServiceTest {
         }
         assertThat(service.failure()).isNull();
     }
+
+    @Test
+    void evaluatorsSplittingTheSuitesPromoteOnceEveryRequiredSuitePassed(DevStack stack, @TempDir Path dir) throws Exception {
+        SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), EvaluatorKeys.all(), Map.of(
+                "SPIN_HELDOUT_SHARE", "0.5", "SPIN_GATE_MIN_PROMPTS", "10", "SPIN_EVALUATOR_MAX_NEW_TOKENS", "6",
+                "SPIN_EVALUATOR_REQUIRED_SUITES", "nll,exact_match", "SPIN_GATE_GUARDS", ""));
+        List<Prompt> prompts = IntStream.range(0, 50).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i,
+                i + "+" + i + "=", String.valueOf(2 * i))).toList();
+        f.produce("arith", prompts, List.of());
+        HeldOutSplit split = new HeldOutSplit(0.5, "spin");
+        List<Prompt> heldOut = prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
+        CheckpointMetadata base;
+        CheckpointMetadata better;
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
+                base = f.checkpoint("base", null, model);
+            }
+            better = f.checkpoint("better", "base", fineTuned(f, m, heldOut, false));
+        }
+        f.promote(base, 0);
+        // One instance scores NLL (primary: held-out NLL), the other exact match (primary: exact match).
+        ServiceConfig nllConfig = f.config(Map.of("SPIN_EVALUATOR_SUITES", "nll", "SPIN_INSTANCE_ID", "eval-nll"));
+        ServiceConfig emConfig = f.config(Map.of("SPIN_EVALUATOR_SUITES", "exact_match", "SPIN_INSTANCE_ID", "eval-em",
+                "SPIN_GATE_PRIMARY", "exact_match"));
+        EvaluatorService nll = new EvaluatorService(SpinContext.from(nllConfig), EvaluatorMain.settings(nllConfig),
+                MetricsServer.newRegistry());
+        EvaluatorService em = new EvaluatorService(SpinContext.from(emConfig), EvaluatorMain.settings(emConfig),
+                MetricsServer.newRegistry());
+        nll.start();
+        em.start();
+        try {
+            publish(f, event(f, better, "base"));
+            List<Evaluation> evs = f.read(f.topics.evaluations(), l -> l.size() >= 2, Duration.ofSeconds(120));
+            assertThat(evs).extracting(Evaluation::getSuite).containsExactlyInAnyOrder("nll", "exact_match");
+            assertThat(evs).allMatch(e -> e.getVerdict() == Verdict.PROMOTE);
+            // The first to finish waits for the other; the second promotes.
+            assertThat(evs.get(0).getReasons()).anyMatch(r -> r.contains("promotion waits for the required suites"));
+            List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(30));
+            opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(3));
+            assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).containsExactly("base", "better");
+        } finally {
+            nll.stop();
+            em.stop();
+        }
+    }
 }
