@@ -1,0 +1,117 @@
+package io.spinstream.cli;
+
+import io.spinstream.devstack.DevStack;
+import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.evaluator.EvaluatorKeys;
+import io.spinstream.evaluator.EvaluatorMain;
+import io.spinstream.evaluator.EvaluatorService;
+import io.spinstream.generator.GeneratorKeys;
+import io.spinstream.generator.GeneratorMain;
+import io.spinstream.generator.GeneratorService;
+import io.spinstream.runtime.PollingService;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.runtime.testing.SpinFixtures;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+import io.spinstream.schemas.TrainingPair;
+import io.spinstream.schemas.Verdict;
+import io.spinstream.trainer.TrainerKeys;
+import io.spinstream.trainer.TrainerMain;
+import io.spinstream.trainer.TrainerService;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** One full round through the three services on the real broker and registry, checked topic by topic. */
+@ExtendWith(DevStackExtension.class)
+class EndToEndRoundTest {
+
+    @Test
+    void oneRoundGoesFromPromptsToAVerdict(DevStack stack, @TempDir Path dir) throws Exception {
+        List<ConfigKey<?>> keys = new ArrayList<>(GeneratorKeys.all());
+        keys.addAll(TrainerKeys.all());
+        keys.addAll(EvaluatorKeys.all());
+        SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), keys.stream().distinct().toList(), Map.ofEntries(
+                Map.entry("SPIN_HELDOUT_SHARE", "0.25"),
+                Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
+                Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),
+                Map.entry("SPIN_GENERATOR_BATCH_SIZE", "8"),
+                Map.entry("SPIN_GENERATOR_MAX_NEW_TOKENS", "6"),
+                Map.entry("SPIN_TRAINER_BATCH_SIZE", "4"),
+                Map.entry("SPIN_TRAINER_CHECKPOINT_EVERY_STEPS", "1000"),
+                Map.entry("SPIN_TRAINER_IDLE_MS", "4000"),
+                Map.entry("SPIN_TRAINER_LR", "3e-3"),
+                Map.entry("SPIN_GATE_MIN_PROMPTS", "5"),
+                Map.entry("SPIN_EVALUATOR_MAX_NEW_TOKENS", "6")));
+        List<Prompt> prompts = IntStream.range(0, 40).mapToObj(i -> SpinFixtures.prompt("arith", "e" + i, i + "+" + i + "=",
+                String.valueOf(2 * i))).toList();
+        HeldOutSplit split = new HeldOutSplit(0.25, "spin");
+        Set<String> training = prompts.stream().map(Prompt::getPromptId).filter(id -> !split.isHeldOut(id)).collect(Collectors.toSet());
+        f.produce("arith", prompts, List.of());
+        f.promote(f.checkpoint("base", 1), 0);
+
+        ServiceConfig config = f.config(Map.of());
+        SpinContext context = SpinContext.from(config);
+        List<PollingService> services = List.of(
+                new GeneratorService(context, GeneratorMain.settings(config), MetricsServer.newRegistry()),
+                new TrainerService(context, TrainerMain.settings(config), MetricsServer.newRegistry()),
+                new EvaluatorService(context, EvaluatorMain.settings(config), MetricsServer.newRegistry()));
+        services.forEach(PollingService::start);
+        try {
+            Evaluation verdict = f.read(f.topics.evaluations(), l -> !l.isEmpty(), Duration.ofSeconds(240)).get(0);
+
+            List<SyntheticResponse> answers = f.answers(
+                    l -> l.stream().filter(a -> a.getRound() == 0).count() >= training.size(), Duration.ofSeconds(30));
+            assertThat(answers.stream().filter(a -> a.getRound() == 0).map(SyntheticResponse::getPromptId).collect(Collectors.toSet()))
+                    .isEqualTo(training);
+            // Round 0's pairs (a promotion may already have started round 1's).
+            List<TrainingPair> pairs = f.read(f.topics.pairs(),
+                    l -> l.stream().filter(p -> p.getRound() == 0).count() >= training.size(), Duration.ofSeconds(30))
+                    .stream().filter(p -> p.getRound() == 0).toList();
+            assertThat(pairs).extracting(TrainingPair::getPromptId).containsExactlyInAnyOrderElementsOf(training);
+            assertThat(pairs).allMatch(p -> p.getOpponentId().equals("base"));
+            CheckpointEvent candidate = f.read(f.topics.checkpoints(), l -> !l.isEmpty(), Duration.ofSeconds(10)).get(0);
+            assertThat(candidate.getParentOpponentId()).isEqualTo("base");
+            assertThat(candidate.getEndOfRound()).isTrue();
+            assertThat(candidate.getTrainMetrics().get("pairs_trained")).isEqualTo((double) training.size());
+
+            assertThat(verdict.getCheckpointId()).isEqualTo(candidate.getCheckpointId());
+            assertThat(verdict.getBaselineId()).isEqualTo("base");
+            assertThat(verdict.getVerdict()).isIn(Verdict.PROMOTE, Verdict.REJECT);
+            assertThat(verdict.getHeldOutPrompts()).isEqualTo(prompts.size() - training.size());
+            assertThat(verdict.getMetrics()).containsKeys("heldout_nll", "exact_match");
+            List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(3));
+            if (verdict.getVerdict() == Verdict.PROMOTE) {
+                assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).containsExactly("base", candidate.getCheckpointId());
+                // The generator starts round 1 with the promoted candidate.
+                List<SyntheticResponse> next = f.answers(l -> l.stream().anyMatch(a -> a.getRound() == 1), Duration.ofSeconds(60));
+                assertThat(next).anyMatch(a -> a.getRound() == 1 && a.getOpponentId().equals(candidate.getCheckpointId()));
+            } else {
+                assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).containsExactly("base");
+                assertThat(verdict.getReasons()).isNotEmpty();
+            }
+            System.out.printf("end-to-end round: verdict %s, reasons %s%n", verdict.getVerdict(), verdict.getReasons());
+        } finally {
+            services.forEach(PollingService::stop);
+        }
+        services.forEach(s -> assertThat(s.failure()).isNull());
+    }
+}
