@@ -65,11 +65,14 @@ public final class TrainerKeys {
     public static final ConfigKey<Integer> STOP_AFTER = ConfigKey.optional("spin.trainer.rejection.stop.after",
             ValueType.POSITIVE_INT, "5", "stop: rejections in a round after which the run stops as converged");
 
+    public static final ConfigKey<Boolean> INCLUDE_PREVIOUS = ConfigKey.optional("spin.trainer.include.previous.round",
+            ValueType.BOOLEAN, "false", "train round t on round t-1's pairs too, re-scored under the current opponent");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
         all.addAll(List.of(STORE, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
                 CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
-                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER));
+                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS));
         return all;
     }
 }

@@ -55,6 +55,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * Trains the main player θ from the current opponent θt on the pairs of the round. The pair join runs
@@ -71,7 +72,8 @@ public final class TrainerService extends PollingService {
     public record Settings(String runId, Path store, Objective objective, String optimizer, double lr, int warmup,
                            double weightDecay, double maxGradNorm, int batchSize, int accumulation, int checkpointEvery,
                            long idleMs, double convergedShare, int convergedMinPairs, HeldOutSplit split,
-                           PromptTemplate template, Path stateDir, long progressMs, RejectionPolicy rejections) {
+                           PromptTemplate template, Path stateDir, long progressMs, RejectionPolicy rejections,
+                           boolean includePreviousRound) {
     }
 
     /**
@@ -166,8 +168,18 @@ public final class TrainerService extends PollingService {
             throw new IllegalStateException("opponent " + opp.getCheckpointId() + " does not match its promotion's sha256");
         }
         Round r = new Round(opp, start, manager);
+        Map<String, Long> startOffsets = start.metadata().offsets();
+        if (settings.includePreviousRound()) {
+            // θt, frozen, re-scores round t−1's pairs; its parent is the opponent that wrote them.
+            r.reference = CheckpointStore.load(Opponent.pathOf(opp.getUri()), manager);
+            r.previousOpponentId = r.reference.metadata().parentId();
+            if (resume.isEmpty() && r.previousOpponentId != null) {
+                // Round t−1's pairs start where the previous opponent's own training ended.
+                startOffsets = store.metadata(r.previousOpponentId).map(CheckpointMetadata::offsets).orElse(Map.of());
+            }
+        }
         Map<TopicPartition, Long> offsets = new HashMap<>();
-        start.metadata().offsets().forEach((key, offset) -> {
+        startOffsets.forEach((key, offset) -> {
             int dash = key.lastIndexOf('-');
             TopicPartition tp = new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
             if (partitions.contains(tp)) {
@@ -223,13 +235,16 @@ public final class TrainerService extends PollingService {
 
     /** One pair ready to train: its source record and its token sequences. */
     private record Ready(ConsumerRecord<byte[], byte[]> raw, TrainingPair pair, TokenBatch.Example chosen,
-                         TokenBatch.Example rejected) {
+                         TokenBatch.Example rejected, boolean previousRound) {
     }
 
     /** The state of training in one round. */
     private final class Round implements AutoCloseable {
         final OpponentPromotion opponent;
         final LoadedCheckpoint start;
+        final NDManager manager;
+        LoadedCheckpoint reference; // θt frozen, when round t−1's pairs are trained too
+        String previousOpponentId;
         final SpinTokenizer tokenizer;
         TrainStep step;
         double lr = settings.lr();
@@ -248,6 +263,7 @@ public final class TrainerService extends PollingService {
 
         Round(OpponentPromotion opponent, LoadedCheckpoint start, NDManager manager) {
             this.opponent = opponent;
+            this.manager = manager;
             this.start = start;
             LlamaModel model = start.model();
             this.tokenizer = SpinTokenizer.load(start.tokenizerJson(), settings.template(), model.config().eosTokenId());
@@ -367,7 +383,10 @@ public final class TrainerService extends PollingService {
                 return false;
             }
             TrainingPair pair = d.records().get(0).value();
-            if (pair.getRound() != opponent.getRound() || !pair.getOpponentId().equals(opponent.getCheckpointId())) {
+            boolean current = pair.getRound() == opponent.getRound() && pair.getOpponentId().equals(opponent.getCheckpointId());
+            boolean previous = previousOpponentId != null && pair.getRound() == opponent.getRound() - 1
+                    && pair.getOpponentId().equals(previousOpponentId);
+            if (!current && !previous) {
                 metrics.counter("spin.trainer.pairs.stale").increment();
                 return false;
             }
@@ -396,8 +415,29 @@ public final class TrainerService extends PollingService {
                 metrics.counter("spin.trainer.dead.letters").increment();
                 return false;
             }
-            buffer.add(new Ready(raw, pair, chosen, rejected));
+            buffer.add(new Ready(raw, pair, chosen, rejected, !current));
             return true;
+        }
+
+        /**
+         * Round t−1's pairs carry the log-probs of the opponent that wrote them; SPIN's reference is the
+         * current opponent θt, so they are scored again under it.
+         */
+        void rescorePrevious(List<Ready> chunk, double[] refChosen, double[] refRejected) {
+            List<Integer> previous = IntStream.range(0, chunk.size()).filter(i -> chunk.get(i).previousRound()).boxed().toList();
+            if (previous.isEmpty()) {
+                return;
+            }
+            List<TokenBatch.Example> examples = new ArrayList<>();
+            previous.forEach(i -> examples.add(chunk.get(i).chosen()));
+            previous.forEach(i -> examples.add(chunk.get(i).rejected()));
+            LlamaModel ref = reference.model();
+            double[] lp = io.spinstream.model.LogProbs.sums(ref, manager, TokenBatch.of(examples, ref.config().padTokenId()));
+            for (int j = 0; j < previous.size(); j++) {
+                refChosen[previous.get(j)] = lp[j];
+                refRejected[previous.get(j)] = lp[previous.size() + j];
+            }
+            metrics.counter("spin.trainer.pairs.rescored").increment(previous.size());
         }
 
         /** Trains the first {@code n} buffered pairs in one optimiser step; returns n. */
@@ -407,9 +447,11 @@ public final class TrainerService extends PollingService {
             List<PreferenceBatch> micro = new ArrayList<>();
             for (int from = 0; from < take.size(); from += settings.batchSize()) {
                 List<Ready> chunk = take.subList(from, Math.min(take.size(), from + settings.batchSize()));
+                double[] refChosen = chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpHuman()).toArray();
+                double[] refRejected = chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpSynthetic()).toArray();
+                rescorePrevious(chunk, refChosen, refRejected);
                 micro.add(new PreferenceBatch(chunk.stream().map(Ready::chosen).toList(), chunk.stream().map(Ready::rejected).toList(),
-                        chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpHuman()).toArray(),
-                        chunk.stream().mapToDouble(r -> r.pair().getOpponentLogpSynthetic()).toArray()));
+                        refChosen, refRejected));
             }
             last = step.step(micro);
             pairsTrained += n;
@@ -463,6 +505,9 @@ public final class TrainerService extends PollingService {
             tokenizer.close();
             step.close();
             start.close();
+            if (reference != null) {
+                reference.close();
+            }
         }
     }
 }
