@@ -57,6 +57,15 @@ class EvaluatorServiceTest {
         }
     }
 
+    /** 50 verifiable sums on one stream; returns the held-out ones (share 0.5). */
+    private static List<Prompt> produceSums(SpinFixtures f) throws Exception {
+        List<Prompt> prompts = IntStream.range(0, 50).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i,
+                i + "+" + i + "=", String.valueOf(2 * i))).toList();
+        f.produce("arith", prompts, List.of());
+        HeldOutSplit split = new HeldOutSplit(0.5, "spin");
+        return prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
+    }
+
     private static LlamaModel fineTuned(SpinFixtures f, NDManager m, List<Prompt> prompts, boolean wrong) {
         LlamaModel model = SpinFixtures.tinyModel(m, 1);
         try (SpinTokenizer tok = SpinTokenizer.load(f.tokenizerOf("base"), PromptTemplate.PLAIN, 2);
@@ -77,11 +86,7 @@ class EvaluatorServiceTest {
         SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), EvaluatorKeys.all(), Map.of(
                 "SPIN_HELDOUT_SHARE", "0.5", "SPIN_GATE_MIN_PROMPTS", "10", "SPIN_EVALUATOR_MAX_NEW_TOKENS", "6",
                 "SPIN_GATE_GUARDS", "exact_match:0.05"));
-        List<Prompt> prompts = IntStream.range(0, 50).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i,
-                i + "+" + i + "=", String.valueOf(2 * i))).toList();
-        f.produce("arith", prompts, List.of());
-        HeldOutSplit split = new HeldOutSplit(0.5, "spin");
-        List<Prompt> heldOut = prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
+        List<Prompt> heldOut = produceSums(f);
 
         CheckpointMetadata base;
         CheckpointMetadata better;
@@ -162,11 +167,7 @@ class EvaluatorServiceTest {
         SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), EvaluatorKeys.all(), Map.of(
                 "SPIN_HELDOUT_SHARE", "0.5", "SPIN_GATE_MIN_PROMPTS", "10", "SPIN_EVALUATOR_MAX_NEW_TOKENS", "6",
                 "SPIN_EVALUATOR_REQUIRED_SUITES", "nll,exact_match", "SPIN_GATE_GUARDS", ""));
-        List<Prompt> prompts = IntStream.range(0, 50).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i,
-                i + "+" + i + "=", String.valueOf(2 * i))).toList();
-        f.produce("arith", prompts, List.of());
-        HeldOutSplit split = new HeldOutSplit(0.5, "spin");
-        List<Prompt> heldOut = prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
+        List<Prompt> heldOut = produceSums(f);
         CheckpointMetadata base;
         CheckpointMetadata better;
         try (NDManager m = NDManager.newBaseManager()) {

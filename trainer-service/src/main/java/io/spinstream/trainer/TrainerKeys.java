@@ -20,13 +20,8 @@ public final class TrainerKeys {
                 Objective.parse(s);
                 return s;
             }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default, see DESIGN section 7)");
-    public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer", ValueType.of(
-            "adamw or rmsprop", s -> {
-                if (!s.equals("adamw") && !s.equals("rmsprop")) {
-                    throw new IllegalArgumentException(s);
-                }
-                return s;
-            }), "adamw", "optimiser");
+    public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer",
+            ValueType.oneOf("adamw", "rmsprop"), "adamw", "optimiser");
     public static final ConfigKey<Double> LR = ConfigKey.optional("spin.trainer.lr", ValueType.NUMBER, "1e-4", "peak learning rate");
     public static final ConfigKey<Integer> WARMUP = ConfigKey.optional("spin.trainer.warmup.steps", ValueType.NON_NEGATIVE_INT,
             "0", "linear warm-up steps");
@@ -52,12 +47,7 @@ public final class TrainerKeys {
             "10000", "how often the progress line is logged");
 
     public static final ConfigKey<String> REJECTION_POLICY = ConfigKey.optional("spin.trainer.rejection.policy",
-            ValueType.of("continue, rollback or stop", s -> {
-                if (!List.of("continue", "rollback", "stop").contains(s)) {
-                    throw new IllegalArgumentException(s);
-                }
-                return s;
-            }), "continue", "what rejected candidates lead to");
+            ValueType.oneOf("continue", "rollback", "stop"), "continue", "what rejected candidates lead to");
     public static final ConfigKey<Integer> ROLLBACK_AFTER = ConfigKey.optional("spin.trainer.rejection.rollback.after",
             ValueType.POSITIVE_INT, "3", "rollback: rejections in a round before θ is reset to the opponent");
     public static final ConfigKey<Double> ROLLBACK_LR_FACTOR = ConfigKey.optional("spin.trainer.rejection.lr.factor",

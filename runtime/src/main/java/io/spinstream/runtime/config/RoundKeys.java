@@ -20,10 +20,7 @@ public final class RoundKeys {
             "salt of the held-out hash split");
 
     public static final ConfigKey<String> PROMPT_TEMPLATE = ConfigKey.optional("spin.prompt.template",
-            ValueType.of("plain or chat", s -> switch (s.toLowerCase()) {
-                case "plain", "chat" -> s.toUpperCase();
-                default -> throw new IllegalArgumentException(s);
-            }), "plain", "how prompts are laid out before the answer");
+            ValueType.oneOf("plain", "chat"), "plain", "how prompts are laid out before the answer");
 
     public static List<ConfigKey<?>> all() {
         return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, PROMPT_TEMPLATE);
@@ -34,6 +31,6 @@ public final class RoundKeys {
     }
 
     public static PromptTemplate template(ServiceConfig c) {
-        return PromptTemplate.valueOf(c.get(PROMPT_TEMPLATE));
+        return PromptTemplate.valueOf(c.get(PROMPT_TEMPLATE).toUpperCase(java.util.Locale.ROOT));
     }
 }

@@ -27,6 +27,19 @@ public interface ValueType<T> {
         };
     }
 
+    /** One of the given words, as written. */
+    static ValueType<String> oneOf(String... choices) {
+        java.util.List<String> allowed = java.util.List.of(choices);
+        String expected = allowed.size() == 2 ? choices[0] + " or " + choices[1]
+                : String.join(", ", allowed.subList(0, allowed.size() - 1)) + " or " + choices[choices.length - 1];
+        return of(expected, s -> {
+            if (!allowed.contains(s)) {
+                throw new IllegalArgumentException(s);
+            }
+            return s;
+        });
+    }
+
     ValueType<String> TEXT = of("a non-empty string", s -> {
         if (s.isEmpty()) {
             throw new IllegalArgumentException("empty");
