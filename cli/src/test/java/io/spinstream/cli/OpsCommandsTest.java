@@ -1,0 +1,142 @@
+package io.spinstream.cli;
+
+import io.spinstream.cli.ops.ConsumerLag;
+import io.spinstream.devstack.DevStack;
+import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.runtime.kafka.KafkaSettings;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The operator commands against the real broker and registry. */
+@ExtendWith(DevStackExtension.class)
+class OpsCommandsTest {
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static synchronized Run spin(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = new CommandLine(new SpinCommand()).execute(args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void promptsAreAddedWholeOrNotAtAllAndListedWithTheirCounts(DevStack stack, @TempDir Path dir) throws Exception {
+        String prefix = "ops" + UUID.randomUUID().toString().substring(0, 6);
+        String[] cluster = {"--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--prefix", prefix};
+        Path bad = Files.writeString(dir.resolve("bad.jsonl"), """
+                {"prompt_id": "a1", "prompt": "1+1=", "human_response": "2"}
+                {"prompt_id": "a2", "prompt": "2+2="}
+                not json
+                {"prompt_id": "a1", "prompt": "3+3=", "human_response": "6"}
+                """);
+        Run refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("has 3 bad line(s); nothing was written")
+                .contains("line 2: human_response is missing")
+                .contains("line 3: not JSON")
+                .contains("line 4: prompt_id 'a1' appears twice");
+        try (Admin admin = Admin.create(KafkaSettings.of(stack.bootstrapServers()).admin())) {
+            assertThat(admin.listTopics().names().get()).doesNotContain(prefix + ".prompts.arith");
+        }
+
+        StringBuilder good = new StringBuilder();
+        for (int i = 0; i < 25; i++) {
+            good.append("{\"prompt_id\": \"s").append(i).append("\", \"prompt\": \"").append(i).append("+1=\", \"human_response\": \"")
+                    .append(i + 1).append("\", \"task\": {\"kind\": \"addition\", \"verifiable\": true}}\n");
+        }
+        Path file = Files.writeString(dir.resolve("good.jsonl"), good);
+        Run added = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", file.toString()}, cluster));
+        assertThat(added.exit()).as(added.err()).isZero();
+        assertThat(added.out()).contains("added 25 prompts to " + prefix + ".prompts.arith");
+        Run listed = spin(concat(new String[]{"prompts", "list"}, cluster));
+        assertThat(listed.out()).containsPattern("arith\\s+" + prefix.replace(".", "\\.") + "\\.prompts\\.arith\\s+25\\s+25");
+    }
+
+    @Test
+    void lagEqualsKafkasOwnTool(DevStack stack) throws Exception {
+        KafkaSettings kafka = KafkaSettings.of(stack.bootstrapServers());
+        String topic = "lag-" + UUID.randomUUID();
+        String group = "lag-group-" + UUID.randomUUID();
+        try (Admin admin = Admin.create(kafka.admin())) {
+            admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get();
+        }
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.idempotentProducer())) {
+            for (int i = 0; i < 20; i++) {
+                p.send(new ProducerRecord<>(topic, i % 2, null, ("v" + i).getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.readCommittedConsumer(group))) {
+            c.commitSync(Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(3),
+                    new TopicPartition(topic, 1), new OffsetAndMetadata(8)));
+        }
+        List<ConsumerLag.PartitionLag> ours;
+        try (Admin admin = Admin.create(kafka.admin())) {
+            ours = ConsumerLag.of(admin, group);
+        }
+        assertThat(ours).extracting(ConsumerLag.PartitionLag::lag).containsExactly(7L, 2L);
+
+        // Kafka's own kafka-consumer-groups --describe, as a separate JVM.
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Process tool = new ProcessBuilder(java, "-cp", classpath, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                "--bootstrap-server", stack.bootstrapServers(), "--describe", "--group", group).redirectErrorStream(true).start();
+        String output = new String(tool.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(tool.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        List<long[]> theirs = new ArrayList<>();
+        for (String line : output.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 6 && f[0].equals(group) && f[1].equals(topic)) {
+                theirs.add(new long[]{Long.parseLong(f[2]), Long.parseLong(f[3]), Long.parseLong(f[4]), Long.parseLong(f[5])});
+            }
+        }
+        theirs.sort(Comparator.comparingLong(a -> a[0]));
+        assertThat(theirs).as(output).hasSize(2);
+        for (int i = 0; i < 2; i++) {
+            ConsumerLag.PartitionLag r = ours.get(i);
+            assertThat(new long[]{r.partition(), r.committed(), r.logEnd(), r.lag()}).containsExactly(theirs.get(i));
+        }
+        Run printed = spin("lag", "--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--group", group);
+        assertThat(printed.out()).contains(topic).contains("total lag 9");
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
