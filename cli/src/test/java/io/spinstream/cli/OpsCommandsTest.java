@@ -11,6 +11,11 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import io.spinstream.runtime.config.RoundKeys;
+import io.spinstream.runtime.testing.SpinFixtures;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.Verdict;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +33,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import java.time.Instant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -132,6 +139,50 @@ class OpsCommandsTest {
         }
         Run printed = spin("lag", "--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--group", group);
         assertThat(printed.out()).contains(topic).contains("total lag 9");
+    }
+
+    @Test
+    void checkpointsAndStatusShowTheRun(DevStack stack, @TempDir Path dir) throws Exception {
+        SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), RoundKeys.all(), Map.of());
+        f.promote(f.checkpoint("base", 1), 0);
+        f.produce("arith", IntStream.range(0, 10).mapToObj(i -> SpinFixtures.prompt("arith", "p" + i, i + "=", "" + i)).toList(),
+                List.of());
+        // The round's generator group has read 1 record of every non-empty partition.
+        try (Admin admin = Admin.create(f.kafka.admin());
+             KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(f.kafka.readCommittedConsumer(f.prefix + "-generator-r0"))) {
+            String topic = f.topics.prompts("arith").name();
+            var ends = c.endOffsets(IntStream.range(0, 4).mapToObj(i -> new TopicPartition(topic, i)).toList());
+            Map<TopicPartition, OffsetAndMetadata> commit = new java.util.HashMap<>();
+            ends.forEach((tp, end) -> {
+                if (end > 0) {
+                    commit.put(tp, new OffsetAndMetadata(1));
+                }
+            });
+            c.commitSync(commit);
+        }
+        CheckpointEvent event = CheckpointEvent.newBuilder().setCheckpointId("c1").setParentOpponentId("base").setRound(0)
+                .setStep(5).setUri("file:/x").setSha256("00").setTrainMetrics(Map.of("loss", 0.6931))
+                .setCreatedAt(Instant.now()).build();
+        Evaluation verdict = Evaluation.newBuilder().setCheckpointId("c1").setBaselineId("base").setRound(0)
+                .setMetrics(Map.of()).setBaselineMetrics(Map.of()).setHeldOutPrompts(30).setVerdict(Verdict.REJECT)
+                .setReasons(List.of("heldout_nll did not improve enough")).setCreatedAt(Instant.now()).build();
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(f.kafka.idempotentProducer())) {
+            p.send(new ProducerRecord<>(f.topics.checkpoints().name(), "c1".getBytes(StandardCharsets.UTF_8),
+                    f.topics.checkpoints().serializeValue(event))).get();
+            p.send(new ProducerRecord<>(f.topics.evaluations().name(), "c1".getBytes(StandardCharsets.UTF_8),
+                    f.topics.evaluations().serializeValue(verdict))).get();
+        }
+        String[] cluster = {"--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--prefix", f.prefix};
+        Run checkpoints = spin(concat(new String[]{"checkpoints"}, cluster));
+        assertThat(checkpoints.exit()).as(checkpoints.err()).isZero();
+        assertThat(checkpoints.out()).containsPattern("c1\\s+0\\s+5\\s+base\\s+0\\.6931\\s+all:REJECT \\[heldout_nll did not improve enough]");
+
+        Run status = spin(concat(new String[]{"status", "--run", f.runId}, cluster));
+        assertThat(status.out()).as(status.err())
+                .contains("run " + f.runId + ": opponent base, round 0")
+                .containsPattern("generation \\(group " + f.prefix + "-generator-r0\\): \\d+ of 10 prompt records read, lag \\d+")
+                .contains("trainer: step 5, newest candidate c1")
+                .contains("verdict: c1 REJECT (all)");
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -20,6 +20,7 @@ import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
 import io.spinstream.runtime.deadletter.Decoded;
 import io.spinstream.runtime.deadletter.RecordDecoder;
+import io.spinstream.runtime.kafka.TopicReader;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.CheckpointEvent;
@@ -420,15 +421,7 @@ public final class EvaluatorService extends PollingService {
     }
 
     private List<Evaluation> history() {
-        List<Evaluation> out = new ArrayList<>();
-        reader.readAll(Pattern.compile(Pattern.quote(topics.evaluations().name())), r -> {
-            try {
-                out.add(topics.evaluations().deserializeValue(r.value()));
-            } catch (RuntimeException e) {
-                // not ours to judge
-            }
-        });
-        return out;
+        return reader.values(topics.evaluations());
     }
 
     private Evaluation evaluation(CheckpointEvent event, String baselineId, Map<String, Double> scores,

@@ -1,6 +1,6 @@
-package io.spinstream.evaluator;
+package io.spinstream.runtime.kafka;
 
-import io.spinstream.runtime.kafka.KafkaSettings;
+import io.spinstream.schemas.Topic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -14,18 +14,17 @@ import java.util.regex.Pattern;
 
 /**
  * Reads whole topics from the beginning to their current end (committed records only), without a
- * consumer group: the held-out prompts of every stream, and the evaluations written so far.
+ * consumer group: the held-out prompts of every stream, the evaluations and checkpoints written so far.
  */
-final class TopicReader {
+public final class TopicReader {
     private final KafkaSettings kafka;
 
-    TopicReader(KafkaSettings kafka) {
+    public TopicReader(KafkaSettings kafka) {
         this.kafka = kafka;
     }
 
-    void readAll(Pattern topics, Consumer<ConsumerRecord<byte[], byte[]>> sink) {
-        Map<String, Object> props = kafka.groupLessConsumer();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props)) {
+    public void readAll(Pattern topics, Consumer<ConsumerRecord<byte[], byte[]>> sink) {
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.groupLessConsumer())) {
             List<TopicPartition> partitions = new ArrayList<>();
             c.listTopics(Duration.ofSeconds(30)).forEach((name, infos) -> {
                 if (topics.matcher(name).matches()) {
@@ -43,5 +42,20 @@ final class TopicReader {
                 c.poll(Duration.ofMillis(200)).forEach(sink);
             }
         }
+    }
+
+    /** Every committed value of one topic, decoded; undecodable records are skipped. */
+    public <V> List<V> values(Topic<?, V> topic) {
+        List<V> out = new ArrayList<>();
+        readAll(Pattern.compile(Pattern.quote(topic.name())), r -> {
+            if (r.value() != null) {
+                try {
+                    out.add(topic.deserializeValue(r.value()));
+                } catch (RuntimeException e) {
+                    // a dead letter of whoever wrote it; not shown
+                }
+            }
+        });
+        return out;
     }
 }
