@@ -9,7 +9,6 @@ import me.tongfei.progressbar.ProgressBar;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,8 +66,7 @@ public final class PromptsCommand implements Runnable {
                 producer.initTransactions();
                 producer.beginTransaction();
                 for (Prompt p : parsed.prompts()) {
-                    producer.send(new ProducerRecord<>(topic.name(), p.getPromptId().getBytes(StandardCharsets.UTF_8),
-                            topic.serializeValue(p)));
+                    producer.send(topic.rawRecord(p.getPromptId(), p));
                     bar.step();
                 }
                 producer.commitTransaction();

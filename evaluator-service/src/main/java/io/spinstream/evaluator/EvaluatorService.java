@@ -44,7 +44,6 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -434,15 +433,13 @@ public final class EvaluatorService extends PollingService {
     }
 
     private ProducerRecord<byte[], byte[]> record(Evaluation e) {
-        return new ProducerRecord<>(topics.evaluations().name(), e.getCheckpointId().getBytes(StandardCharsets.UTF_8),
-                topics.evaluations().serializeValue(e));
+        return topics.evaluations().rawRecord(e.getCheckpointId(), e);
     }
 
     private ProducerRecord<byte[], byte[]> promotion(CheckpointEvent event, OpponentPromotion current, Evaluation ev) {
         OpponentPromotion p = OpponentPromotion.newBuilder().setRunId(settings.runId()).setCheckpointId(event.getCheckpointId())
                 .setRound(current.getRound() + 1).setUri(event.getUri()).setSha256(event.getSha256()).setEvaluation(ev)
                 .setCreatedAt(Clock.systemUTC().instant()).build();
-        return new ProducerRecord<>(topics.opponent().name(), settings.runId().getBytes(StandardCharsets.UTF_8),
-                topics.opponent().serializeValue(p));
+        return topics.opponent().rawRecord(settings.runId(), p);
     }
 }

@@ -225,9 +225,7 @@ public final class GeneratorService extends PollingService {
         try {
             producer.beginTransaction();
             for (SyntheticResponse a : answers) {
-                producer.send(new ProducerRecord<>(topics.synthetic().name(),
-                        topics.synthetic().keySerde().serializer().serialize(topics.synthetic().name(), a.getPromptId()),
-                        topics.synthetic().serializeValue(a)));
+                producer.send(topics.synthetic().rawRecord(a.getPromptId(), a));
             }
             pendingDeadLetters.forEach(producer::send);
             producer.sendOffsetsToTransaction(new HashMap<>(pendingOffsets), c.groupMetadata());

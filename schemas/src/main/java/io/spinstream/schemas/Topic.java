@@ -21,6 +21,14 @@ public record Topic<K, V>(String name, Serde<K> keySerde, Serde<V> valueSerde, T
         return new ProducerRecord<>(name, key, value);
     }
 
+    /**
+     * The record serialized for a raw-bytes producer (the transactional producers of the services send
+     * several topics' records in one transaction).
+     */
+    public ProducerRecord<byte[], byte[]> rawRecord(K key, V value) {
+        return new ProducerRecord<>(name, keySerde.serializer().serialize(name, key), serializeValue(value));
+    }
+
     public byte[] serializeValue(V value) {
         return valueSerde.serializer().serialize(name, value);
     }

@@ -35,14 +35,12 @@ import io.spinstream.schemas.TrainingPair;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -226,8 +224,7 @@ public final class TrainerService extends PollingService {
                 .setTrainMetrics(new HashMap<>(m.metrics())).setConsumedOffsets(offsets).setEndOfRound(endOfRound)
                 .setCreatedAt(Clock.systemUTC().instant()).build();
         try {
-            producer.send(new ProducerRecord<>(topics.checkpoints().name(), m.id().getBytes(StandardCharsets.UTF_8),
-                    topics.checkpoints().serializeValue(event))).get();
+            producer.send(topics.checkpoints().rawRecord(m.id(), event)).get();
         } catch (Exception e) {
             throw new IllegalStateException("cannot announce checkpoint " + m.id() + ": " + e, e);
         }

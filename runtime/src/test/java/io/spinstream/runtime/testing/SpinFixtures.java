@@ -121,8 +121,7 @@ public final class SpinFixtures {
                 .setUri(store.directoryOf(ckpt.id()).toUri().toString()).setSha256(ckpt.sha256())
                 .setCreatedAt(Instant.now()).build();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.idempotentProducer())) {
-            producer.send(new ProducerRecord<>(topics.opponent().name(), runId.getBytes(StandardCharsets.UTF_8),
-                    topics.opponent().serializeValue(p))).get();
+            producer.send(topics.opponent().rawRecord(runId, p)).get();
         }
         return p;
     }
@@ -137,8 +136,7 @@ public final class SpinFixtures {
         var topic = topics.prompts(stream);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.idempotentProducer())) {
             for (Prompt p : prompts) {
-                producer.send(new ProducerRecord<>(topic.name(), p.getPromptId().getBytes(StandardCharsets.UTF_8),
-                        topic.serializeValue(p)));
+                producer.send(topic.rawRecord(p.getPromptId(), p));
             }
             for (byte[] raw : rawValues) {
                 producer.send(new ProducerRecord<>(topic.name(), "raw".getBytes(StandardCharsets.UTF_8), raw));
