@@ -46,7 +46,7 @@ export JAVA_HOME="$JDK"
 JAVA="$JDK/bin/java"
 # DJL runs offline: libtorch comes from the pytorch-native-cpu jar and unpacks into the build output.
 export DJL_CACHE_DIR="${DJL_CACHE_DIR:-$ROOT/target/djl-cache}"
-JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Dai.djl.offline=true
+JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Dai.djl.offline=true "-Dspin.home=$ROOT"
   "-DDJL_CACHE_DIR=$DJL_CACHE_DIR" "-Dai.djl.pytorch.num_threads=${SPIN_THREADS:-2}" -Dai.djl.pytorch.num_interop_threads=1)
 if [ "$(jdk_version "$JDK")" -ge 24 ]; then
   # Maven's own libraries still call sun.misc.Unsafe; JDK 24+ warns on every build without this.

@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Model.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -48,6 +48,48 @@ public final class BenchCommand implements Runnable {
                 setups = setups.subList(0, 1);
             }
             new ModelBenchmark(threads, rounds, steps, System.out).run(setups, plot);
+            return 0;
+        }
+    }
+
+    @Command(name = "ablation", mixinStandardHelpOptions = true,
+            description = {"From the demo's converged base: continued SFT vs SPIN vs SPIN with an NLL term, gated and not,",
+                    "same rounds, pairs and batch size, several seeds. Last line: sft_em=X spin_em=Y spin_nll_em=Z."})
+    static final class AblationBench implements Callable<Integer> {
+        @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--seeds", defaultValue = "1,2", split = ",", description = "Seeds (default: ${DEFAULT-VALUE}).")
+        List<Long> seeds;
+
+        @Option(names = "--only", split = ",", description = "Only these variants (names as in the table).")
+        List<String> only;
+
+        @picocli.CommandLine.Mixin
+        DemoOptions demo;
+
+        @Override
+        public Integer call() {
+            Path root = demo.root();
+            io.spinstream.demo.DemoSetup setup = demo.setup();
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.out::println);
+            List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
+            List<io.spinstream.schemas.Prompt> training = prompts.stream().filter(p -> !setup.split().isHeldOut(p.getPromptId())).toList();
+            List<io.spinstream.schemas.Prompt> heldOut = prompts.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList();
+            List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
+                    .filter(v -> only == null || only.contains(v.name())).toList();
+            io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(io.spinstream.demo.AblationPlan.settings(rounds, seeds), System.out);
+            Path work = root.resolve("ablation");
+            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, training, heldOut, variants, work);
+            String table = io.spinstream.demo.Ablation.table(runs);
+            System.out.println();
+            System.out.print(table);
+            Path plot = work.resolve("ablation.png");
+            io.spinstream.demo.AblationPlan.plot(runs, plot);
+            System.out.println("plot: " + plot.toAbsolutePath());
+            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f%n",
+                    io.spinstream.demo.Ablation.meanFinal(runs, "sft"), io.spinstream.demo.Ablation.meanFinal(runs, "spin"),
+                    io.spinstream.demo.Ablation.meanFinal(runs, "spin-nll"));
             return 0;
         }
     }

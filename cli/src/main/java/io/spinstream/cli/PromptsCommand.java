@@ -8,7 +8,7 @@ import io.spinstream.schemas.TopicProvisioner;
 import me.tongfei.progressbar.ProgressBar;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
+import io.spinstream.runtime.kafka.PromptPublisher;
 import org.apache.kafka.common.TopicPartition;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,19 +57,8 @@ public final class PromptsCommand implements Runnable {
                 parsed.problems().forEach(p -> System.err.println("  " + p));
                 return 1;
             }
-            try (Admin admin = Admin.create(context.kafka().admin())) {
-                new TopicProvisioner(admin, context.registrar()).ensure(List.of(topic));
-            }
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                    context.kafka().transactionalProducer("spin-prompts-add-" + UUID.randomUUID()));
-                 ProgressBar bar = new ProgressBar("prompts → " + topic.name(), parsed.prompts().size())) {
-                producer.initTransactions();
-                producer.beginTransaction();
-                for (Prompt p : parsed.prompts()) {
-                    producer.send(topic.rawRecord(p.getPromptId(), p));
-                    bar.step();
-                }
-                producer.commitTransaction();
+            try (ProgressBar bar = new ProgressBar("prompts → " + topic.name(), parsed.prompts().size())) {
+                new PromptPublisher(context).publish(stream, parsed.prompts(), bar::stepTo);
             }
             System.out.println("added " + parsed.prompts().size() + " prompts to " + topic.name());
             return 0;

@@ -20,13 +20,13 @@ import java.util.List;
  * its log-probabilities of the human answer y and of y', both scored on the tokens the trainer will see
  * (the answer text re-encoded, then EOS).
  */
-final class PromptAnswerer {
+public final class PromptAnswerer {
     private final Opponent opponent;
     private final Sampling sampling;
     private final String instance;
     private final Clock clock;
 
-    PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock) {
+    public PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock) {
         this.opponent = opponent;
         this.sampling = sampling;
         this.instance = instance;
@@ -34,7 +34,7 @@ final class PromptAnswerer {
     }
 
     /** Why a prompt cannot be answered, or null when it can. */
-    String invalid(Prompt p) {
+    public String invalid(Prompt p) {
         if (p.getPrompt().isBlank()) {
             return "empty prompt";
         }
@@ -53,7 +53,7 @@ final class PromptAnswerer {
         return sampling.seed() * 31 + p.getPromptId().hashCode() * 1_000_003L + opponent.round();
     }
 
-    List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts) {
+    public List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts) {
         List<int[]> encoded = new ArrayList<>();
         long[] seeds = new long[prompts.size()];
         for (int i = 0; i < prompts.size(); i++) {

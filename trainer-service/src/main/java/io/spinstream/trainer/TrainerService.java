@@ -92,6 +92,7 @@ public final class TrainerService extends PollingService {
     private final AtomicInteger round = new AtomicInteger(-1);
     private final AtomicLong lossMilli = new AtomicLong();
     private final AtomicInteger converged = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong lastCheckpointAt = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
     private final Timer checkpointTime;
 
     public TrainerService(SpinContext context, Settings settings, MeterRegistry metrics) {
@@ -106,6 +107,8 @@ public final class TrainerService extends PollingService {
         metrics.gauge("spin.trainer.loss", lossMilli, v -> v.get() / 1000.0);
         metrics.gauge("spin.trainer.converged", converged);
         this.checkpointTime = metrics.timer("spin.trainer.checkpoint.write");
+        // Seconds since the epoch of the newest checkpoint (start time until the first): alerts on "none for too long".
+        metrics.gauge("spin.trainer.last.checkpoint.timestamp.seconds", lastCheckpointAt);
     }
 
     private KafkaStreams startJoiner() {
@@ -166,25 +169,23 @@ public final class TrainerService extends PollingService {
             throw new IllegalStateException("opponent " + opp.getCheckpointId() + " does not match its promotion's sha256");
         }
         Round r = new Round(opp, start, manager);
-        Map<String, Long> startOffsets = start.metadata().offsets();
+        Path opponentDir = Opponent.pathOf(opp.getUri());
+        // Where the round's pairs begin: where the opponent's own training ended.
+        Map<String, Long> roundStart = resume.isEmpty() ? start.metadata().offsets()
+                : new CheckpointStore(opponentDir.getParent()).metadata(opponentDir.getFileName().toString())
+                .map(CheckpointMetadata::offsets).orElse(Map.of());
         if (settings.includePreviousRound()) {
             // θt, frozen, re-scores round t−1's pairs; its parent is the opponent that wrote them.
-            r.reference = CheckpointStore.load(Opponent.pathOf(opp.getUri()), manager);
+            r.reference = CheckpointStore.load(opponentDir, manager);
             r.previousOpponentId = r.reference.metadata().parentId();
-            if (resume.isEmpty() && r.previousOpponentId != null) {
+            if (r.previousOpponentId != null) {
                 // Round t−1's pairs start where the previous opponent's own training ended.
-                startOffsets = store.metadata(r.previousOpponentId).map(CheckpointMetadata::offsets).orElse(Map.of());
+                roundStart = store.metadata(r.previousOpponentId).map(CheckpointMetadata::offsets).orElse(Map.of());
             }
         }
-        Map<TopicPartition, Long> offsets = new HashMap<>();
-        startOffsets.forEach((key, offset) -> {
-            int dash = key.lastIndexOf('-');
-            TopicPartition tp = new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
-            if (partitions.contains(tp)) {
-                offsets.put(tp, offset);
-            }
-        });
+        Map<TopicPartition, Long> offsets = partitionOffsets(resume.isEmpty() ? roundStart : start.metadata().offsets(), partitions);
         r.positions.putAll(offsets);
+        r.roundStart.putAll(partitionOffsets(roundStart, partitions));
         if (resume.isPresent()) {
             try (NDManager scope = manager.newSubManager()) {
                 r.step.restore(start.trainingState(scope));
@@ -210,6 +211,19 @@ public final class TrainerService extends PollingService {
             log.info("round {}: training from opponent {} (offsets {})", opp.getRound(), opp.getCheckpointId(), offsets);
         }
         return r;
+    }
+
+    /** Offsets as checkpoints keep them ("topic-partition" → offset), for the partitions of {@code partitions}. */
+    private static Map<TopicPartition, Long> partitionOffsets(Map<String, Long> offsets, List<TopicPartition> partitions) {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        offsets.forEach((key, offset) -> {
+            int dash = key.lastIndexOf('-');
+            TopicPartition tp = new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
+            if (partitions.contains(tp)) {
+                out.put(tp, offset);
+            }
+        });
+        return out;
     }
 
     private void announce(KafkaProducer<byte[], byte[]> producer, CheckpointMetadata m, Path dir, boolean endOfRound) {
@@ -249,6 +263,7 @@ public final class TrainerService extends PollingService {
         int rejectionsSeen;
         int rejectionsHandled;
         final Map<TopicPartition, Long> positions = new HashMap<>();
+        final Map<TopicPartition, Long> roundStart = new HashMap<>(); // where this round's pairs begin
         final List<Ready> buffer = new ArrayList<>();
         final RecordDecoder<String, TrainingPair> decoder = new RecordDecoder<>(t -> topics.pairs(), deadLetters);
         long pairsTrained;
@@ -277,10 +292,13 @@ public final class TrainerService extends PollingService {
             return stepBase + step.steps();
         }
 
-        /** Logs every new rejection of this round's candidates and applies the policy. */
-        void applyRejectionPolicy(int rejected, NDManager manager) {
+        /**
+         * Logs every new rejection of this round's candidates and applies the policy; true when θ was rolled
+         * back, after which the round's pairs are read again from its start (with the lower learning rate).
+         */
+        boolean applyRejectionPolicy(int rejected, NDManager manager) {
             if (rejected <= rejectionsSeen) {
-                return;
+                return false;
             }
             RejectionPolicy policy = settings.rejections();
             metrics.counter("spin.trainer.rejections").increment(rejected - rejectionsSeen);
@@ -303,13 +321,19 @@ public final class TrainerService extends PollingService {
                 step.close();
                 step = newStep(start.model(), lr);
                 metrics.counter("spin.trainer.rollbacks").increment();
-                log.warn("round {}: {} rejections; θ rolled back to opponent {} at step {}, learning rate now {}",
-                        opponent.getRound(), rejected, opponent.getCheckpointId(), steps, lr);
+                log.warn("round {}: {} rejections; θ rolled back to opponent {} at step {}, learning rate now {};"
+                        + " the round's pairs are read again", opponent.getRound(), rejected, opponent.getCheckpointId(), steps, lr);
+                buffer.clear();
+                positions.clear();
+                positions.putAll(roundStart);
+                pairsSeen = 0;
+                identicalSeen = 0;
+                return true;
             }
+            return false;
         }
 
-        void train(KafkaConsumer<byte[], byte[]> consumer, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
-                   RejectionFollower rejections, NDManager manager) {
+        void seek(KafkaConsumer<byte[], byte[]> consumer) {
             for (TopicPartition tp : consumer.assignment()) {
                 Long offset = positions.get(tp);
                 if (offset == null) {
@@ -318,6 +342,11 @@ public final class TrainerService extends PollingService {
                     consumer.seek(tp, offset);
                 }
             }
+        }
+
+        void train(KafkaConsumer<byte[], byte[]> consumer, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
+                   RejectionFollower rejections, NDManager manager) {
+            seek(consumer);
             long lastPair = System.nanoTime();
             long lastProgress = System.nanoTime();
             long trainedSinceProgress = 0;
@@ -330,7 +359,11 @@ public final class TrainerService extends PollingService {
                         lastPair = System.nanoTime();
                     }
                 }
-                applyRejectionPolicy(rejections.rejections(opponent.getCheckpointId()), manager);
+                if (applyRejectionPolicy(rejections.rejections(opponent.getCheckpointId()), manager)) {
+                    seek(consumer);
+                    lastPair = System.nanoTime();
+                    continue;
+                }
                 if (converged.get() == 0 && pairsSeen >= settings.convergedMinPairs()
                         && (double) identicalSeen / pairsSeen >= settings.convergedShare()) {
                     converged.set(1);
@@ -491,6 +524,7 @@ public final class TrainerService extends PollingService {
                         step.state(scope));
             }
             checkpointTime.record(Duration.ofNanos(System.nanoTime() - t0));
+            lastCheckpointAt.set(System.currentTimeMillis() / 1000);
             announce(producer, saved, store.directoryOf(id), endOfRound);
             lastCheckpointStep = totalSteps();
             log.info("checkpoint {} written in {} ms ({} pairs trained{})", id, (System.nanoTime() - t0) / 1_000_000,

@@ -78,10 +78,14 @@ class RejectionPolicyTest {
             assertThat(first.getTrainMetrics().get("lr")).isEqualTo(1e-3);
             reject(f, first.getCheckpointId());
             await(() -> registry.counter("spin.trainer.rollbacks").count() == 1);
-            pairs(f, 100, 12);
+            // No new pair: after the rollback the round's own pairs are trained again from θt.
             List<CheckpointEvent> all = f.read(f.topics.checkpoints(), l -> l.size() >= 2, Duration.ofSeconds(60));
             CheckpointEvent after = all.get(all.size() - 1);
             assertThat(after.getTrainMetrics().get("lr")).isEqualTo(5e-4);
+            assertThat(after.getEndOfRound()).isTrue();
+            assertThat(after.getTrainMetrics().get("pairs_trained"))
+                    .isEqualTo(first.getTrainMetrics().get("pairs_trained") + 12);
+            assertThat(after.getConsumedOffsets()).isEqualTo(first.getConsumedOffsets());
             assertThat(after.getStep()).as("steps go on after the rollback").isGreaterThan(first.getStep());
             assertThat(after.getCheckpointId()).isNotEqualTo(first.getCheckpointId());
             assertThat(registry.counter("spin.trainer.rejections").count()).isEqualTo(1);

@@ -31,6 +31,13 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
         return new Opponent(promotion, ckpt, tokenizer);
     }
 
+    /** The promotion that makes a base checkpoint (in {@code dir}) round 0's opponent of run {@code runId}. */
+    public static OpponentPromotion initial(String runId, io.spinstream.model.checkpoint.CheckpointMetadata base, Path dir) {
+        return OpponentPromotion.newBuilder().setRunId(runId).setCheckpointId(base.id()).setRound(0)
+                .setUri(dir.toAbsolutePath().toUri().toString()).setSha256(base.sha256())
+                .setCreatedAt(java.time.Instant.now()).build();
+    }
+
     public static Path pathOf(String uri) {
         return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
     }

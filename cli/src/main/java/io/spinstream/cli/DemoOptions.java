@@ -1,0 +1,41 @@
+package io.spinstream.cli;
+
+import io.spinstream.demo.ArithmeticTask;
+import io.spinstream.demo.DemoModel;
+import io.spinstream.demo.DemoSetup;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** The demo's task and model size, shared by spin demo, spin up and spin bench ablation. */
+final class DemoOptions {
+    @Option(names = "--digits", description = "Digits per operand of the addition task (default: the demo's).")
+    Integer digits;
+
+    @Option(names = "--prompts", description = "Prompts on the task's stream (default: the demo's).")
+    Integer prompts;
+
+    @Option(names = "--hidden", description = "Hidden size of the demo model (default: the demo's).")
+    Integer hidden;
+
+    @Option(names = "--layers", description = "Layers of the demo model (default: the demo's).")
+    Integer layers;
+
+    @Option(names = "--dir", description = "Where the base and the runs are kept (default: target/demo in the project).")
+    Path dir;
+
+    DemoSetup setup() {
+        DemoSetup d = DemoSetup.defaults();
+        ArithmeticTask t = d.task();
+        DemoModel m = d.model();
+        ArithmeticTask task = new ArithmeticTask(digits == null ? t.digits() : digits, prompts == null ? t.prompts() : prompts,
+                t.validation(), t.seed(), t.reversed());
+        DemoModel model = new DemoModel(hidden == null ? m.hidden() : hidden, layers == null ? m.layers() : layers, m.heads(),
+                Math.max(m.maxPositions(), 4 * task.digits() + 8));
+        return new DemoSetup(task, d.stream(), model, d.sft(), d.split());
+    }
+
+    Path root() {
+        return dir == null ? DemoCommand.projectDir().resolve("target/demo") : dir;
+    }
+}

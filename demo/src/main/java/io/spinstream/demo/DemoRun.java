@@ -1,0 +1,210 @@
+package io.spinstream.demo;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.devstack.DevStack;
+import io.spinstream.evaluator.EvaluatorKeys;
+import io.spinstream.evaluator.EvaluatorMain;
+import io.spinstream.evaluator.EvaluatorService;
+import io.spinstream.generator.GeneratorKeys;
+import io.spinstream.generator.GeneratorMain;
+import io.spinstream.generator.GeneratorService;
+import io.spinstream.runtime.PollingService;
+import io.spinstream.runtime.ServiceLauncher;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.runtime.kafka.PromptPublisher;
+import io.spinstream.runtime.kafka.TopicFollower;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.TopicProvisioner;
+import io.spinstream.trainer.TrainerKeys;
+import io.spinstream.trainer.TrainerMain;
+import io.spinstream.trainer.TrainerService;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code spin demo}: the dev stack, the task's prompt stream, the converged base as round-0 opponent, and
+ * the three services in this JVM, through the real broker and registry, for a number of rounds; then a
+ * table and a plot of the rounds. A round is one end-of-round candidate and its verdict.
+ */
+public final class DemoRun {
+
+    /**
+     * @param service the services' settings by key ({@code spin.trainer.lr} ...): the demo's defaults
+     *                with the user's overrides; the connection, store and run keys are the demo's own
+     */
+    public record Settings(int rounds, DemoSetup setup, Map<String, String> service, Path dir, Duration timeout) {
+    }
+
+    public record Outcome(DemoBase.Base base, List<RoundResult> rounds, double baseEm, double finalEm, int promoted,
+                          boolean converged, Path table, Path plot) {
+        public String lastLine() {
+            return String.format(Locale.ROOT, "base_em=%.4f final_em=%.4f promoted=%d/%d", baseEm, finalEm, promoted,
+                    rounds.size());
+        }
+    }
+
+    private final Settings settings;
+    private final PrintStream out;
+
+    public DemoRun(Settings settings, PrintStream out) {
+        this.settings = settings;
+        this.out = out;
+    }
+
+    /** Every key the three services read. */
+    public static List<ConfigKey<?>> serviceKeys() {
+        List<ConfigKey<?>> keys = new ArrayList<>(GeneratorKeys.all());
+        keys.addAll(TrainerKeys.all());
+        keys.addAll(EvaluatorKeys.all());
+        return ServiceLauncher.keys(keys.stream().distinct().toList());
+    }
+
+    public Outcome run() throws Exception {
+        long started = System.nanoTime();
+        DemoSetup setup = settings.setup();
+        DemoBase.Base base = setup.base().ensure(settings.dir().resolve("base"), out::println);
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path runDir = settings.dir().resolve("runs").resolve(stamp);
+        out.println("starting the dev stack (Kafka broker + schema registry)...");
+        try (DevStack stack = DevStack.start()) {
+            out.println("bootstrap=" + stack.bootstrapServers());
+            out.println("registry=" + stack.registryUrl());
+            InProcessServices services = InProcessServices.start(connected(settings.service(), stack, runDir, "demo-" + stamp));
+            try {
+                List<Prompt> prompts = setup.publish(services.context(), out);
+                int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
+                services.promote(base);
+                List<RoundResult> rounds = follow(services, training);
+                Outcome outcome = report(base, rounds, services.trainerConverged(), runDir);
+                out.printf(Locale.ROOT, "demo took %.1f min; run folder %s%n", (System.nanoTime() - started) / 60e9, runDir);
+                return outcome;
+            } finally {
+                services.close();
+            }
+        }
+    }
+
+    /** The services' settings with the connection, run, store and state folders of this demo. */
+    public static Map<String, String> connected(Map<String, String> service, DevStack stack, Path runDir, String runId) {
+        Map<String, String> values = new LinkedHashMap<>(service);
+        values.put("spin.bootstrap.servers", stack.bootstrapServers());
+        values.put("spin.registry.url", stack.registryUrl());
+        values.put("spin.run.id", runId);
+        values.put("spin.checkpoint.store", runDir.resolve("store").toAbsolutePath().toString());
+        values.put("spin.trainer.state.dir", runDir.resolve("streams").toAbsolutePath().toString());
+        values.putIfAbsent("spin.metrics.port", "0");
+        return values;
+    }
+
+    /** Waits for the rounds' verdicts, printing progress; ends early on convergence, failure or timeout. */
+    private List<RoundResult> follow(InProcessServices services, int trainingPrompts) throws InterruptedException {
+        LinkedBlockingQueue<Evaluation> evaluations = new LinkedBlockingQueue<>();
+        Map<String, CheckpointEvent> candidates = new ConcurrentHashMap<>();
+        List<RoundResult> rounds = new ArrayList<>();
+        var topics = services.context().topics();
+        try (TopicFollower e = new TopicFollower(services.context().kafka(), topics.evaluations().name(),
+                r -> evaluations.add(topics.evaluations().deserializeValue(r.value()))).start();
+             TopicFollower c = new TopicFollower(services.context().kafka(), topics.checkpoints().name(), r -> {
+                 CheckpointEvent ev = topics.checkpoints().deserializeValue(r.value());
+                 candidates.put(ev.getCheckpointId(), ev);
+             }).start()) {
+            long deadline = System.nanoTime() + settings.timeout().toNanos();
+            long roundStart = System.nanoTime();
+            long lastLine = 0;
+            double answeredAtStart = services.answered();
+            double trainedAtStart = services.pairsTrained();
+            int opponentRound = 0;
+            while (rounds.size() < settings.rounds()) {
+                services.checkHealthy();
+                if (System.nanoTime() > deadline) {
+                    out.printf("the demo's time limit of %s ran out after %d of %d rounds%n", settings.timeout(), rounds.size(),
+                            settings.rounds());
+                    break;
+                }
+                if (services.trainerConverged() && evaluations.isEmpty()) {
+                    out.println("the trainer stopped as converged: the opponent's answers equal the human answers"
+                            + " on nearly every pair (or the rejection limit was reached); no more rounds");
+                    break;
+                }
+                Evaluation ev = evaluations.poll(1, TimeUnit.SECONDS);
+                if (ev != null) {
+                    CheckpointEvent cand = candidates.get(ev.getCheckpointId());
+                    RoundResult r = new RoundResult(rounds.size() + 1, opponentRound, ev.getCheckpointId(), ev.getBaselineId(),
+                            ev.getVerdict().name(), ev.getMetrics(), ev.getBaselineMetrics(),
+                            cand == null ? Map.of() : cand.getTrainMetrics(), ev.getReasons(),
+                            (System.nanoTime() - roundStart) / 1e9);
+                    rounds.add(r);
+                    if (r.promoted()) {
+                        opponentRound++;
+                    }
+                    out.println(RoundTable.line(r));
+                    roundStart = System.nanoTime();
+                    answeredAtStart = services.answered();
+                    trainedAtStart = services.pairsTrained();
+                    continue;
+                }
+                if (System.nanoTime() - lastLine > 10_000_000_000L) {
+                    lastLine = System.nanoTime();
+                    double secs = (System.nanoTime() - roundStart) / 1e9;
+                    double answered = services.answered() - answeredAtStart;
+                    double rate = answered / Math.max(secs, 1e-3);
+                    String generation = answered >= trainingPrompts || answered == 0 ? String.format("%.0f answers", answered)
+                            : String.format(Locale.ROOT, "answers %.0f/%d (%.0f/s, ETA %.0f s)", answered, trainingPrompts,
+                            rate, (trainingPrompts - answered) / Math.max(rate, 1e-3));
+                    out.printf(Locale.ROOT, "round %d/%d: %s, %.0f pairs trained, trainer step %.0f, %.0f s in round%n",
+                            rounds.size() + 1, settings.rounds(), generation, services.pairsTrained() - trainedAtStart,
+                            services.trainerSteps(), secs);
+                }
+            }
+        }
+        return rounds;
+    }
+
+    private Outcome report(DemoBase.Base base, List<RoundResult> rounds, boolean converged, Path runDir) {
+        double baseEm = rounds.isEmpty() ? base.heldOutEm() : rounds.get(0).baseline("exact_match");
+        double baseNll = rounds.isEmpty() ? Double.NaN : rounds.get(0).baseline("heldout_nll");
+        double finalEm = baseEm;
+        int promoted = 0;
+        for (RoundResult r : rounds) {
+            if (r.promoted()) {
+                finalEm = r.metric("exact_match");
+                promoted++;
+            }
+        }
+        Path table = runDir.resolve("rounds.md");
+        Path plot = runDir.resolve("rounds.png");
+        String text = RoundTable.markdown(base, rounds, baseEm, baseNll);
+        RoundTable.write(table, text);
+        RoundPlot.rounds(rounds, baseEm, baseNll, plot);
+        out.println();
+        out.print(text);
+        out.println("table: " + table.toAbsolutePath());
+        out.println("plot: " + plot.toAbsolutePath());
+        return new Outcome(base, rounds, baseEm, finalEm, promoted, converged, table, plot);
+    }
+}

@@ -1,0 +1,97 @@
+package io.spinstream.demo;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.evaluator.EvaluatorMain;
+import io.spinstream.evaluator.EvaluatorService;
+import io.spinstream.generator.GeneratorMain;
+import io.spinstream.generator.GeneratorService;
+import io.spinstream.runtime.PollingService;
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.config.RoundKeys;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.TopicProvisioner;
+import io.spinstream.trainer.TrainerMain;
+import io.spinstream.trainer.TrainerService;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The generator, trainer and evaluator in this JVM on one configuration (what {@code spin demo} and
+ * {@code spin up} run), each with its own metrics registry, built exactly as their mains build them.
+ */
+public record InProcessServices(SpinContext context, HeldOutSplit split, List<PollingService> all,
+                                Map<String, MeterRegistry> metrics, String runId) implements AutoCloseable {
+
+    /** @param values every setting by key name, connection included; checked as a service checks its own */
+    public static InProcessServices start(Map<String, String> values) {
+        ServiceConfig config = ServiceConfig.load(DemoRun.serviceKeys(), Map.of(), Optional.empty(), values);
+        SpinContext context = SpinContext.from(config);
+        try (Admin admin = Admin.create(context.kafka().admin())) {
+            new TopicProvisioner(admin, context.registrar()).ensure(context.topics().fixed());
+        }
+        PrometheusMeterRegistry g = MetricsServer.newRegistry();
+        PrometheusMeterRegistry t = MetricsServer.newRegistry();
+        PrometheusMeterRegistry e = MetricsServer.newRegistry();
+        List<PollingService> all = List.of(
+                new GeneratorService(context, GeneratorMain.settings(config), g),
+                new TrainerService(context, TrainerMain.settings(config), t),
+                new EvaluatorService(context, EvaluatorMain.settings(config), e));
+        all.forEach(PollingService::start);
+        HeldOutSplit split = new HeldOutSplit(config.get(RoundKeys.HELD_OUT_SHARE), config.get(RoundKeys.HELD_OUT_SALT));
+        return new InProcessServices(context, split, all, Map.of("generator", g, "trainer", t, "evaluator", e),
+                config.get(RoundKeys.RUN_ID));
+    }
+
+    /** Makes {@code base} the run's round-0 opponent. */
+    public void promote(DemoBase.Base base) throws Exception {
+        OpponentPromotion p = Opponent.initial(runId, base.metadata(), base.directory());
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer())) {
+            producer.send(context.topics().opponent().rawRecord(runId, p)).get();
+        }
+    }
+
+    /** Throws the first service failure, if any. */
+    public void checkHealthy() {
+        for (PollingService s : all) {
+            if (s.failure() != null) {
+                throw new IllegalStateException(s.getClass().getSimpleName() + " failed: " + s.failure(), s.failure());
+            }
+        }
+    }
+
+    private double count(String service, String name) {
+        return metrics.get(service).find(name).counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    public double answered() {
+        return count("generator", "spin.generator.prompts.answered");
+    }
+
+    public double pairsTrained() {
+        return count("trainer", "spin.trainer.pairs.trained");
+    }
+
+    public double trainerSteps() {
+        return count("trainer", "spin.trainer.steps");
+    }
+
+    public boolean trainerConverged() {
+        var gauge = metrics.get("trainer").find("spin.trainer.converged").gauge();
+        return gauge != null && gauge.value() == 1.0;
+    }
+
+    @Override
+    public void close() {
+        all.forEach(PollingService::stop);
+    }
+}

@@ -1,0 +1,91 @@
+package io.spinstream.demo;
+
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The demo's pictures: the base's SFT curve, and the rounds' held-out metrics. */
+public final class RoundPlot {
+    private RoundPlot() {
+    }
+
+    /** Exact match on training and validation prompts against SFT steps. */
+    public static void baseCurve(List<BaseTrainer.Point> curve, Path file) {
+        XYChart chart = new XYChartBuilder().width(800).height(450).title("Base SFT (early stopping on validation exact match)")
+                .xAxisTitle("step").yAxisTitle("exact match").build();
+        double[] steps = curve.stream().mapToDouble(BaseTrainer.Point::step).toArray();
+        chart.addSeries("training prompts", steps, curve.stream().mapToDouble(BaseTrainer.Point::trainEm).toArray());
+        chart.addSeries("validation prompts", steps, curve.stream().mapToDouble(BaseTrainer.Point::validationEm).toArray());
+        save(List.of(chart), file);
+    }
+
+    /**
+     * Two panels against the round (0 = base): held-out exact match and held-out NLL per token of every
+     * candidate (promoted and rejected marked apart) and of the opponent in force after the round.
+     */
+    public static void rounds(List<RoundResult> rounds, double baseEm, double baseNll, Path file) {
+        save(List.of(panel(rounds, "exact_match", "held-out exact match", baseEm),
+                panel(rounds, "heldout_nll", "held-out NLL per token", baseNll)), file);
+    }
+
+    private static XYChart panel(List<RoundResult> rounds, String metric, String title, double base) {
+        XYChart chart = new XYChartBuilder().width(700).height(450).title(title).xAxisTitle("round").yAxisTitle(metric).build();
+        List<Double> x = new ArrayList<>(List.of(0.0));
+        List<Double> opponent = new ArrayList<>(List.of(base));
+        double current = base;
+        List<Double> px = new ArrayList<>();
+        List<Double> py = new ArrayList<>();
+        List<Double> rx = new ArrayList<>();
+        List<Double> ry = new ArrayList<>();
+        for (RoundResult r : rounds) {
+            double v = r.metric(metric);
+            if (r.promoted()) {
+                current = v;
+                px.add((double) r.round());
+                py.add(v);
+            } else {
+                rx.add((double) r.round());
+                ry.add(v);
+            }
+            x.add((double) r.round());
+            opponent.add(current);
+        }
+        XYSeries line = chart.addSeries("opponent", x, opponent);
+        line.setMarker(SeriesMarkers.CIRCLE);
+        scatter(chart, "promoted candidate", px, py, SeriesMarkers.DIAMOND);
+        scatter(chart, "rejected candidate", rx, ry, SeriesMarkers.CROSS);
+        return chart;
+    }
+
+    private static void scatter(XYChart chart, String name, List<Double> x, List<Double> y, org.knowm.xchart.style.markers.Marker marker) {
+        if (x.isEmpty()) {
+            return;
+        }
+        XYSeries s = chart.addSeries(name, x, y);
+        s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+        s.setMarker(marker);
+    }
+
+    static void save(List<XYChart> charts, Path file) {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            if (charts.size() == 1) {
+                BitmapEncoder.saveBitmap(charts.get(0), file.toString(), BitmapEncoder.BitmapFormat.PNG);
+            } else {
+                BitmapEncoder.saveBitmap(new ArrayList<>(charts), 1, charts.size(), file.toString(), BitmapEncoder.BitmapFormat.PNG);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+}

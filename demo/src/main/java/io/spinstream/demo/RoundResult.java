@@ -1,0 +1,34 @@
+package io.spinstream.demo;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One round of the demo: the end-of-round candidate, its evaluation against the opponent it was trained
+ * from, and what the round cost.
+ *
+ * @param round        1-based: the n-th evaluated candidate
+ * @param opponentRound the opponent's round (it moves on only with a promotion)
+ * @param metrics      the candidate's held-out metrics
+ * @param baseline     the opponent's, on the same prompts
+ */
+public record RoundResult(int round, int opponentRound, String candidateId, String opponentId, String verdict,
+                          Map<String, Double> metrics, Map<String, Double> baseline, Map<String, Double> trainMetrics,
+                          List<String> reasons, double seconds) {
+
+    public boolean promoted() {
+        return verdict.equals("PROMOTE");
+    }
+
+    public double metric(String name) {
+        return metrics.getOrDefault(name, Double.NaN);
+    }
+
+    public double baseline(String name) {
+        return baseline.getOrDefault(name, Double.NaN);
+    }
+
+    public double train(String name) {
+        return trainMetrics.getOrDefault(name, Double.NaN);
+    }
+}

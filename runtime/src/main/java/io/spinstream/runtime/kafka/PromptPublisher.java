@@ -1,0 +1,45 @@
+package io.spinstream.runtime.kafka;
+
+import io.spinstream.runtime.SpinContext;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.Topic;
+import io.spinstream.schemas.TopicProvisioner;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.function.IntConsumer;
+
+/**
+ * Publishes prompts to a stream: creates the stream's topic with the catalogue's settings (and registers
+ * its schema) when it is missing, then writes every prompt in one transaction, so that a failure leaves
+ * nothing half-written for the generators to read.
+ */
+public final class PromptPublisher {
+    private final SpinContext context;
+
+    public PromptPublisher(SpinContext context) {
+        this.context = context;
+    }
+
+    /** @param progress called with the number of prompts sent so far */
+    public Topic<String, Prompt> publish(String stream, List<Prompt> prompts, IntConsumer progress) {
+        Topic<String, Prompt> topic = context.topics().prompts(stream);
+        try (Admin admin = Admin.create(context.kafka().admin())) {
+            new TopicProvisioner(admin, context.registrar()).ensure(List.of(topic));
+        }
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                context.kafka().transactionalProducer("spin-prompts-" + stream + "-" + UUID.randomUUID()))) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            int sent = 0;
+            for (Prompt p : prompts) {
+                producer.send(topic.rawRecord(p.getPromptId(), p));
+                progress.accept(++sent);
+            }
+            producer.commitTransaction();
+        }
+        return topic;
+    }
+}
