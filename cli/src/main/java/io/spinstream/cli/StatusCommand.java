@@ -39,7 +39,7 @@ public final class StatusCommand implements Callable<Integer> {
         }
         OpponentPromotion o = opponent.get();
         System.out.printf("run %s: opponent %s, round %d%n", runId, o.getCheckpointId(), o.getRound());
-        String group = context.topics().prefix() + "-generator-r" + o.getRound();
+        String group = context.topics().generatorGroup(o.getRound());
         try (Admin admin = Admin.create(context.kafka().admin())) {
             List<ConsumerLag.PartitionLag> lag = ConsumerLag.of(admin, group);
             long done = lag.stream().mapToLong(ConsumerLag.PartitionLag::committed).sum();

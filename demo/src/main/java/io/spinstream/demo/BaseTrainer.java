@@ -37,12 +37,14 @@ public final class BaseTrainer {
      * @param patience  evaluations without improvement before stopping
      * @param minSteps  steps before patience counts (a small model's exact match stays at 0 for a while
      *                  before it takes off; stopping there would be stopping before learning began)
+     * @param minDelta  the least gain in validation exact match that counts as an improvement (smaller
+     *                  gains are within the validation set's noise)
      * @param trainProbe training prompts scored at each evaluation (training-set exact match)
      */
-    public record Settings(double lr, int batchSize, int evalEvery, int patience, int minSteps, int maxSteps,
-                           int trainProbe, long seed) {
+    public record Settings(double lr, int batchSize, int evalEvery, int patience, double minDelta, int minSteps,
+                           int maxSteps, int trainProbe, long seed) {
         public static Settings defaults() {
-            return new Settings(3e-3, 128, 250, 6, 2_500, 10_000, 500, 7);
+            return new Settings(3e-3, 128, 250, 4, 0.01, 2_500, 10_000, 500, 7);
         }
     }
 
@@ -105,7 +107,8 @@ public final class BaseTrainer {
                     lossSum = 0;
                     lossCount = 0;
                     curve.add(p);
-                    boolean improved = p.validationEm() > bestPoint.validationEm();
+                    boolean improved = p.validationEm() > bestPoint.validationEm() + settings.minDelta()
+                            || bestPoint.step() == 0 && p.validationEm() > bestPoint.validationEm();
                     if (improved) {
                         bestPoint = p;
                         best = snapshot(model);

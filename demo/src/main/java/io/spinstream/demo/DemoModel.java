@@ -13,7 +13,7 @@ public record DemoModel(int hidden, int layers, int heads, int maxPositions) {
     public static final int VOCAB = 256 + ByteLevelBpe.SPECIAL_TOKENS.size();
 
     public static DemoModel defaults() {
-        return new DemoModel(32, 2, 4, 32);
+        return new DemoModel(32, 1, 4, 32);
     }
 
     public LlamaConfig config() {

@@ -1,34 +1,15 @@
 package io.spinstream.demo;
 
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
 import io.spinstream.evaluator.EvaluatorKeys;
-import io.spinstream.evaluator.EvaluatorMain;
-import io.spinstream.evaluator.EvaluatorService;
 import io.spinstream.generator.GeneratorKeys;
-import io.spinstream.generator.GeneratorMain;
-import io.spinstream.generator.GeneratorService;
-import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.ServiceLauncher;
-import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.ConfigKey;
-import io.spinstream.runtime.config.ServiceConfig;
-import io.spinstream.runtime.health.MetricsServer;
-import io.spinstream.runtime.kafka.PromptPublisher;
 import io.spinstream.runtime.kafka.TopicFollower;
-import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.Evaluation;
-import io.spinstream.schemas.HeldOutSplit;
-import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
-import io.spinstream.schemas.TopicProvisioner;
 import io.spinstream.trainer.TrainerKeys;
-import io.spinstream.trainer.TrainerMain;
-import io.spinstream.trainer.TrainerService;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.producer.KafkaProducer;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -36,12 +17,10 @@ import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -84,17 +63,27 @@ public final class DemoRun {
         return ServiceLauncher.keys(keys.stream().distinct().toList());
     }
 
+    /** Makes (or reuses) the base, starts a dev stack of its own, runs the rounds and stops everything. */
     public Outcome run() throws Exception {
-        long started = System.nanoTime();
-        DemoSetup setup = settings.setup();
-        DemoBase.Base base = setup.base().ensure(settings.dir().resolve("base"), out::println);
-        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-        Path runDir = settings.dir().resolve("runs").resolve(stamp);
+        DemoBase.Base base = settings.setup().base().ensure(settings.dir().resolve("base"), out::println);
         out.println("starting the dev stack (Kafka broker + schema registry)...");
         try (DevStack stack = DevStack.start()) {
             out.println("bootstrap=" + stack.bootstrapServers());
             out.println("registry=" + stack.registryUrl());
-            InProcessServices services = InProcessServices.start(connected(settings.service(), stack, runDir, "demo-" + stamp));
+            return run(base, stack, "spin");
+        }
+    }
+
+    /** The rounds on {@code stack}, with topics under {@code prefix}. */
+    public Outcome run(DemoBase.Base base, DevStack stack, String prefix) throws Exception {
+        long started = System.nanoTime();
+        DemoSetup setup = settings.setup();
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path runDir = settings.dir().resolve("runs").resolve(stamp);
+        {
+            Map<String, String> values = connected(settings.service(), stack, runDir, "demo-" + stamp);
+            values.put("spin.topic.prefix", prefix);
+            InProcessServices services = InProcessServices.start(values);
             try {
                 List<Prompt> prompts = setup.publish(services.context(), out);
                 int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
@@ -154,7 +143,8 @@ public final class DemoRun {
                 Evaluation ev = evaluations.poll(1, TimeUnit.SECONDS);
                 if (ev != null) {
                     CheckpointEvent cand = candidates.get(ev.getCheckpointId());
-                    RoundResult r = new RoundResult(rounds.size() + 1, opponentRound, ev.getCheckpointId(), ev.getBaselineId(),
+                    RoundResult r = new RoundResult(rounds.size() + 1, opponentRound, ev.getCheckpointId(),
+                            cand == null ? null : cand.getParentOpponentId(), ev.getBaselineId(),
                             ev.getVerdict().name(), ev.getMetrics(), ev.getBaselineMetrics(),
                             cand == null ? Map.of() : cand.getTrainMetrics(), ev.getReasons(),
                             (System.nanoTime() - roundStart) / 1e9);

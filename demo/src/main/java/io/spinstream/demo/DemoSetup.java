@@ -14,7 +14,7 @@ import java.util.Locale;
 public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split) {
 
     public static DemoSetup defaults() {
-        return new DemoSetup(new ArithmeticTask(3, 6000, 500, 1, true), "arith", DemoModel.defaults(),
+        return new DemoSetup(new ArithmeticTask(4, 8000, 500, 1, true), "arith", DemoModel.defaults(),
                 BaseTrainer.Settings.defaults(), HeldOutSplit.DEFAULT);
     }
 

@@ -9,10 +9,11 @@ import java.util.Map;
  *
  * @param round        1-based: the n-th evaluated candidate
  * @param opponentRound the opponent's round (it moves on only with a promotion)
+ * @param parentId     the opponent the candidate was trained from
  * @param metrics      the candidate's held-out metrics
  * @param baseline     the opponent's, on the same prompts
  */
-public record RoundResult(int round, int opponentRound, String candidateId, String opponentId, String verdict,
+public record RoundResult(int round, int opponentRound, String candidateId, String parentId, String opponentId, String verdict,
                           Map<String, Double> metrics, Map<String, Double> baseline, Map<String, Double> trainMetrics,
                           List<String> reasons, double seconds) {
 

@@ -78,6 +78,7 @@ public final class GeneratorService extends PollingService {
     private final List<Decoded.Read<String, Prompt>> buffer = new ArrayList<>();
     private final List<ProducerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
     private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    private final Map<TopicPartition, Long> committedPositions = new HashMap<>(); // by this instance, this opponent
     private KafkaConsumer<byte[], byte[]> activeConsumer;
 
     public GeneratorService(SpinContext context, Settings settings, MeterRegistry metrics) {
@@ -99,7 +100,7 @@ public final class GeneratorService extends PollingService {
     }
 
     public String groupOf(int round) {
-        return topics.prefix() + "-generator-r" + round;
+        return topics.generatorGroup(round);
     }
 
     @Override
@@ -144,6 +145,7 @@ public final class GeneratorService extends PollingService {
                             NDManager manager) {
         PromptAnswerer answerer = new PromptAnswerer(opponent, settings.sampling(), context.instanceId(), Clock.systemUTC());
         String group = groupOf(opponent.round());
+        committedPositions.clear();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps(group));
              KafkaClientMetrics clientMetrics = new KafkaClientMetrics(c)) {
             clientMetrics.bindTo(metrics);
@@ -164,6 +166,9 @@ public final class GeneratorService extends PollingService {
                     batchStarted = System.nanoTime();
                 }
                 accept(polled, answerer);
+                if (polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
+                    commitPositionsPastMarkers(c);
+                }
                 boolean full = buffer.size() >= settings.batchSize();
                 boolean waited = (System.nanoTime() - batchStarted) / 1_000_000 >= settings.batchWaitMs();
                 if (!pendingOffsets.isEmpty() && (full || waited)) {
@@ -228,8 +233,17 @@ public final class GeneratorService extends PollingService {
                 producer.send(topics.synthetic().rawRecord(a.getPromptId(), a));
             }
             pendingDeadLetters.forEach(producer::send);
+            // Every polled record is in this batch, so the position is where the group resumes; it also lies past
+            // transaction markers, so a finished pass shows lag 0 (which is how the trainer sees a round's end).
+            for (Map.Entry<TopicPartition, OffsetAndMetadata> e : pendingOffsets.entrySet()) {
+                long position = c.position(e.getKey());
+                if (position > e.getValue().offset()) {
+                    e.setValue(new OffsetAndMetadata(position));
+                }
+            }
             producer.sendOffsetsToTransaction(new HashMap<>(pendingOffsets), c.groupMetadata());
             producer.commitTransaction();
+            pendingOffsets.forEach((tp, o) -> committedPositions.put(tp, o.offset()));
         } catch (ProducerFencedException e) {
             throw e;
         } catch (KafkaException e) {
@@ -244,6 +258,22 @@ public final class GeneratorService extends PollingService {
         tokens.increment(answers.stream().mapToLong(SyntheticResponse::getResponseTokens).sum());
         batchTime.record(Duration.ofNanos(System.nanoTime() - t0));
         clear();
+    }
+
+    /**
+     * With nothing buffered, a position beyond what was committed can only be a transaction marker read
+     * after the last batch: commit it (offsets only), so the group's lag reaches 0 at the end of a pass.
+     */
+    private void commitPositionsPastMarkers(KafkaConsumer<byte[], byte[]> c) {
+        for (TopicPartition tp : c.assignment()) {
+            Long committed = committedPositions.get(tp);
+            if (committed != null) {
+                long position = c.position(tp);
+                if (position > committed) {
+                    pendingOffsets.put(tp, new OffsetAndMetadata(position));
+                }
+            }
+        }
     }
 
     private static void rewind(KafkaConsumer<byte[], byte[]> c, Set<TopicPartition> partitions) {

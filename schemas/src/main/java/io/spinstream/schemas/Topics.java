@@ -81,6 +81,11 @@ public final class Topics {
         return new Topic<>(name, Serdes.String(), value, settings, schema);
     }
 
+    /** The consumer group of round {@code round}'s generators: a promotion starts a full pass in a new group. */
+    public String generatorGroup(int round) {
+        return prefix + "-generator-r" + round;
+    }
+
     public String prefix() {
         return prefix;
     }

@@ -58,11 +58,16 @@ public final class TrainerKeys {
     public static final ConfigKey<Boolean> INCLUDE_PREVIOUS = ConfigKey.optional("spin.trainer.include.previous.round",
             ValueType.BOOLEAN, "false", "train round t on round t-1's pairs too, re-scored under the current opponent");
 
+    public static final ConfigKey<String> ROUND_END = ConfigKey.optional("spin.trainer.round.end",
+            ValueType.oneOf("generation", "idle"), "generation",
+            "when a round's pass ends: 'generation' = no new pair for idle.ms and the round's generators have answered"
+                    + " every prompt; 'idle' = no new pair for idle.ms (for pairs that come from elsewhere)");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
         all.addAll(List.of(STORE, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
                 CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
-                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS));
+                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS, ROUND_END));
         return all;
     }
 }

@@ -20,7 +20,8 @@ public final class TrainerMain {
                 c.get(ACCUMULATION), c.get(CHECKPOINT_EVERY), c.get(IDLE_MS), c.get(CONVERGED_SHARE),
                 c.get(CONVERGED_MIN_PAIRS), RoundKeys.split(c), RoundKeys.template(c), Path.of(c.get(STATE_DIR)),
                 c.get(PROGRESS_MS), new TrainerService.RejectionPolicy(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER),
-                c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)), c.get(INCLUDE_PREVIOUS));
+                c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)), c.get(INCLUDE_PREVIOUS),
+                c.get(ROUND_END).equals("generation"));
     }
 
     public static void main(String[] args) {

@@ -32,6 +32,8 @@ import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.PartitionOffset;
 import io.spinstream.schemas.Topics;
 import io.spinstream.schemas.TrainingPair;
+import io.spinstream.runtime.kafka.GenerationPass;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -71,7 +73,7 @@ public final class TrainerService extends PollingService {
                            double weightDecay, double maxGradNorm, int batchSize, int accumulation, int checkpointEvery,
                            long idleMs, double convergedShare, int convergedMinPairs, HeldOutSplit split,
                            PromptTemplate template, Path stateDir, long progressMs, RejectionPolicy rejections,
-                           boolean includePreviousRound) {
+                           boolean includePreviousRound, boolean endWithGeneration) {
     }
 
     /**
@@ -92,6 +94,7 @@ public final class TrainerService extends PollingService {
     private final AtomicInteger round = new AtomicInteger(-1);
     private final AtomicLong lossMilli = new AtomicLong();
     private final AtomicInteger converged = new AtomicInteger();
+    private Admin admin; // set while work() runs
     private final java.util.concurrent.atomic.AtomicLong lastCheckpointAt = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
     private final Timer checkpointTime;
 
@@ -131,7 +134,9 @@ public final class TrainerService extends PollingService {
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer());
              KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props);
-             RejectionFollower rejections = new RejectionFollower(context.kafka(), topics.evaluations())) {
+             RejectionFollower rejections = new RejectionFollower(context.kafka(), topics.evaluations());
+             Admin admin = Admin.create(context.kafka().admin())) {
+            this.admin = admin;
             List<TopicPartition> partitions = consumer.partitionsFor(topics.pairs().name(), Duration.ofSeconds(60)).stream()
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
             consumer.assign(partitions);
@@ -333,6 +338,31 @@ public final class TrainerService extends PollingService {
             return false;
         }
 
+        private long lastGenerationCheck;
+        private boolean generationDone;
+
+        /** Whether the round's generators have answered every prompt (checked at most once a second). */
+        boolean generationDone() {
+            if (!settings.endWithGeneration() || generationDone) {
+                return true;
+            }
+            if (System.nanoTime() - lastGenerationCheck < 1_000_000_000L) {
+                return false;
+            }
+            lastGenerationCheck = System.nanoTime();
+            try {
+                List<TopicPartition> left = GenerationPass.unfinished(admin, topics, opponent.getRound());
+                generationDone = left.isEmpty();
+                if (!generationDone) {
+                    log.info("round {}: no new pair for {} ms, but the generators have not finished {}; the round goes on",
+                            opponent.getRound(), settings.idleMs(), left);
+                }
+            } catch (Exception e) {
+                log.warn("round {}: cannot tell whether generation is done ({}); trying again", opponent.getRound(), e.toString());
+            }
+            return generationDone;
+        }
+
         void seek(KafkaConsumer<byte[], byte[]> consumer) {
             for (TopicPartition tp : consumer.assignment()) {
                 Long offset = positions.get(tp);
@@ -385,7 +415,7 @@ public final class TrainerService extends PollingService {
                     }
                 }
                 boolean idle = (System.nanoTime() - lastPair) / 1_000_000 >= settings.idleMs();
-                if (idle && (!buffer.isEmpty() || totalSteps() > lastCheckpointStep)) {
+                if (idle && (!buffer.isEmpty() || totalSteps() > lastCheckpointStep) && generationDone()) {
                     if (!buffer.isEmpty()) {
                         trainedSinceProgress += trainStep(buffer.size());
                     }

@@ -47,6 +47,7 @@ class TrainerServiceTest {
                 Map.entry("SPIN_TRAINER_BATCH_SIZE", "4"),
                 Map.entry("SPIN_TRAINER_CHECKPOINT_EVERY_STEPS", "3"),
                 Map.entry("SPIN_TRAINER_IDLE_MS", "3000"),
+                Map.entry("SPIN_TRAINER_ROUND_END", "idle"), // pairs come from the test, not from generators
                 Map.entry("SPIN_TRAINER_PROGRESS_MS", "2000"),
                 Map.entry("SPIN_TRAINER_LR", "1e-3"),
                 Map.entry("SPIN_HELDOUT_SHARE", "0.2")));
