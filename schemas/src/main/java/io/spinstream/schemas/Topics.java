@@ -38,6 +38,7 @@ public final class Topics {
     private final Topic<String, Evaluation> evaluations;
     private final Topic<String, OpponentPromotion> opponent;
     private final Topic<byte[], DeadLetter> deadLetters;
+    private final java.util.Map<String, Topic<String, Prompt>> promptTopics = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * How many partitions the busy topics get and how many replicas every topic has: 1 on the dev stack,
@@ -99,8 +100,10 @@ public final class Topics {
         if (stream == null || !LEGAL_STREAM.matcher(stream).matches()) {
             throw new IllegalArgumentException("stream name must be 1-100 letters, digits, '_' or '-', got '" + stream + "'");
         }
-        return avro(promptsPrefix() + stream, Prompt.getClassSchema(),
-                TopicSettings.compacted(layout.partitions(), layout.replicationFactor()));
+        // One Topic (and so one serde with its schema cache) per stream: a fresh serde per record would ask
+        // the registry for the schema on every record.
+        return promptTopics.computeIfAbsent(stream, s -> avro(promptsPrefix() + s, Prompt.getClassSchema(),
+                TopicSettings.compacted(layout.partitions(), layout.replicationFactor())));
     }
 
     /** Matches every prompt stream's topic, for pattern subscriptions. */
