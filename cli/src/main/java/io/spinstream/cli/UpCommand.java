@@ -44,7 +44,7 @@ public final class UpCommand implements Callable<Integer> {
         DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.err::println);
         Path runDir = root.resolve("up").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         DevStack stack = DevStack.start();
-        InProcessServices services = InProcessServices.start(DemoRun.connected(service, stack, runDir,
+        InProcessServices services = InProcessServices.start(DemoRun.connected(setup.withSplit(service), stack, runDir,
                 service.getOrDefault("spin.run.id", "spin")));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

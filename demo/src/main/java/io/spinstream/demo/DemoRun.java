@@ -81,7 +81,7 @@ public final class DemoRun {
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         Path runDir = settings.dir().resolve("runs").resolve(stamp);
         {
-            Map<String, String> values = connected(settings.service(), stack, runDir, "demo-" + stamp);
+            Map<String, String> values = connected(setup.withSplit(settings.service()), stack, runDir, "demo-" + stamp);
             values.put("spin.topic.prefix", prefix);
             InProcessServices services = InProcessServices.start(values);
             try {

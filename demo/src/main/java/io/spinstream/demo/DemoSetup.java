@@ -50,6 +50,14 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
         return m;
     }
 
+    /** The services' settings with this setup's held-out split, so that the base and the services agree on it. */
+    public Map<String, String> withSplit(Map<String, String> service) {
+        Map<String, String> out = new LinkedHashMap<>(service);
+        out.put("spin.heldout.share", Double.toString(split.share()));
+        out.put("spin.heldout.salt", split.salt());
+        return out;
+    }
+
     public DemoBase base() {
         return new DemoBase(task, model, sft, split);
     }

@@ -357,7 +357,7 @@ public final class EvaluatorService extends PollingService {
                     new Sampling(1.0f, 1.0f, settings.maxNewTokens(), 0), seeds, true);
             List<TokenBatch.Example> ex = new ArrayList<>();
             for (int i = 0; i < chunk.size(); i++) {
-                out[from + i] = tok.decode(gen.get(i));
+                out[from + i] = tok.fitResponse(chunk.get(i).getPrompt(), tok.decode(gen.get(i)), model.config().maxPositions());
                 ex.add(tok.example(chunk.get(i).getPrompt(), chunk.get(i).getHumanResponse()));
             }
             for (int i = 0; i < chunk.size(); i++) {

@@ -64,7 +64,8 @@ public final class PromptAnswerer {
         List<TokenBatch.Example> scored = new ArrayList<>();
         List<String> answers = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            answers.add(opponent.tokenizer().decode(generated.get(i)));
+            answers.add(opponent.tokenizer().fitResponse(prompts.get(i).getPrompt(), opponent.tokenizer().decode(generated.get(i)),
+                    opponent.checkpoint().model().config().maxPositions()));
             scored.add(new TokenBatch.Example(encoded.get(i), opponent.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())));
         }
         for (int i = 0; i < prompts.size(); i++) {

@@ -76,6 +76,20 @@ public final class SpinTokenizer implements AutoCloseable {
         return new TokenBatch.Example(encodePrompt(prompt), encodeResponse(response));
     }
 
+    /**
+     * {@code response} shortened from the end until prompt, response and EOS fit in {@code maxPositions}.
+     * A sampled answer can re-encode longer than it was generated (bytes that are not valid UTF-8 decode
+     * to U+FFFD, three bytes each), and the text is what the trainer re-encodes, so the text is cut.
+     */
+    public String fitResponse(String prompt, String response, int maxPositions) {
+        int room = maxPositions - encodePrompt(prompt).length;
+        String out = response;
+        while (!out.isEmpty() && encodeResponse(out).length > room) {
+            out = out.substring(0, out.offsetByCodePoints(out.length(), -1));
+        }
+        return out;
+    }
+
     /** Text of the ids, special tokens left out. */
     public String decode(int[] ids) {
         long[] l = new long[ids.length];

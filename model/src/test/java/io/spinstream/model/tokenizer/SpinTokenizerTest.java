@@ -44,4 +44,21 @@ class SpinTokenizerTest {
             assertThat(example.response()).hasSize(6);
         }
     }
+
+    @Test
+    void aSampledAnswerThatReEncodesLongerIsCutToTheContext(@TempDir Path dir) {
+        Path file = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(file, ByteLevelBpe.bytesOnly());
+        try (SpinTokenizer t = SpinTokenizer.load(file, PromptTemplate.PLAIN, 2)) {
+            // Two sampled bytes that are not UTF-8 decode to two U+FFFD, which re-encode as six bytes.
+            String decoded = t.decode(new int[]{0xff + 3, 0xfe + 3, '7' + 3});
+            int prompt = t.encodePrompt("12+34=").length;
+            assertThat(t.encodeResponse(decoded).length).isGreaterThan(3 + 1);
+            String fitted = t.fitResponse("12+34=", decoded, prompt + 5);
+            assertThat(prompt + t.encodeResponse(fitted).length).isLessThanOrEqualTo(prompt + 5);
+            assertThat(decoded).startsWith(fitted);
+            assertThat(t.fitResponse("12+34=", "46", prompt + 5)).isEqualTo("46");
+            assertThat(t.fitResponse("12+34=", "46", prompt + 1)).isEmpty();
+        }
+    }
 }
