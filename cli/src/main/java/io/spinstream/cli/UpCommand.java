@@ -45,7 +45,11 @@ public final class UpCommand implements Callable<Integer> {
         Path runDir = root.resolve("up").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         DevStack stack = DevStack.start();
         InProcessServices services = InProcessServices.start(DemoRun.connected(setup.withSplit(service), stack, runDir,
-                service.getOrDefault("spin.run.id", "spin")));
+                service.getOrDefault("spin.run.id", "spin")), context -> {
+            if (!noDemoStream) {
+                setup.publish(context, System.err);
+            }
+        });
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("stopping the services and the local stack");
@@ -54,9 +58,6 @@ public final class UpCommand implements Callable<Integer> {
             stopped.countDown();
         }, "spin-up-shutdown"));
         services.promote(base);
-        if (!noDemoStream) {
-            setup.publish(services.context(), System.err);
-        }
         System.out.println("bootstrap=" + stack.bootstrapServers());
         System.out.println("registry=" + stack.registryUrl());
         System.out.flush();

@@ -60,7 +60,7 @@ public final class Ablation {
 
     /** One variant on one seed: exact match / NLL of the opponent in force after each round (index 0 = base). */
     public record Run(Variant variant, long seed, double[] em, double[] nll, int promoted, long steps, double trainSeconds,
-                      long sequencesForward) {
+                      long sequencesForward, List<String> refused) {
         double finalEm() {
             return em[em.length - 1];
         }
@@ -90,8 +90,9 @@ public final class Ablation {
                 Run r = runOne(v, seed, base, baseMetrics, training, heldOut, work.resolve(v.name() + "-s" + seed));
                 runs.add(r);
                 double perRun = (System.nanoTime() - started) / 1e9 / runs.size();
-                out.printf(Locale.ROOT, "[%d/%d] %s seed %d: exact match %s, %d promoted, %.0f s training (ETA %.0f min)%n",
-                        runs.size(), total, v.name(), seed, series(r.em()), r.promoted(), r.trainSeconds(),
+                out.printf(Locale.ROOT, "[%d/%d] %s seed %d: exact match %s, %d promoted%s, %.0f s training (ETA %.0f min)%n",
+                        runs.size(), total, v.name(), seed, series(r.em()), r.promoted(),
+                        r.refused().isEmpty() ? "" : " (refused: " + String.join(", ", r.refused()) + ")", r.trainSeconds(),
                         perRun * (total - runs.size()) / 60);
             }
         }
@@ -119,6 +120,7 @@ public final class Ablation {
         List<SyntheticResponse> answers = null;
         String answeredBy = null;
         Random order = new Random(seed);
+        List<String> refused = new ArrayList<>();
         for (int round = 1; round <= settings.rounds(); round++) {
             try (NDManager manager = NDManager.newBaseManager()) {
                 OpponentPromotion promotion = Opponent.initial("ablation", opponentMeta, opponentDir);
@@ -150,6 +152,8 @@ public final class Ablation {
                         promote = d.promote();
                         if (!promote) {
                             lr *= settings.rollbackFactor();
+                            refused.add(String.format(Locale.ROOT, "r%d %.4f<=%.4f", round, cand.get("exact_match"),
+                                    opponentMetrics.get("exact_match")));
                         }
                     }
                     if (promote) {
@@ -166,7 +170,7 @@ public final class Ablation {
                 }
             }
         }
-        return new Run(v, seed, em, nll, promoted, steps, trainSeconds, sequences);
+        return new Run(v, seed, em, nll, promoted, steps, trainSeconds, sequences, refused);
     }
 
     /** The opponent's answers to every training prompt, as the generator service writes them. */
@@ -232,8 +236,8 @@ public final class Ablation {
         Map<String, List<Run>> byVariant = new LinkedHashMap<>();
         runs.forEach(r -> byVariant.computeIfAbsent(r.variant().name(), k -> new ArrayList<>()).add(r));
         StringBuilder sb = new StringBuilder();
-        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | steps | sequences/step | train s |\n");
-        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | refused (round: candidate vs opponent EM) | steps | sequences/step | train s |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (List<Run> rs : byVariant.values()) {
             Variant v = rs.get(0).variant();
             int n = rs.get(0).em().length;
@@ -243,12 +247,13 @@ public final class Ablation {
                     mean[i] += r.em()[i] / rs.size();
                 }
             }
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %d | %d | %.0f |%n",
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %s | %d | %.1f | %.0f |%n",
                     v.name(), v.objective(), v.lr(), v.gated() ? "yes" : "no", series(mean),
                     String.join(", ", rs.stream().map(r -> String.format(Locale.ROOT, "%.4f", r.finalEm())).toList()),
                     mean[n - 1], mean[n - 1] - mean[0],
                     String.join(", ", rs.stream().map(r -> r.promoted() + "/" + (n - 1)).toList()),
-                    rs.get(0).steps(), rs.get(0).sequencesForward() / Math.max(1, rs.get(0).steps()),
+                    rs.stream().flatMap(r -> r.refused().stream().map(x -> "s" + r.seed() + " " + x)).reduce((a, b) -> a + "; " + b).orElse(""),
+                    rs.get(0).steps(), (double) rs.get(0).sequencesForward() / Math.max(1, rs.get(0).steps()),
                     rs.stream().mapToDouble(Run::trainSeconds).average().orElse(0)));
         }
         return sb.toString();

@@ -83,9 +83,10 @@ public final class DemoRun {
         {
             Map<String, String> values = connected(setup.withSplit(settings.service()), stack, runDir, "demo-" + stamp);
             values.put("spin.topic.prefix", prefix);
-            InProcessServices services = InProcessServices.start(values);
+            List<List<Prompt>> published = new ArrayList<>();
+            InProcessServices services = InProcessServices.start(values, context -> published.add(setup.publish(context, out)));
             try {
-                List<Prompt> prompts = setup.publish(services.context(), out);
+                List<Prompt> prompts = published.get(0);
                 int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
                 services.promote(base);
                 List<RoundResult> rounds = follow(services, training);

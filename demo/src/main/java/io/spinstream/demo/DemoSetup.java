@@ -26,7 +26,6 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
      */
     public static Map<String, String> serviceDefaults() {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("spin.topic.partitions", "2");
         m.put("spin.generator.batch.size", "64");
         m.put("spin.generator.batch.wait.ms", "100");
         m.put("spin.generator.temperature", "1.0");

@@ -34,11 +34,21 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
 
     /** @param values every setting by key name, connection included; checked as a service checks its own */
     public static InProcessServices start(Map<String, String> values) {
+        return start(values, context -> {
+        });
+    }
+
+    /**
+     * @param beforeServices runs once the topics exist and before any service starts (streams published
+     *                       here are there when the services first subscribe)
+     */
+    public static InProcessServices start(Map<String, String> values, java.util.function.Consumer<SpinContext> beforeServices) {
         ServiceConfig config = ServiceConfig.load(DemoRun.serviceKeys(), Map.of(), Optional.empty(), values);
         SpinContext context = SpinContext.from(config);
         try (Admin admin = Admin.create(context.kafka().admin())) {
             new TopicProvisioner(admin, context.registrar()).ensure(context.topics().fixed());
         }
+        beforeServices.accept(context);
         PrometheusMeterRegistry g = MetricsServer.newRegistry();
         PrometheusMeterRegistry t = MetricsServer.newRegistry();
         PrometheusMeterRegistry e = MetricsServer.newRegistry();

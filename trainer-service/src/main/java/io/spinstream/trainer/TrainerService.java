@@ -40,6 +40,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,6 +96,7 @@ public final class TrainerService extends PollingService {
     private final AtomicLong lossMilli = new AtomicLong();
     private final AtomicInteger converged = new AtomicInteger();
     private Admin admin; // set while work() runs
+    private volatile boolean joinerFailed;
     private final java.util.concurrent.atomic.AtomicLong lastCheckpointAt = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
     private final Timer checkpointTime;
 
@@ -122,6 +124,26 @@ public final class TrainerService extends PollingService {
                 "pair-joiner:" + context.instanceId()));
         KafkaStreams streams = new KafkaStreams(PairJoiner.topology(topics, settings.split(), Clock.systemUTC()), props);
         new KafkaStreamsMetrics(streams).bindTo(metrics);
+        // A prompt stream created while the joiner runs can reach a task before the thread's pattern
+        // subscription knows it ("Topic ... is unknown to the topology"); a fresh thread resolves the pattern
+        // again. Repeated failures within a minute end the joiner, and the trainer with it.
+        java.util.Deque<Long> replaced = new java.util.ArrayDeque<>();
+        streams.setUncaughtExceptionHandler(e -> {
+            long now = System.nanoTime();
+            replaced.removeIf(t -> now - t > 60_000_000_000L);
+            if (replaced.size() >= 5) {
+                log.error("pair joiner failed 5 times within a minute; stopping it: {}", e.toString(), e);
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            }
+            replaced.add(now);
+            log.warn("pair joiner thread failed ({}); replacing it", e.toString());
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streams.setStateListener((next, before) -> {
+            if (next == KafkaStreams.State.ERROR) {
+                joinerFailed = true;
+            }
+        });
         streams.start();
         return streams;
     }
@@ -143,6 +165,7 @@ public final class TrainerService extends PollingService {
             polling(consumer);
             String current = "";
             while (running()) {
+                checkJoiner();
                 Optional<OpponentPromotion> next = watcher.awaitOther(current, 500);
                 if (next.isEmpty()) {
                     continue;
@@ -155,6 +178,13 @@ public final class TrainerService extends PollingService {
                     break;
                 }
             }
+        }
+    }
+
+    /** Without the pair joiner no pair would ever come: fail the service (and its readiness) instead of waiting. */
+    private void checkJoiner() {
+        if (joinerFailed) {
+            throw new IllegalStateException("the pair joiner (Kafka Streams) stopped in state ERROR; see the log above");
         }
     }
 
@@ -382,6 +412,7 @@ public final class TrainerService extends PollingService {
             long trainedSinceProgress = 0;
             boolean announcedConverged = false;
             while (running() && watcher.current().map(p -> p.getCheckpointId().equals(opponent.getCheckpointId())).orElse(true)) {
+                checkJoiner();
                 var polled = consumer.poll(Duration.ofMillis(200));
                 for (ConsumerRecord<byte[], byte[]> raw : polled) {
                     positions.put(new TopicPartition(raw.topic(), raw.partition()), raw.offset() + 1);

@@ -7,7 +7,13 @@ import io.spinstream.schemas.TopicProvisioner;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
+import io.spinstream.schemas.TopicSettings;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.UUID;
 import java.util.function.IntConsumer;
 
@@ -27,7 +33,7 @@ public final class PromptPublisher {
     public Topic<String, Prompt> publish(String stream, List<Prompt> prompts, IntConsumer progress) {
         Topic<String, Prompt> topic = context.topics().prompts(stream);
         try (Admin admin = Admin.create(context.kafka().admin())) {
-            new TopicProvisioner(admin, context.registrar()).ensure(List.of(topic));
+            new TopicProvisioner(admin, context.registrar()).ensure(List.of(coPartitioned(admin, topic)));
         }
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                 context.kafka().transactionalProducer("spin-prompts-" + stream + "-" + UUID.randomUUID()))) {
@@ -41,5 +47,31 @@ public final class PromptPublisher {
             producer.commitTransaction();
         }
         return topic;
+    }
+
+    /**
+     * The trainer joins every prompt stream with the synthetic answers by prompt_id, which needs both
+     * topics to have the same partitions; a new stream takes the synthetic topic's count when that topic
+     * exists, whatever this client's own layout says.
+     */
+    private Topic<String, Prompt> coPartitioned(Admin admin, Topic<String, Prompt> topic) {
+        String synthetic = context.topics().synthetic().name();
+        try {
+            int partitions = admin.describeTopics(List.of(synthetic)).allTopicNames().get(30, TimeUnit.SECONDS)
+                    .get(synthetic).partitions().size();
+            if (partitions == topic.settings().partitions()) {
+                return topic;
+            }
+            TopicSettings s = topic.settings();
+            return new Topic<>(topic.name(), topic.keySerde(), topic.valueSerde(),
+                    new TopicSettings(partitions, s.replicationFactor(), s.configs()), topic.valueSchema());
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                return topic;
+            }
+            throw new IllegalStateException("cannot describe " + synthetic + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException | TimeoutException e) {
+            throw new IllegalStateException("cannot describe " + synthetic + ": " + e, e);
+        }
     }
 }
