@@ -236,4 +236,20 @@ class K8sManifestsTest {
         List<GenericKubernetesResource> dev = custom(render("dev"), "KafkaTopic");
         assertThat(dev).allMatch(t -> ((Map<String, Object>) t.getAdditionalProperties().get("spec")).get("replicas").equals(1));
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"dev", "gpu"})
+    void theServicesLayoutMatchesTheTopics(String overlay) throws Exception {
+        List<HasMetadata> objects = render(overlay);
+        Map<String, String> common = ((ConfigMap) named(objects, "ConfigMap", "spin-common")).getData();
+        String synthetic = common.get("SPIN_TOPIC_PREFIX") + ".synthetic";
+        Map<String, Object> spec = custom(objects, "KafkaTopic").stream()
+                .map(t -> (Map<String, Object>) t.getAdditionalProperties().get("spec"))
+                .filter(x -> synthetic.equals(x.get("topicName"))).findFirst().orElseThrow();
+        // New prompt streams must be co-partitioned with the synthetic answers for the pair join.
+        assertThat(spec.get("partitions").toString()).as("%s: SPIN_TOPIC_PARTITIONS vs %s", overlay, synthetic)
+                .isEqualTo(common.get("SPIN_TOPIC_PARTITIONS"));
+        assertThat(spec.get("replicas").toString()).as("%s: SPIN_TOPIC_REPLICATION_FACTOR", overlay)
+                .isEqualTo(common.get("SPIN_TOPIC_REPLICATION_FACTOR"));
+    }
 }
