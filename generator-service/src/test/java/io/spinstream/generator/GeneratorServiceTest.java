@@ -95,6 +95,24 @@ class GeneratorServiceTest {
             List<SyntheticResponse> later = f.answers(a -> a.size() >= both.size(), Duration.ofSeconds(60));
             assertThat(later).extracting(SyntheticResponse::getPromptId).containsExactlyInAnyOrderElementsOf(both);
 
+            // A stream written in a transaction ends in a commit marker: the pass is still complete (lag 0),
+            // which is how the trainer tells that a round's generation is done.
+            List<Prompt> txn = sums("txn", 5);
+            new io.spinstream.runtime.kafka.PromptPublisher(io.spinstream.runtime.SpinContext.from(f.config(Map.of())))
+                    .publish("txn", txn, n -> {
+                    });
+            both.addAll(trainIds(txn));
+            f.answers(a -> a.size() >= both.size(), Duration.ofSeconds(60));
+            try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(f.kafka.admin())) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                List<org.apache.kafka.common.TopicPartition> left;
+                do {
+                    Thread.sleep(300);
+                    left = io.spinstream.runtime.kafka.GenerationPass.unfinished(admin, f.topics, 0);
+                } while (!left.isEmpty() && System.nanoTime() < deadline);
+                assertThat(left).as("prompt partitions the round-0 group has not committed to their end").isEmpty();
+            }
+
             String scrape = registry.scrape();
             assertThat(scrape).contains("spin_generator_prompts_answered_total")
                     .contains("spin_generator_opponent_round")
