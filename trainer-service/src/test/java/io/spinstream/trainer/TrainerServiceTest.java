@@ -152,14 +152,25 @@ class TrainerServiceTest {
         try (NDManager m = NDManager.newBaseManager();
              LoadedCheckpoint ca = CheckpointStore.load(Path.of(java.net.URI.create(endA.getUri())), m);
              LoadedCheckpoint cb = CheckpointStore.load(Path.of(java.net.URI.create(endB.getUri())), m)) {
-            ca.model().parameters().forEach((name, pa) -> {
-                float[] va = pa.toFloatArray();
-                float[] vb = cb.model().parameters().get(name).toFloatArray();
+            // Not bit-for-bit: libtorch's CPU kernels may add in another order in another process, and Adam turns a
+            // last-bit difference of a near-zero gradient into up to ~1e-5 on a few weights (seen in CI). A lost or
+            // repeated step would move almost every weight by about the learning rate (1e-3).
+            long elements = 0;
+            long off = 0;
+            double maxDiff = 0;
+            for (var e : ca.model().parameters().entrySet()) {
+                float[] va = e.getValue().toFloatArray();
+                float[] vb = cb.model().parameters().get(e.getKey()).toFloatArray();
                 for (int i = 0; i < va.length; i++) {
-                    assertThat(vb[i]).as("%s[%d]", name, i).isCloseTo(va[i], within(1e-6f));
                     assertThat(Float.isFinite(va[i])).isTrue();
+                    double d = Math.abs(va[i] - vb[i]);
+                    maxDiff = Math.max(maxDiff, d);
+                    off += d > 1e-6 ? 1 : 0;
+                    elements++;
                 }
-            });
+            }
+            assertThat(maxDiff).as("largest weight difference").isLessThan(1e-4);
+            assertThat((double) off / elements).as("share of weights differing by more than 1e-6").isLessThan(0.001);
             assertThat(ca.metadata().parentId()).isEqualTo("base");
         }
     }
