@@ -80,22 +80,17 @@ public final class DemoRun {
         DemoSetup setup = settings.setup();
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         Path runDir = settings.dir().resolve("runs").resolve(stamp);
-        {
-            Map<String, String> values = connected(setup.withSplit(settings.service()), stack, runDir, "demo-" + stamp);
-            values.put("spin.topic.prefix", prefix);
-            List<List<Prompt>> published = new ArrayList<>();
-            InProcessServices services = InProcessServices.start(values, context -> published.add(setup.publish(context, out)));
-            try {
-                List<Prompt> prompts = published.get(0);
-                int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
-                services.promote(base);
-                List<RoundResult> rounds = follow(services, training);
-                Outcome outcome = report(base, rounds, services.trainerConverged(), runDir);
-                out.printf(Locale.ROOT, "demo took %.1f min; run folder %s%n", (System.nanoTime() - started) / 60e9, runDir);
-                return outcome;
-            } finally {
-                services.close();
-            }
+        Map<String, String> values = connected(setup.withSplit(settings.service()), stack, runDir, "demo-" + stamp);
+        values.put("spin.topic.prefix", prefix);
+        // The stream is published before the services subscribe (see InProcessServices.start).
+        List<Prompt> prompts = new ArrayList<>();
+        try (InProcessServices services = InProcessServices.start(values, context -> prompts.addAll(setup.publish(context, out)))) {
+            int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
+            services.promote(base);
+            List<RoundResult> rounds = follow(services, training);
+            Outcome outcome = report(base, rounds, services.trainerConverged(), runDir);
+            out.printf(Locale.ROOT, "demo took %.1f min; run folder %s%n", (System.nanoTime() - started) / 60e9, runDir);
+            return outcome;
         }
     }
 

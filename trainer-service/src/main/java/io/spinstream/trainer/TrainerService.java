@@ -47,8 +47,10 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -97,7 +99,7 @@ public final class TrainerService extends PollingService {
     private final AtomicInteger converged = new AtomicInteger();
     private Admin admin; // set while work() runs
     private volatile boolean joinerFailed;
-    private final java.util.concurrent.atomic.AtomicLong lastCheckpointAt = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
+    private final AtomicLong lastCheckpointAt = new AtomicLong(System.currentTimeMillis() / 1000);
     private final Timer checkpointTime;
 
     public TrainerService(SpinContext context, Settings settings, MeterRegistry metrics) {
@@ -127,7 +129,7 @@ public final class TrainerService extends PollingService {
         // A prompt stream created while the joiner runs can reach a task before the thread's pattern
         // subscription knows it ("Topic ... is unknown to the topology"); a fresh thread resolves the pattern
         // again. Repeated failures within a minute end the joiner, and the trainer with it.
-        java.util.Deque<Long> replaced = new java.util.ArrayDeque<>();
+        Deque<Long> replaced = new ArrayDeque<>();
         streams.setUncaughtExceptionHandler(e -> {
             long now = System.nanoTime();
             replaced.removeIf(t -> now - t > 60_000_000_000L);
