@@ -6,7 +6,7 @@ import io.spinstream.evaluator.suite.ExactMatch;
 import io.spinstream.evaluator.suite.HeldOutNll;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.evaluator.suite.Scoring;
-import io.spinstream.generator.PromptAnswerer;
+import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.NoGrad;
 import io.spinstream.model.Sampling;

@@ -18,6 +18,7 @@ import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.TopicProvisioner;
 import io.spinstream.trainer.TrainerMain;
 import io.spinstream.trainer.TrainerService;
+import io.spinstream.trainer.round.RoundTrainer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
@@ -95,9 +96,10 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
         return count("trainer", "spin.trainer.steps");
     }
 
+    /** Whether the trainer's round stopped as converged (the trainer's own state, not a metric). */
     public boolean trainerConverged() {
-        var gauge = metrics.get("trainer").find("spin.trainer.converged").gauge();
-        return gauge != null && gauge.value() == 1.0;
+        return all.stream().filter(TrainerService.class::isInstance).map(TrainerService.class::cast)
+                .anyMatch(t -> t.roundState().orElse(null) == RoundTrainer.State.CONVERGED);
     }
 
     @Override

@@ -10,7 +10,9 @@ import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
+import io.spinstream.runtime.kafka.TransactionStep;
 import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.runtime.deadletter.DeadLetters;
 import io.spinstream.runtime.deadletter.Decoded;
@@ -28,9 +30,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -227,32 +227,22 @@ public final class GeneratorService extends PollingService {
             answers.addAll(answerer.answer(manager, chunk));
             batchFill.record((double) chunk.size() / settings.batchSize());
         }
-        try {
-            producer.beginTransaction();
-            for (SyntheticResponse a : answers) {
-                producer.send(topics.synthetic().rawRecord(a.getPromptId(), a));
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        answers.forEach(a -> out.add(topics.synthetic().rawRecord(a.getPromptId(), a)));
+        out.addAll(pendingDeadLetters);
+        // Every polled record is in this batch, so the position is where the group resumes; it also lies past
+        // transaction markers, so a finished pass shows lag 0 (which is how the trainer sees a round's end).
+        for (Map.Entry<TopicPartition, OffsetAndMetadata> e : pendingOffsets.entrySet()) {
+            long position = c.position(e.getKey());
+            if (position > e.getValue().offset()) {
+                e.setValue(new OffsetAndMetadata(position));
             }
-            pendingDeadLetters.forEach(producer::send);
-            // Every polled record is in this batch, so the position is where the group resumes; it also lies past
-            // transaction markers, so a finished pass shows lag 0 (which is how the trainer sees a round's end).
-            for (Map.Entry<TopicPartition, OffsetAndMetadata> e : pendingOffsets.entrySet()) {
-                long position = c.position(e.getKey());
-                if (position > e.getValue().offset()) {
-                    e.setValue(new OffsetAndMetadata(position));
-                }
-            }
-            producer.sendOffsetsToTransaction(new HashMap<>(pendingOffsets), c.groupMetadata());
-            producer.commitTransaction();
-            pendingOffsets.forEach((tp, o) -> committedPositions.put(tp, o.offset()));
-        } catch (ProducerFencedException e) {
-            throw e;
-        } catch (KafkaException e) {
-            log.warn("transaction failed ({}); aborting and re-reading from the committed offsets", e.toString());
-            producer.abortTransaction();
+        }
+        if (!new TransactionStep(producer, c).commit(out, new HashMap<>(pendingOffsets))) {
             clear();
-            rewind(c, c.assignment());
             return;
         }
+        pendingOffsets.forEach((tp, o) -> committedPositions.put(tp, o.offset()));
         answered.increment(answers.size());
         deadLettered.increment(pendingDeadLetters.size());
         tokens.increment(answers.stream().mapToLong(SyntheticResponse::getResponseTokens).sum());
@@ -272,18 +262,6 @@ public final class GeneratorService extends PollingService {
                 if (position > committed) {
                     pendingOffsets.put(tp, new OffsetAndMetadata(position));
                 }
-            }
-        }
-    }
-
-    private static void rewind(KafkaConsumer<byte[], byte[]> c, Set<TopicPartition> partitions) {
-        var committed = c.committed(partitions);
-        for (TopicPartition tp : partitions) {
-            OffsetAndMetadata o = committed.get(tp);
-            if (o != null) {
-                c.seek(tp, o);
-            } else {
-                c.seekToBeginning(List.of(tp));
             }
         }
     }
@@ -323,7 +301,7 @@ public final class GeneratorService extends PollingService {
             kept.removeAll(revoked);
             clear();
             if (activeConsumer != null && !kept.isEmpty()) {
-                rewind(activeConsumer, kept);
+                TransactionStep.rewind(activeConsumer, kept);
             }
         }
     }

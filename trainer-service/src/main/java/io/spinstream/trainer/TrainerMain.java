@@ -4,6 +4,9 @@ import io.spinstream.model.objective.Objective;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.trainer.round.RejectionPolicy;
+import io.spinstream.trainer.round.RoundEnd;
+import io.spinstream.trainer.round.RoundSettings;
 
 import java.nio.file.Path;
 
@@ -14,14 +17,17 @@ public final class TrainerMain {
     private TrainerMain() {
     }
 
+    /** The trainer's settings, parsed once from its configuration. */
     public static TrainerService.Settings settings(ServiceConfig c) {
-        return new TrainerService.Settings(c.get(RoundKeys.RUN_ID), Path.of(c.get(STORE)), Objective.parse(c.get(OBJECTIVE)),
-                c.get(OPTIMIZER), c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE),
-                c.get(ACCUMULATION), c.get(CHECKPOINT_EVERY), c.get(IDLE_MS), c.get(CONVERGED_SHARE),
-                c.get(CONVERGED_MIN_PAIRS), RoundKeys.split(c), RoundKeys.template(c), Path.of(c.get(STATE_DIR)),
-                c.get(PROGRESS_MS), new TrainerService.RejectionPolicy(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER),
-                c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)), c.get(INCLUDE_PREVIOUS),
-                c.get(ROUND_END).equals("generation"));
+        RoundSettings.Training training = new RoundSettings.Training(Objective.parse(c.get(OBJECTIVE)), c.get(OPTIMIZER),
+                c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE), c.get(ACCUMULATION));
+        RoundSettings round = new RoundSettings(training,
+                new RoundSettings.Checkpointing(c.get(RoundKeys.RUN_ID), Path.of(c.get(STORE)), c.get(CHECKPOINT_EVERY)),
+                new RoundSettings.Convergence(c.get(CONVERGED_SHARE), c.get(CONVERGED_MIN_PAIRS)),
+                RejectionPolicy.of(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER), c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)),
+                c.get(INCLUDE_PREVIOUS), RoundKeys.template(c), c.get(PROGRESS_MS));
+        return new TrainerService.Settings(round, new RoundEnd.Rule(c.get(IDLE_MS), c.get(ROUND_END).equals("generation")),
+                RoundKeys.split(c), Path.of(c.get(STATE_DIR)));
     }
 
     public static void main(String[] args) {

@@ -8,7 +8,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -24,6 +26,7 @@ public final class TopicFollower implements AutoCloseable {
     private final Consumer<ConsumerRecord<byte[], byte[]>> handler;
     private final Thread thread;
     private volatile boolean running = true;
+    private final Map<TopicPartition, Long> positions = new HashMap<>(); // guarded by itself; read up to here
 
     public TopicFollower(KafkaSettings kafka, String topic, Consumer<ConsumerRecord<byte[], byte[]>> handler) {
         this.topic = topic;
@@ -52,6 +55,10 @@ public final class TopicFollower implements AutoCloseable {
                         log.warn("unreadable record on {} at offset {}: {}", topic, r.offset(), e.toString());
                     }
                 }
+                synchronized (positions) {
+                    partitions.forEach(tp -> positions.put(tp, consumer.position(tp)));
+                    positions.notifyAll();
+                }
             }
         } catch (WakeupException e) {
             // closing
@@ -60,6 +67,33 @@ public final class TopicFollower implements AutoCloseable {
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }
+    }
+
+    /** The topic followed. */
+    public String topic() {
+        return topic;
+    }
+
+    /**
+     * Waits until every record before {@code ends} (for example a consumer's {@code endOffsets} of the
+     * topic) has been handed to the handler; false when that takes longer than {@code timeout}.
+     */
+    public boolean awaitPositions(Map<TopicPartition, Long> ends, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (positions) {
+            while (!reached(ends)) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0 || !thread.isAlive()) {
+                    return reached(ends);
+                }
+                positions.wait(Math.min(left, 200));
+            }
+            return true;
+        }
+    }
+
+    private boolean reached(Map<TopicPartition, Long> ends) {
+        return ends.entrySet().stream().allMatch(e -> e.getValue() <= positions.getOrDefault(e.getKey(), -1L));
     }
 
     @Override

@@ -1,4 +1,4 @@
-package io.spinstream.generator;
+package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.Generator;
@@ -6,7 +6,6 @@ import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LogProbs;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
-import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SamplingSettings;
 import io.spinstream.schemas.SyntheticResponse;

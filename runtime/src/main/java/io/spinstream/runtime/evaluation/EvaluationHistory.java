@@ -1,0 +1,68 @@
+package io.spinstream.runtime.evaluation;
+
+import io.spinstream.runtime.kafka.KafkaSettings;
+import io.spinstream.runtime.kafka.TopicFollower;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.Topic;
+import io.spinstream.schemas.Verdict;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.common.TopicPartition;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Every evaluation of the run, kept by following the evaluations topic (read once from the beginning,
+ * then followed) instead of re-reading the topic for every question. The trainer counts rejections in
+ * it; the evaluator looks up duplicates and the other suites' verdicts.
+ */
+public final class EvaluationHistory implements AutoCloseable {
+    private final List<Evaluation> evaluations = new ArrayList<>(); // guarded by itself
+    private final TopicFollower follower;
+
+    public EvaluationHistory(KafkaSettings kafka, Topic<String, Evaluation> topic) {
+        this.follower = new TopicFollower(kafka, topic.name(), r -> add(topic.deserializeValue(r.value()))).start();
+    }
+
+    private void add(Evaluation e) {
+        synchronized (evaluations) {
+            evaluations.add(e);
+        }
+    }
+
+    /** A snapshot of every evaluation read so far, in topic order per partition. */
+    public List<Evaluation> all() {
+        synchronized (evaluations) {
+            return List.copyOf(evaluations);
+        }
+    }
+
+    /** Distinct candidates rejected against the opponent {@code baselineId} so far. */
+    public int rejections(String baselineId) {
+        return all().stream().filter(e -> e.getVerdict() == Verdict.REJECT && e.getBaselineId().equals(baselineId))
+                .map(Evaluation::getCheckpointId).collect(Collectors.toSet()).size();
+    }
+
+    /**
+     * Waits until everything committed to the topic when this is called has been read (end offsets taken
+     * with {@code consumer}, read_committed: the last stable offsets), so the history answers for it.
+     */
+    public void syncWith(Consumer<?, ?> consumer, Duration timeout) throws InterruptedException {
+        List<TopicPartition> partitions = consumer.partitionsFor(follower.topic()).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        Map<TopicPartition, Long> ends = consumer.endOffsets(Set.copyOf(partitions));
+        if (!follower.awaitPositions(ends, timeout)) {
+            throw new IllegalStateException("the evaluations topic " + follower.topic() + " was not read up to " + ends
+                    + " within " + timeout);
+        }
+    }
+
+    @Override
+    public void close() {
+        follower.close();
+    }
+}

@@ -1,0 +1,21 @@
+package io.spinstream.trainer.round;
+
+import io.spinstream.model.TokenBatch;
+import io.spinstream.schemas.TrainingPair;
+
+/** What became of one pair read from the pairs topic. */
+public sealed interface Intake {
+
+    /** Ready to train: its position, the pair and its token sequences. */
+    record Accepted(PartitionKey partition, long offset, TrainingPair pair, TokenBatch.Example chosen,
+                    TokenBatch.Example rejected, boolean previousRound) implements Intake {
+    }
+
+    /** Written by another opponent or round: not this round's to train. */
+    record Stale(String reason) implements Intake {
+    }
+
+    /** Cannot be trained (does not tokenize, exceeds the context): a dead letter with this reason. */
+    record Invalid(String reason) implements Intake {
+    }
+}

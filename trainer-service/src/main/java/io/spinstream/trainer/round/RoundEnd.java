@@ -1,0 +1,76 @@
+package io.spinstream.trainer.round;
+
+import java.time.InstantSource;
+import java.util.List;
+
+/**
+ * When a round's pass is over: no new pair for {@code idleMs} and the round's generators have answered
+ * every prompt. Generation progress is asked at most once a second; an answer that cannot be had counts
+ * as "not yet".
+ */
+public final class RoundEnd {
+
+    /** How far the round's generation pass is: the prompt partitions not yet answered (empty: done). */
+    @FunctionalInterface
+    public interface GenerationProgress {
+        List<String> unfinished() throws Exception;
+
+        /** For pairs that do not come from this run's generators: the idle time alone ends a pass. */
+        GenerationProgress NONE = List::of;
+    }
+
+    /** The rule: a pass ends after {@code idleMs} without a new pair, and (when asked) once generation is done. */
+    public record Rule(long idleMs, boolean waitForGeneration) {
+    }
+
+    /** What the last look at generation progress found. */
+    public record Check(boolean done, String detail) {
+    }
+
+    private final InstantSource clock;
+    private final long idleMs;
+    private final GenerationProgress progress;
+    private long lastPairAt;
+    private long lastAskedAt = -1;
+    private boolean generationDone;
+    private String lastDetail = "generation not finished";
+
+    public RoundEnd(InstantSource clock, long idleMs, GenerationProgress progress) {
+        this.clock = clock;
+        this.idleMs = idleMs;
+        this.progress = progress;
+        this.lastPairAt = clock.millis();
+    }
+
+    /** A pair of the round arrived (or the round starts over): the idle time starts again. */
+    public void pairArrived() {
+        lastPairAt = clock.millis();
+    }
+
+    public boolean idle() {
+        return clock.millis() - lastPairAt >= idleMs;
+    }
+
+    /** Whether the pass is over; {@code detail} of the last generation check says why not. */
+    public Check check() {
+        if (!idle()) {
+            return new Check(false, "a pair came less than " + idleMs + " ms ago");
+        }
+        if (generationDone) {
+            return new Check(true, "");
+        }
+        long now = clock.millis();
+        if (lastAskedAt >= 0 && now - lastAskedAt < 1000) {
+            return new Check(false, lastDetail);
+        }
+        lastAskedAt = now;
+        try {
+            List<String> left = progress.unfinished();
+            generationDone = left.isEmpty();
+            lastDetail = generationDone ? "" : "the generators have not finished " + left;
+        } catch (Exception e) {
+            lastDetail = "cannot tell whether generation is done (" + e + ")";
+        }
+        return new Check(generationDone, lastDetail);
+    }
+}

@@ -1,0 +1,71 @@
+package io.spinstream.trainer.round;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.checkpoint.CheckpointException;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where a round starts: θ from the round's newest candidate in the store (a restart resumes it, with its
+ * optimiser state and offsets) or else from the opponent; where the round's pairs begin (where the
+ * opponent's own training ended, or the previous opponent's when round t−1's pairs are trained too).
+ *
+ * @param resume             the candidate to resume, if the round has one
+ * @param roundStart         offsets at which the round's pairs begin (empty: the beginning)
+ * @param previousOpponentId the opponent that wrote round t−1's pairs, when they are trained too
+ */
+public record RoundPlan(OpponentRef opponent, Optional<CheckpointMetadata> resume, Map<PartitionKey, Long> roundStart,
+                        String previousOpponentId) {
+
+    /** The opponent a round trains against: the promoted checkpoint, its folder and its sha256. */
+    public record OpponentRef(String id, int round, Path directory, String sha256) {
+        /** Its metadata as written (offsets, parent); empty for a folder without one. */
+        public Optional<CheckpointMetadata> metadata() {
+            return new CheckpointStore(directory.toAbsolutePath().getParent()).metadata(directory.getFileName().toString());
+        }
+    }
+
+    public static RoundPlan of(CheckpointStore store, OpponentRef opponent, boolean includePreviousRound) {
+        Optional<CheckpointMetadata> resume = store.list().stream().flatMap(id -> store.metadata(id).stream())
+                .filter(m -> opponent.id().equals(m.parentId()))
+                .max(Comparator.comparingLong(CheckpointMetadata::step));
+        Optional<CheckpointMetadata> own = opponent.metadata();
+        Map<PartitionKey, Long> start = PartitionKey.decode(own.map(CheckpointMetadata::offsets).orElse(Map.of()));
+        String previous = null;
+        if (includePreviousRound) {
+            previous = own.map(CheckpointMetadata::parentId).orElse(null);
+            if (previous != null) {
+                start = PartitionKey.decode(store.metadata(previous).map(CheckpointMetadata::offsets).orElse(Map.of()));
+            }
+        }
+        return new RoundPlan(opponent, resume, start, previous);
+    }
+
+    /**
+     * Opens θ: the resumed candidate, or the opponent, refused when its sha256 differs from the promotion's
+     * (no round trains from a wrong model).
+     */
+    public LoadedCheckpoint openTheta(CheckpointStore store, NDManager manager) {
+        if (resume.isPresent()) {
+            return store.load(resume.get().id(), manager);
+        }
+        LoadedCheckpoint theta = CheckpointStore.load(opponent.directory(), manager);
+        if (!theta.metadata().sha256().equalsIgnoreCase(opponent.sha256())) {
+            theta.close();
+            throw new CheckpointException("opponent " + opponent.id() + " has sha256 " + theta.metadata().sha256()
+                    + " but its promotion names " + opponent.sha256());
+        }
+        return theta;
+    }
+
+    /** Where reading starts: the resumed candidate's offsets, else the round's start. */
+    public Map<PartitionKey, Long> readFrom() {
+        return resume.map(m -> PartitionKey.decode(m.offsets())).orElse(roundStart);
+    }
+}

@@ -1,0 +1,37 @@
+package io.spinstream.trainer.round;
+
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.objective.Objective;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.model.train.LearningRateSchedule;
+import io.spinstream.model.train.Optimizer;
+import io.spinstream.model.train.TrainStep;
+
+import java.nio.file.Path;
+
+/** How a round trains, in the groups its settings come in. */
+public record RoundSettings(Training training, Checkpointing checkpointing, Convergence convergence,
+                            RejectionPolicy policy, boolean includePreviousRound, PromptTemplate template, long progressMs) {
+
+    /** The objective and the optimiser. */
+    public record Training(Objective objective, String optimizer, double lr, int warmup, double weightDecay,
+                           double maxGradNorm, int batchSize, int accumulation) {
+        public int pairsPerStep() {
+            return batchSize * accumulation;
+        }
+
+        /** A fresh optimiser over {@code model} at {@code lr}; no decay, as a round's length is not known in advance. */
+        public TrainStep newStep(LlamaModel model, double learningRate) {
+            return new TrainStep(model, objective, Optimizer.parse(optimizer, weightDecay),
+                    new LearningRateSchedule(learningRate, warmup, 0, 1.0), maxGradNorm);
+        }
+    }
+
+    /** Where candidates go and how often: ids are {@code <runId>-r<round>-s<step>}. */
+    public record Checkpointing(String runId, Path store, int everySteps) {
+    }
+
+    /** A round with at least {@code minPairs} pairs, {@code share} of them y' = y, has nothing left to learn. */
+    public record Convergence(double share, int minPairs) {
+    }
+}
