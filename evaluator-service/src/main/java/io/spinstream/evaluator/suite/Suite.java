@@ -36,16 +36,4 @@ public interface Suite {
             default -> throw new IllegalArgumentException("unknown suite '" + name + "': expected nll, preference or exact_match");
         };
     }
-
-    /** Scores {@code s} for every suite. */
-    static Map<String, Double> all(java.util.List<Suite> suites, Scoring s, boolean asBaseline) {
-        Map<String, Double> out = new java.util.TreeMap<>();
-        for (Suite suite : suites) {
-            Double v = asBaseline ? suite.baseline(s) : suite.score(s);
-            if (v != null) {
-                out.put(suite.metric().name(), v);
-            }
-        }
-        return out;
-    }
 }

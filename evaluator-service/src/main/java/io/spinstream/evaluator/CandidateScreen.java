@@ -1,0 +1,74 @@
+package io.spinstream.evaluator;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.checkpoint.CheckpointException;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.schemas.CheckpointEvent;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Verdict;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What a checkpoint event must pass before it is scored: not evaluated by these suites already (a
+ * repeated event), an opponent in force, not the opponent itself, trained from the opponent in force
+ * (else stale), and files that match the event's sha256 (else corrupt).
+ */
+public final class CandidateScreen {
+
+    public sealed interface Outcome {
+        /** Evaluated by these suites before: nothing is written again. */
+        record Skip(String reason) implements Outcome {
+        }
+
+        /** A verdict without scoring, against {@code baselineId} (empty when there is no opponent). */
+        record Refuse(Verdict verdict, String baselineId, String reason) implements Outcome {
+        }
+
+        /** To be scored against {@code opponent}. */
+        record Score(OpponentPromotion opponent) implements Outcome {
+        }
+    }
+
+    private final String runId;
+    private final String suiteKey;
+
+    public CandidateScreen(String runId, String suiteKey) {
+        this.runId = runId;
+        this.suiteKey = suiteKey;
+    }
+
+    public Outcome screen(CheckpointEvent event, Optional<OpponentPromotion> opponent, List<Evaluation> history) {
+        String id = event.getCheckpointId();
+        if (history.stream().anyMatch(e -> e.getCheckpointId().equals(id) && e.getSuite().equals(suiteKey))) {
+            return new Outcome.Skip("checkpoint " + id + " was evaluated by suites " + suiteKey + " already");
+        }
+        if (opponent.isEmpty()) {
+            return new Outcome.Refuse(Verdict.INVALID, "", "no opponent has been promoted for run " + runId);
+        }
+        String current = opponent.get().getCheckpointId();
+        if (current.equals(id)) {
+            return new Outcome.Refuse(Verdict.REJECT, current, "checkpoint " + id + " is the opponent already");
+        }
+        if (!current.equals(event.getParentOpponentId())) {
+            return new Outcome.Refuse(Verdict.REJECT, current, "stale: trained from " + event.getParentOpponentId()
+                    + ", but the opponent is now " + current);
+        }
+        return new Outcome.Score(opponent.get());
+    }
+
+    /** Loads the candidate the event names; refused when its files do not match the event's sha256. */
+    public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager) {
+        LoadedCheckpoint candidate = CheckpointStore.load(Opponent.pathOf(event.getUri()), manager);
+        if (!candidate.metadata().sha256().equalsIgnoreCase(event.getSha256())) {
+            candidate.close();
+            throw new CheckpointException("its sha256 " + candidate.metadata().sha256() + " differs from the event's "
+                    + event.getSha256());
+        }
+        return candidate;
+    }
+}

@@ -1,0 +1,42 @@
+package io.spinstream.evaluator;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.Verdict;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** The evaluator's metrics: verdicts, the last verdict, and every metric of the last candidate and baseline. */
+final class EvaluatorMetrics {
+    private final MeterRegistry registry;
+    private final AtomicInteger lastVerdict = new AtomicInteger(0);
+    private final Map<String, AtomicReference<Double>> gauges = new HashMap<>();
+
+    EvaluatorMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        registry.gauge("spin.evaluator.last.verdict", lastVerdict);
+    }
+
+    void duplicate() {
+        registry.counter("spin.evaluator.duplicates").increment();
+    }
+
+    void evaluated(Evaluation ev) {
+        registry.counter("spin.evaluator.evaluations", "verdict", ev.getVerdict().name()).increment();
+        lastVerdict.set(ev.getVerdict() == Verdict.PROMOTE ? 1 : ev.getVerdict() == Verdict.REJECT ? 0 : -1);
+        ev.getMetrics().forEach((k, v) -> gauge(k, "candidate").set(v));
+        ev.getBaselineMetrics().forEach((k, v) -> gauge(k, "baseline").set(v));
+    }
+
+    private AtomicReference<Double> gauge(String metric, String role) {
+        return gauges.computeIfAbsent(metric + "/" + role, k -> {
+            AtomicReference<Double> ref = new AtomicReference<>(Double.NaN);
+            registry.gauge("spin.evaluator.metric", Tags.of("metric", metric, "role", role), ref, AtomicReference::get);
+            return ref;
+        });
+    }
+}

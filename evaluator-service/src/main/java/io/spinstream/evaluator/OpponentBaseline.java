@@ -1,0 +1,97 @@
+package io.spinstream.evaluator;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.evaluator.suite.OpponentAnswers;
+import io.spinstream.evaluator.suite.SuiteRunner;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.PromptAnswerer;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The opponent every candidate of a round is compared with, computed once per opponent and set of
+ * held-out prompts: the loaded opponent, its own answers to the prompts (by the generator's answering
+ * code, at temperature 1) and its metrics.
+ */
+public final class OpponentBaseline implements AutoCloseable {
+    private final SuiteRunner runner;
+    private final PromptTemplate template;
+    private final Sampling sampling;
+    private final int batchSize;
+    private final String instance;
+    private Opponent opponent;
+    private List<Prompt> prompts;
+    private OpponentAnswers answers;
+    private Map<String, Double> metrics;
+
+    public OpponentBaseline(SuiteRunner runner, PromptTemplate template, int maxNewTokens, int batchSize, String instance) {
+        this.runner = runner;
+        this.template = template;
+        this.sampling = new Sampling(1.0f, 1.0f, maxNewTokens, 0);
+        this.batchSize = batchSize;
+        this.instance = instance;
+    }
+
+    /** Loads {@code promotion}'s model and scores it on {@code heldOut}, unless that is what is loaded already. */
+    public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager) {
+        boolean same = opponent != null && opponent.id().equals(promotion.getCheckpointId());
+        if (same && heldOut.equals(prompts)) {
+            return;
+        }
+        if (!same) {
+            close();
+            opponent = Opponent.load(promotion, manager, template);
+        }
+        prompts = heldOut;
+        answers = answer(manager);
+        LlamaModel model = opponent.checkpoint().model();
+        metrics = runner.score("opponent " + opponent.id(), prompts, model, opponent.tokenizer(), model, answers, manager, true);
+    }
+
+    private OpponentAnswers answer(NDManager manager) {
+        PromptAnswerer answerer = new PromptAnswerer(opponent, sampling, instance, Clock.systemUTC());
+        List<SyntheticResponse> out = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += batchSize) {
+            try (NDManager scope = manager.newSubManager()) {
+                out.addAll(answerer.answer(scope, prompts.subList(from, Math.min(prompts.size(), from + batchSize))));
+            }
+        }
+        return new OpponentAnswers(out.stream().map(SyntheticResponse::getResponse).toArray(String[]::new),
+                out.stream().mapToDouble(SyntheticResponse::getOpponentLogpHuman).toArray(),
+                out.stream().mapToDouble(SyntheticResponse::getOpponentLogpSynthetic).toArray());
+    }
+
+    /** The metrics of {@code candidate} on the same prompts, against this opponent. */
+    public Map<String, Double> score(String what, LlamaModel candidate, NDManager manager) {
+        return runner.score(what, prompts, candidate, opponent.tokenizer(), opponent.checkpoint().model(), answers, manager, false);
+    }
+
+    public String opponentId() {
+        return opponent == null ? null : opponent.id();
+    }
+
+    public Map<String, Double> metrics() {
+        return metrics;
+    }
+
+    public int prompts() {
+        return prompts == null ? 0 : prompts.size();
+    }
+
+    @Override
+    public void close() {
+        if (opponent != null) {
+            opponent.close();
+            opponent = null;
+        }
+    }
+}
