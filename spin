@@ -2,6 +2,7 @@
 # The Spinstream launcher: finds a JDK 21+, builds what is missing or stale, and runs the `spin` command line.
 #   ./spin local            a real broker + registry on this machine, with the topics (Ctrl-C stops it)
 #   ./spin test             the whole test suite (what CI runs)
+#   ./spin test --fast      only the tests that need no broker (tag "broker" left out)
 #   ./spin build            build everything, skip tests
 #   ./spin <command> ...    any other command of the command line (./spin --help lists them)
 set -euo pipefail
@@ -72,6 +73,10 @@ build() {
 case "${1:-}" in
   test)
     shift
+    if [ "${1:-}" = "--fast" ]; then
+      shift
+      set -- -DexcludedGroups=broker "$@"
+    fi
     mvn_cmd verify "$@"
     exit $?
     ;;

@@ -78,10 +78,11 @@ public final class BenchCommand implements Runnable {
             List<io.spinstream.schemas.Prompt> heldOut = prompts.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList();
             List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
                     .filter(v -> only == null || only.contains(v.name())).toList();
-            io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(io.spinstream.demo.AblationPlan.settings(rounds, seeds), System.out);
             // Each run keeps its candidates apart (a store refuses to overwrite a checkpoint).
             Path work = root.resolve("ablation").resolve(java.time.LocalDateTime.now()
                     .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(
+                    io.spinstream.demo.AblationPlan.settings(rounds, seeds, work), System.out);
             List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, training, heldOut, variants, work);
             String table = io.spinstream.demo.Ablation.table(runs);
             System.out.println();

@@ -1,7 +1,7 @@
 package io.spinstream.cli;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.evaluator.EvaluatorKeys;
 import io.spinstream.evaluator.EvaluatorMain;
 import io.spinstream.evaluator.EvaluatorService;
@@ -26,7 +26,6 @@ import io.spinstream.trainer.TrainerKeys;
 import io.spinstream.trainer.TrainerMain;
 import io.spinstream.trainer.TrainerService;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -41,7 +40,7 @@ import java.util.stream.IntStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** One full round through the three services on the real broker and registry, checked topic by topic. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class EndToEndRoundTest {
 
     @Test

@@ -2,6 +2,7 @@ package io.spinstream.cli;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Runs {@code spin local} as its own JVM, as ./spin does, and stops it with SIGTERM. */
+@Tag("broker") // starts a broker and registry of its own
 class LocalCommandTest {
 
     @Test

@@ -2,7 +2,7 @@ package io.spinstream.cli;
 
 import io.spinstream.cli.ops.ConsumerLag;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.kafka.KafkaSettings;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -17,7 +17,6 @@ import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.Verdict;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -39,7 +38,7 @@ import java.time.Instant;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The operator commands against the real broker and registry. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class OpsCommandsTest {
 
     private record Run(int exit, String out, String err) {

@@ -2,12 +2,7 @@ package io.spinstream.demo;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.evaluator.PromotionGate;
-import io.spinstream.evaluator.suite.ExactMatch;
-import io.spinstream.evaluator.suite.HeldOutNll;
-import io.spinstream.evaluator.suite.Metric;
-import io.spinstream.evaluator.suite.Scoring;
-import io.spinstream.runtime.opponent.PromptAnswerer;
-import io.spinstream.model.LlamaModel;
+import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.NoGrad;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
@@ -16,22 +11,27 @@ import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
-import io.spinstream.model.train.AdamW;
-import io.spinstream.model.train.LearningRateSchedule;
-import io.spinstream.model.train.PreferenceBatch;
 import io.spinstream.model.train.StepResult;
-import io.spinstream.model.train.TrainStep;
 import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
+import io.spinstream.schemas.TrainingPair;
+import io.spinstream.trainer.round.PartitionKey;
+import io.spinstream.trainer.round.RoundEnd;
+import io.spinstream.trainer.round.RoundListener;
+import io.spinstream.trainer.round.RoundPlan;
+import io.spinstream.trainer.round.RoundSettings;
+import io.spinstream.trainer.round.RoundTrainer;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -40,22 +40,24 @@ import java.util.Random;
 
 /**
  * {@code spin bench ablation}: from the demo's converged base, rounds of self-play under several
- * objectives and settings, with the same pieces the services use (the generator's answerer, the trainer's
- * objectives and optimiser, the evaluator's suites and gate) but without Kafka in between, so that many
- * variants fit in one sitting. Every variant gets the same rounds, pairs per round and batch size, hence
- * the same number of optimiser steps.
+ * objectives and settings, run by the trainer's own round core ({@link RoundTrainer}: its step assembly,
+ * checkpoints, convergence stop and rejection policy) fed from an in-memory pair log instead of the pairs
+ * topic, with the generator's answering code and the evaluator's suites and gate, so that many variants
+ * fit in one sitting and every policy behaves as it does in the services. Every variant gets the same
+ * rounds, pairs per round and batch size, hence the same number of optimiser steps.
  */
 public final class Ablation {
+    private static final PartitionKey LOG = new PartitionKey("ablation.pairs", 0);
 
-    /**
-     * @param gated  candidates go through the demo's gate; a rejected one is dropped and the round is trained
-     *               again from the opponent at {@code lr × 0.5} (the demo's rollback policy)
-     */
+    /** @param gated candidates go through the demo's gate; a refused one is answered by the demo's rejection policy */
     public record Variant(String name, String objective, double lr, boolean gated) {
     }
 
-    public record Settings(int rounds, List<Long> seeds, int batchSize, double temperature, int maxNewTokens,
-                           PromotionGate gate, double rollbackFactor) {
+    /**
+     * @param round    the demo's trainer settings (objective and learning rate replaced per variant)
+     * @param sampling the demo's opponent sampling (the seed replaced per run)
+     */
+    public record Settings(int rounds, List<Long> seeds, RoundSettings round, PromotionGate gate, Sampling sampling) {
     }
 
     /** One variant on one seed: exact match / NLL of the opponent in force after each round (index 0 = base). */
@@ -68,26 +70,24 @@ public final class Ablation {
 
     private final Settings settings;
     private final PrintStream out;
+    private final SuiteRunner suites;
 
     public Ablation(Settings settings, PrintStream out) {
         this.settings = settings;
         this.out = out;
+        this.suites = SuiteRunner.of(List.of("exact_match", "nll"), 256, settings.sampling().maxNewTokens());
     }
 
     public List<Run> run(DemoBase.Base base, List<Prompt> training, List<Prompt> heldOut, List<Variant> variants, Path work) {
         List<Run> runs = new ArrayList<>();
-        Map<String, Double> baseMetrics;
-        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint b = base.store().load(base.metadata().id(), m);
-             SpinTokenizer tok = tokenizer(b)) {
-            baseMetrics = evaluate(b.model(), tok, heldOut);
-        }
+        Map<String, Double> baseMetrics = evaluate(base.directory(), heldOut);
         out.printf(Locale.ROOT, "base %s: held-out exact match %.4f, NLL %.4f on %d prompts; %d training prompts%n",
                 base.metadata().id(), baseMetrics.get("exact_match"), baseMetrics.get("heldout_nll"), heldOut.size(), training.size());
         int total = variants.size() * settings.seeds().size();
         long started = System.nanoTime();
         for (Variant v : variants) {
             for (long seed : settings.seeds()) {
-                Run r = runOne(v, seed, base, baseMetrics, training, heldOut, work.resolve(v.name() + "-s" + seed));
+                Run r = new OneRun(v, seed, work.resolve(v.name() + "-s" + seed)).run(base, baseMetrics, training, heldOut);
                 runs.add(r);
                 double perRun = (System.nanoTime() - started) / 1e9 / runs.size();
                 out.printf(Locale.ROOT, "[%d/%d] %s seed %d: exact match %s, %d promoted%s, %.0f s training (ETA %.0f min)%n",
@@ -99,128 +99,142 @@ public final class Ablation {
         return runs;
     }
 
-    private Run runOne(Variant v, long seed, DemoBase.Base base, Map<String, Double> baseMetrics, List<Prompt> training,
-                       List<Prompt> heldOut, Path dir) {
-        CheckpointStore store = new CheckpointStore(dir);
-        Objective objective = Objective.parse(v.objective());
-        double[] em = new double[settings.rounds() + 1];
-        double[] nll = new double[settings.rounds() + 1];
-        em[0] = baseMetrics.get("exact_match");
-        nll[0] = baseMetrics.get("heldout_nll");
-        // The opponent in force: its checkpoint folder, promotion and metrics.
-        Path opponentDir = base.directory();
-        CheckpointMetadata opponentMeta = base.metadata();
-        Map<String, Double> opponentMetrics = baseMetrics;
-        int opponentRound = 0;
-        double lr = v.lr();
-        int promoted = 0;
-        long steps = 0;
-        long sequences = 0;
-        double trainSeconds = 0;
-        List<SyntheticResponse> answers = null;
-        String answeredBy = null;
-        Random order = new Random(seed);
-        List<String> refused = new ArrayList<>();
-        for (int round = 1; round <= settings.rounds(); round++) {
+    /** One variant on one seed: the round core fed from an append-only pair log, as the trainer is from its topic. */
+    private final class OneRun implements RoundListener {
+        private final Variant variant;
+        private final long seed;
+        private final CheckpointStore store;
+        private final RoundSettings round;
+        private final List<TrainingPair> log = new ArrayList<>(); // pair i at offset i
+        private final Random order;
+        private Candidate newest;
+        private long steps;
+        private long sequences;
+
+        OneRun(Variant variant, long seed, Path dir) {
+            this.variant = variant;
+            this.seed = seed;
+            this.store = new CheckpointStore(dir);
+            this.order = new Random(seed);
+            RoundSettings.Training t = settings.round().training();
+            this.round = new RoundSettings(new RoundSettings.Training(Objective.parse(variant.objective()), t.optimizer(),
+                    variant.lr(), t.warmup(), t.weightDecay(), t.maxGradNorm(), t.batchSize(), t.accumulation()),
+                    new RoundSettings.Checkpointing(variant.name() + "-s" + seed, dir, settings.round().checkpointing().everySteps()),
+                    settings.round().convergence(), settings.round().policy(), false, PromptTemplate.PLAIN, Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onCandidate(RoundTrainer r, Candidate c) {
+            newest = c;
+        }
+
+        @Override
+        public void onStep(RoundTrainer r, StepResult result, int pairs) {
+            steps++;
+            sequences += round.training().objective().usesRejected() ? 2L * pairs : pairs;
+            if (result.skipped()) {
+                out.println("  (a NaN/inf step was skipped)");
+            }
+        }
+
+        Run run(DemoBase.Base base, Map<String, Double> baseMetrics, List<Prompt> training, List<Prompt> heldOut) {
+            double[] em = new double[settings.rounds() + 1];
+            double[] nll = new double[settings.rounds() + 1];
+            em[0] = baseMetrics.get("exact_match");
+            nll[0] = baseMetrics.get("heldout_nll");
+            RoundPlan.OpponentRef opponent = new RoundPlan.OpponentRef(base.metadata().id(), 0, base.directory(),
+                    base.metadata().sha256());
+            Map<String, Double> opponentMetrics = baseMetrics;
+            int promoted = 0;
+            int rejected = 0;
+            double trainSeconds = 0;
+            List<String> refused = new ArrayList<>();
             try (NDManager manager = NDManager.newBaseManager()) {
-                OpponentPromotion promotion = Opponent.initial("ablation", opponentMeta, opponentDir);
-                promotion.setRound(opponentRound);
-                try (Opponent opponent = Opponent.load(promotion, manager, PromptTemplate.PLAIN)) {
-                    if (!opponentMeta.id().equals(answeredBy)) {
-                        answers = answer(opponent, training, seed, manager);
-                        answeredBy = opponentMeta.id();
-                    }
-                    LlamaModel theta = opponent.checkpoint().model(); // trained in place: the opponent is reloaded per round
-                    List<PreferenceBatch> batches = batches(opponent.tokenizer(), training, answers, order);
-                    long t0 = System.nanoTime();
-                    try (TrainStep step = new TrainStep(theta, objective, new AdamW(0.9, 0.999, 1e-8, 0),
-                            LearningRateSchedule.constant(lr), 1.0)) {
-                        for (PreferenceBatch b : batches) {
-                            StepResult r = step.step(List.of(b));
-                            steps++;
-                            sequences += objective.usesRejected() ? 2L * b.size() : b.size();
-                            if (r.skipped()) {
-                                out.println("  (a NaN/inf step was skipped)");
+                RoundTrainer trainer = null;
+                try {
+                    for (int r = 1; r <= settings.rounds(); r++) {
+                        if (trainer == null) {
+                            appendPairs(opponent, training, manager);
+                            trainer = new RoundTrainer(RoundPlan.of(store, opponent, false), round, store,
+                                    new RoundEnd(InstantSource.system(), 0, RoundEnd.GenerationProgress.NONE), manager, List.of(this));
+                            rejected = 0;
+                        }
+                        Candidate before = newest;
+                        long t0 = System.nanoTime();
+                        for (long i = trainer.positions().getOrDefault(LOG, 0L); i < log.size(); i++) {
+                            trainer.offer(LOG, i, log.get((int) i));
+                        }
+                        trainer.tick();
+                        trainSeconds += (System.nanoTime() - t0) / 1e9;
+                        if (trainer.state() == RoundTrainer.State.CONVERGED || newest == before) {
+                            refused.add("r" + r + " " + trainer.state().name().toLowerCase(Locale.ROOT) + ", no new candidate");
+                        } else {
+                            Map<String, Double> cand = evaluate(newest.directory(), heldOut);
+                            if (!variant.gated() || settings.gate().judge(cand, opponentMetrics, heldOut.size()).promote()) {
+                                CheckpointMetadata m = newest.metadata();
+                                opponent = new RoundPlan.OpponentRef(m.id(), opponent.round() + 1, newest.directory(), m.sha256());
+                                opponentMetrics = cand;
+                                promoted++;
+                                trainer.close();
+                                trainer = null;
+                            } else {
+                                refused.add(String.format(Locale.ROOT, "r%d %.4f<=%.4f", r, cand.get("exact_match"),
+                                        opponentMetrics.get("exact_match")));
+                                trainer.rejections(++rejected); // the policy answers, as the trainer's does
                             }
                         }
+                        em[r] = opponentMetrics.get("exact_match");
+                        nll[r] = opponentMetrics.get("heldout_nll");
                     }
-                    trainSeconds += (System.nanoTime() - t0) / 1e9;
-                    Map<String, Double> cand = evaluate(theta, opponent.tokenizer(), heldOut);
-                    boolean promote = true;
-                    if (v.gated()) {
-                        PromotionGate.Decision d = settings.gate().judge(cand, opponentMetrics, heldOut.size());
-                        promote = d.promote();
-                        if (!promote) {
-                            lr *= settings.rollbackFactor();
-                            refused.add(String.format(Locale.ROOT, "r%d %.4f<=%.4f", round, cand.get("exact_match"),
-                                    opponentMetrics.get("exact_match")));
-                        }
+                } finally {
+                    if (trainer != null) {
+                        trainer.close();
                     }
-                    if (promote) {
-                        String id = v.name() + "-s" + seed + "-r" + round;
-                        opponentMeta = store.save(theta, opponent.checkpoint().tokenizerJson(),
-                                CheckpointMetadata.of(id, opponentMeta.id(), round, steps, cand, null));
-                        opponentDir = store.directoryOf(id);
-                        opponentMetrics = cand;
-                        opponentRound++;
-                        promoted++;
-                    }
-                    em[round] = opponentMetrics.get("exact_match");
-                    nll[round] = opponentMetrics.get("heldout_nll");
                 }
             }
+            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused);
         }
-        return new Run(v, seed, em, nll, promoted, steps, trainSeconds, sequences, refused);
-    }
 
-    /** The opponent's answers to every training prompt, as the generator service writes them. */
-    private List<SyntheticResponse> answer(Opponent opponent, List<Prompt> prompts, long seed, NDManager manager) {
-        PromptAnswerer answerer = new PromptAnswerer(opponent,
-                new Sampling((float) settings.temperature(), 1f, settings.maxNewTokens(), seed), "ablation", Clock.systemUTC());
-        List<SyntheticResponse> out = new ArrayList<>();
-        try (NoGrad ignored = NoGrad.enter()) {
-            for (int from = 0; from < prompts.size(); from += 256) {
-                try (NDManager scope = manager.newSubManager()) {
-                    out.addAll(answerer.answer(scope, prompts.subList(from, Math.min(prompts.size(), from + 256))));
+        /** The opponent's answers to every training prompt, as the generator writes them, joined into pairs in a seeded order. */
+        private void appendPairs(RoundPlan.OpponentRef opponent, List<Prompt> prompts, NDManager manager) {
+            OpponentPromotion promotion = OpponentPromotion.newBuilder().setRunId("ablation").setCheckpointId(opponent.id())
+                    .setRound(opponent.round()).setUri(opponent.directory().toUri().toString()).setSha256(opponent.sha256())
+                    .setCreatedAt(Instant.EPOCH).build();
+            Sampling s = settings.sampling();
+            List<SyntheticResponse> answers = new ArrayList<>();
+            try (Opponent o = Opponent.load(promotion, manager, PromptTemplate.PLAIN); NoGrad ignored = NoGrad.enter()) {
+                PromptAnswerer answerer = new PromptAnswerer(o, new Sampling(s.temperature(), s.topP(), s.maxNewTokens(), seed),
+                        "ablation", Clock.systemUTC());
+                for (int from = 0; from < prompts.size(); from += 256) {
+                    try (NDManager scope = manager.newSubManager()) {
+                        answers.addAll(answerer.answer(scope, prompts.subList(from, Math.min(prompts.size(), from + 256))));
+                    }
                 }
             }
+            List<Integer> idx = new ArrayList<>();
+            for (int i = 0; i < prompts.size(); i++) {
+                idx.add(i);
+            }
+            Collections.shuffle(idx, order);
+            for (int i : idx) {
+                Prompt p = prompts.get(i);
+                SyntheticResponse a = answers.get(i);
+                log.add(TrainingPair.newBuilder().setPromptId(p.getPromptId()).setStream(p.getStream()).setPrompt(p.getPrompt())
+                        .setHuman(p.getHumanResponse()).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
+                        .setOpponentLogpSynthetic(a.getOpponentLogpSynthetic()).setOpponentId(opponent.id())
+                        .setRound(opponent.round()).setIdentical(a.getResponse().equals(p.getHumanResponse()))
+                        .setCreatedAt(a.getCreatedAt()).build());
+            }
         }
-        return out;
     }
 
-    /** Pairs (human answer preferred over the opponent's) in a seeded order, in batches of the trainer's size. */
-    private List<PreferenceBatch> batches(SpinTokenizer tok, List<Prompt> prompts, List<SyntheticResponse> answers, Random order) {
-        List<Integer> idx = new ArrayList<>();
-        for (int i = 0; i < prompts.size(); i++) {
-            idx.add(i);
+    /** Held-out exact match and NLL of the checkpoint in {@code dir}, by the evaluator's own suites. */
+    private Map<String, Double> evaluate(Path dir, List<Prompt> heldOut) {
+        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint c = CheckpointStore.load(dir, m);
+             SpinTokenizer tok = SpinTokenizer.load(c.tokenizerJson(), PromptTemplate.PLAIN, c.model().config().eosTokenId());
+             NoGrad ignored = NoGrad.enter()) {
+            return suites.score(c.metadata().id(), heldOut, c.model(), tok, null, null, m, false);
         }
-        Collections.shuffle(idx, order);
-        List<PreferenceBatch> out = new ArrayList<>();
-        for (int from = 0; from < idx.size(); from += settings.batchSize()) {
-            List<Integer> chunk = idx.subList(from, Math.min(idx.size(), from + settings.batchSize()));
-            out.add(new PreferenceBatch(
-                    chunk.stream().map(i -> tok.example(prompts.get(i).getPrompt(), prompts.get(i).getHumanResponse())).toList(),
-                    chunk.stream().map(i -> tok.example(prompts.get(i).getPrompt(), answers.get(i).getResponse())).toList(),
-                    chunk.stream().mapToDouble(i -> answers.get(i).getOpponentLogpHuman()).toArray(),
-                    chunk.stream().mapToDouble(i -> answers.get(i).getOpponentLogpSynthetic()).toArray()));
-        }
-        return out;
-    }
-
-    /** Held-out exact match and NLL, by the evaluator's own suites. */
-    private Map<String, Double> evaluate(LlamaModel model, SpinTokenizer tok, List<Prompt> heldOut) {
-        Map<String, Double> m = new HashMap<>();
-        try (NoGrad ignored = NoGrad.enter(); NDManager scope = model.manager().newSubManager()) {
-            Scoring s = new Scoring(heldOut, model, tok, null, null, scope, 256, settings.maxNewTokens(), n -> {
-            });
-            m.put(Metric.EXACT_MATCH.name(), new ExactMatch().score(s));
-            m.put(Metric.HELD_OUT_NLL.name(), new HeldOutNll().score(s));
-        }
-        return m;
-    }
-
-    private static SpinTokenizer tokenizer(LoadedCheckpoint c) {
-        return SpinTokenizer.load(c.tokenizerJson(), PromptTemplate.PLAIN, c.model().config().eosTokenId());
     }
 
     static String series(double[] v) {

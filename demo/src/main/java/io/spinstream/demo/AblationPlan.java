@@ -1,7 +1,9 @@
 package io.spinstream.demo;
 
-import io.spinstream.evaluator.PromotionGate;
-import io.spinstream.evaluator.suite.Metric;
+import io.spinstream.evaluator.EvaluatorMain;
+import io.spinstream.generator.GeneratorMain;
+import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.trainer.TrainerMain;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 
@@ -10,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** Which variants the ablation compares, with the demo's gate, and its plot. */
 public final class AblationPlan {
@@ -30,14 +33,20 @@ public final class AblationPlan {
                 new Ablation.Variant("spin-l3-nll-gated", "spin:lambda=3,alpha=1", 1e-4, true));
     }
 
-    /** The demo's own gate and rollback factor (see {@link DemoSetup#serviceDefaults()}). */
-    public static Ablation.Settings settings(int rounds, List<Long> seeds) {
-        Map<String, String> d = DemoSetup.serviceDefaults();
-        PromotionGate gate = new PromotionGate(Metric.named(d.get("spin.gate.primary")), Double.parseDouble(d.get("spin.gate.margin")),
-                PromotionGate.parseGuards(d.get("spin.gate.guards")), Integer.parseInt(d.get("spin.gate.min.prompts")));
-        return new Ablation.Settings(rounds, seeds, Integer.parseInt(d.get("spin.trainer.batch.size")),
-                Double.parseDouble(d.get("spin.generator.temperature")), Integer.parseInt(d.get("spin.generator.max.new.tokens")),
-                gate, Double.parseDouble(d.get("spin.trainer.rejection.lr.factor")));
+    /**
+     * The demo's own service settings (see {@link DemoSetup#serviceDefaults()}), parsed by the services'
+     * own parsers: the trainer's round settings (optimiser, batch, checkpoints, convergence, rejection
+     * policy), the evaluator's gate and the generator's sampling.
+     */
+    public static Ablation.Settings settings(int rounds, List<Long> seeds, Path work) {
+        Map<String, String> values = new LinkedHashMap<>(DemoSetup.serviceDefaults());
+        // Parsed, never connected: the ablation runs without Kafka.
+        values.put("spin.bootstrap.servers", "unused:9092");
+        values.put("spin.registry.url", "http://unused");
+        values.put("spin.checkpoint.store", work.toAbsolutePath().toString());
+        ServiceConfig config = ServiceConfig.load(DemoRun.serviceKeys(), Map.of(), Optional.empty(), values);
+        return new Ablation.Settings(rounds, seeds, TrainerMain.settings(config).round(), EvaluatorMain.settings(config).gate(),
+                GeneratorMain.settings(config).sampling());
     }
 
     /** Mean held-out exact match of the opponent in force after each round, one line per variant. */

@@ -1,10 +1,9 @@
 package io.spinstream.demo;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.schemas.HeldOutSplit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -19,7 +18,7 @@ import java.util.UUID;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** spin demo on a small configuration: a base, two rounds through the real services, the table and the plot. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class DemoRunTest {
 
     @Test

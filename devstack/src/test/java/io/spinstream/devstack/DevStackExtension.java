@@ -6,7 +6,7 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
  * Gives a test class the dev stack, started once per test JVM (kept in the root context's store, so
- * JUnit stops it when the run ends). Use with {@code @ExtendWith(DevStackExtension.class)} and a
+ * JUnit stops it when the run ends). Use through {@link BrokerTest} (which also tags the test) and a
  * {@link DevStack} parameter.
  */
 public final class DevStackExtension implements ParameterResolver {

@@ -18,7 +18,7 @@ import java.util.Optional;
  * repeated event), an opponent in force, not the opponent itself, trained from the opponent in force
  * (else stale), and files that match the event's sha256 (else corrupt).
  */
-public final class CandidateScreen {
+final class CandidateScreen {
 
     public sealed interface Outcome {
         /** Evaluated by these suites before: nothing is written again. */

@@ -22,7 +22,7 @@ import java.util.Map;
  * held-out prompts: the loaded opponent, its own answers to the prompts (by the generator's answering
  * code, at temperature 1) and its metrics.
  */
-public final class OpponentBaseline implements AutoCloseable {
+final class OpponentBaseline implements AutoCloseable {
     private final SuiteRunner runner;
     private final PromptTemplate template;
     private final Sampling sampling;

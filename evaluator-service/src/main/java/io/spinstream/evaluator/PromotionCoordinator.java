@@ -20,7 +20,7 @@ import java.util.Set;
  * one running the alphabetically last required suite. It promotes when its own suites pass last, or,
  * when they passed first, once the other suites' passing evaluations arrive (the candidate waits).
  */
-public final class PromotionCoordinator {
+final class PromotionCoordinator {
     private static final Logger log = LoggerFactory.getLogger(PromotionCoordinator.class);
 
     /** A candidate that passed this evaluator's suites and waits for the others. */

@@ -3,7 +3,7 @@ package io.spinstream.evaluator;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
@@ -27,7 +27,6 @@ import io.spinstream.schemas.Verdict;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -41,7 +40,7 @@ import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class EvaluatorServiceTest {
 
     private static CheckpointEvent event(SpinFixtures f, CheckpointMetadata ckpt, String parent) {

@@ -1,13 +1,12 @@
 package io.spinstream.generator;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -24,7 +23,7 @@ import java.util.stream.IntStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Two generator JVMs share the work; one is killed with SIGKILL mid-pass; every prompt is still answered once. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class GeneratorScaleOutTest {
 
     private static Process launch(SpinFixtures f, String instance, Path log) throws Exception {

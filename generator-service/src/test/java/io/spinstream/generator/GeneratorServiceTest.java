@@ -2,7 +2,7 @@ package io.spinstream.generator;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.runtime.SpinContext;
@@ -13,7 +13,6 @@ import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -30,7 +29,7 @@ import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class GeneratorServiceTest {
     private static final HeldOutSplit SPLIT = new HeldOutSplit(0.2, "spin");
 

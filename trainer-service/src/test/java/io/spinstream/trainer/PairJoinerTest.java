@@ -1,7 +1,7 @@
 package io.spinstream.trainer;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.schemas.AvroSerdes;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
@@ -17,7 +17,6 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -28,7 +27,7 @@ import java.util.stream.IntStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The join topology on TopologyTestDriver, with the real registry's serdes. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class PairJoinerTest {
     private static final HeldOutSplit SPLIT = new HeldOutSplit(0.3, "spin");
     private Topics topics;

@@ -3,7 +3,7 @@ package io.spinstream.trainer;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.runtime.SpinContext;
@@ -14,7 +14,6 @@ import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.TrainingPair;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,7 +26,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Round t trains on round t−1's pairs too when asked, with their references re-scored under θt. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class PreviousRoundTest {
 
     @ParameterizedTest

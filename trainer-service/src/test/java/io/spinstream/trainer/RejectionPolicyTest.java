@@ -2,7 +2,7 @@ package io.spinstream.trainer;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.health.MetricsServer;
@@ -14,7 +14,6 @@ import io.spinstream.schemas.Verdict;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -27,7 +26,7 @@ import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class RejectionPolicyTest {
 
     private static void pairs(SpinFixtures f, int from, int n) throws Exception {

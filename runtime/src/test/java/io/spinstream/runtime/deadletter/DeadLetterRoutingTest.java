@@ -1,7 +1,7 @@
 package io.spinstream.runtime.deadletter;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.kafka.KafkaSettings;
 import io.spinstream.schemas.AvroSerdes;
 import io.spinstream.schemas.DeadLetter;
@@ -24,7 +24,6 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Produced;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -42,7 +41,7 @@ import java.util.UUID;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** A record that does not deserialize reaches the dead-letter topic with its origin, bytes and reason. */
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class DeadLetterRoutingTest {
     private static final byte[] GARBAGE = "this is not avro".getBytes(StandardCharsets.UTF_8);
     private static DevStack stack;

@@ -1,13 +1,12 @@
 package io.spinstream.runtime.kafka;
 
 import io.spinstream.devstack.DevStack;
-import io.spinstream.devstack.DevStackExtension;
+import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.schemas.Prompt;
 import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -20,7 +19,7 @@ import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-@ExtendWith(DevStackExtension.class)
+@BrokerTest
 class PromptPublisherTest {
 
     @Test
