@@ -19,7 +19,7 @@ public final class TrainerKeys {
             "sft, spin, spin-hinge, dpo or simpo with parameters, e.g. spin:lambda=1,alpha=1", s -> {
                 Objective.parse(s);
                 return s;
-            }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default, see DESIGN section 7)");
+            }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default: it stops the likelihood displacement of pure SPIN, see docs/experiments.md)");
     public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer",
             ValueType.oneOf("adamw", "rmsprop"), "adamw", "optimiser");
     public static final ConfigKey<Double> LR = ConfigKey.optional("spin.trainer.lr", ValueType.NUMBER, "1e-4", "peak learning rate");
