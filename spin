@@ -68,6 +68,8 @@ stale() {
 build() {
   echo "spin: building (JDK $JDK)..." >&2
   mvn_cmd -q -DskipTests package "$@" >&2 || die "the build failed; run ./spin build to see why"
+  # The classpath file is the build's time stamp; Maven leaves it untouched when its content is unchanged.
+  touch "$CLASSPATH_FILE"
 }
 
 case "${1:-}" in

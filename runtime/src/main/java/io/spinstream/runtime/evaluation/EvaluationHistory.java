@@ -43,8 +43,10 @@ public final class EvaluationHistory implements AutoCloseable {
 
     /** Distinct candidates rejected against the opponent {@code baselineId} so far. */
     public int rejections(String baselineId) {
-        return all().stream().filter(e -> e.getVerdict() == Verdict.REJECT && e.getBaselineId().equals(baselineId))
-                .map(Evaluation::getCheckpointId).collect(Collectors.toSet()).size();
+        synchronized (evaluations) { // asked on every poll of the trainer: no copy of the history
+            return evaluations.stream().filter(e -> e.getVerdict() == Verdict.REJECT && e.getBaselineId().equals(baselineId))
+                    .map(Evaluation::getCheckpointId).collect(Collectors.toSet()).size();
+        }
     }
 
     /**
