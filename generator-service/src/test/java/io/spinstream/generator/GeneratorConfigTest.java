@@ -33,7 +33,7 @@ class GeneratorConfigTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("spin.generator.temperature (env SPIN_GENERATOR_TEMPERATURE): expected a number >= 0, got '-1'")
                 .hasMessageContaining("spin.generator.top.p (env SPIN_GENERATOR_TOP_P): expected a number from 0 to 1, got '2'")
-                .hasMessageContaining("spin.prompt.template (env SPIN_PROMPT_TEMPLATE): expected plain or chat, got 'fancy'")
+                .hasMessageContaining("spin.prompt.template (env SPIN_PROMPT_TEMPLATE): expected auto, model, plain or chat, got 'fancy'")
                 .hasMessageContaining("spin.generator.batch.size (env SPIN_GENERATOR_BATCH_SIZE): expected a whole number >= 1, got '0'");
     }
 }

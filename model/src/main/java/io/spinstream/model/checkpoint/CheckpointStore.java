@@ -42,6 +42,9 @@ public final class CheckpointStore {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "model.safetensors";
     public static final String TOKENIZER = "tokenizer.json";
+    /** Files beside tokenizer.json that a checkpoint keeps with it (Hugging Face's names). */
+    public static final List<String> TOKENIZER_COMPANIONS = List.of("tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json");
     public static final String METADATA = "spinstream.json";
     /** Optimiser statistics and step counters, for an exact resume (not part of the HF layout). */
     public static final String TRAINING_STATE = "training_state.safetensors";
@@ -86,6 +89,13 @@ public final class CheckpointStore {
             String stateSha = trainingState.isEmpty() ? null : writeTensors(temp.resolve(TRAINING_STATE), trainingState);
             if (tokenizerJson != null) {
                 Files.copy(tokenizerJson, temp.resolve(TOKENIZER));
+                // The tokenizer's companions (chat template, special tokens, generation settings) travel with it.
+                for (String companion : TOKENIZER_COMPANIONS) {
+                    Path f = tokenizerJson.toAbsolutePath().resolveSibling(companion);
+                    if (Files.isRegularFile(f)) {
+                        Files.copy(f, temp.resolve(companion));
+                    }
+                }
             }
             CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha, stateSha);
             // The metadata goes last: a folder without it was never completed.
@@ -160,6 +170,16 @@ public final class CheckpointStore {
      * store to make it a base checkpoint.
      */
     public static LlamaModel importHuggingFace(Path dir, NDManager manager) {
+        return importHuggingFace(dir, manager, c -> c);
+    }
+
+    /** As {@link #importHuggingFace(Path, NDManager)}, with the config adjusted before the model is built. */
+    public static LlamaModel importHuggingFace(Path dir, NDManager manager, java.util.function.UnaryOperator<LlamaConfig> adjust) {
+        return readModel(dir, weightFiles(dir), manager, adjust);
+    }
+
+    /** The weight files of a Hugging Face folder: model.safetensors, or the shards its index names (each must exist). */
+    public static List<Path> weightFiles(Path dir) {
         Path index = dir.resolve("model.safetensors.index.json");
         List<Path> files = new ArrayList<>();
         if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
@@ -179,17 +199,27 @@ public final class CheckpointStore {
         } else {
             throw new CheckpointException(dir + " holds neither " + WEIGHTS + " nor model.safetensors.index.json");
         }
-        return readModel(dir, files, manager);
+        for (Path f : files) {
+            if (!Files.isRegularFile(f)) {
+                throw new CheckpointException(f + " is missing (listed in " + index.getFileName() + ")");
+            }
+        }
+        return files;
     }
 
     private static LlamaModel readModel(Path dir, List<Path> weightFiles, NDManager manager) {
+        return readModel(dir, weightFiles, manager, c -> c);
+    }
+
+    private static LlamaModel readModel(Path dir, List<Path> weightFiles, NDManager manager,
+                                        java.util.function.UnaryOperator<LlamaConfig> adjust) {
         Path configFile = dir.resolve(CONFIG);
         if (!Files.isRegularFile(configFile)) {
             throw new CheckpointException("checkpoint " + dir + " is incomplete: " + CONFIG + " is missing");
         }
         LlamaConfig config;
         try {
-            config = LlamaConfig.read(configFile);
+            config = adjust.apply(LlamaConfig.read(configFile));
         } catch (IllegalArgumentException e) {
             throw new CheckpointException("checkpoint " + dir + ": " + e.getMessage(), e);
         }

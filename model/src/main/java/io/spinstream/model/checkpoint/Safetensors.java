@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Iterator;
@@ -68,6 +69,41 @@ public final class Safetensors {
         out.write(padded);
         for (byte[] bytes : data.values()) {
             out.write(bytes);
+        }
+    }
+
+    /**
+     * Checks, from the header alone, that the file holds every byte its tensors need: a copy cut short
+     * is refused before anything is loaded, naming the file.
+     */
+    public static void checkComplete(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(file + " is missing");
+        }
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = channel.size();
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            long headerLen = size < 8 ? -1 : (channel.read(lenBuf, 0) == 8 ? lenBuf.flip().getLong() : -1);
+            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+                throw new CheckpointException(file + " is truncated or not safetensors (header length " + headerLen
+                        + ", file of " + size + " bytes)");
+            }
+            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+            channel.read(headerBuf, 8);
+            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
+            long needed = 0;
+            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> f = it.next();
+                if (!f.getKey().equals("__metadata__")) {
+                    needed = Math.max(needed, f.getValue().path("data_offsets").path(1).asLong());
+                }
+            }
+            if (8 + headerLen + needed > size) {
+                throw new CheckpointException(file + " is truncated: its tensors need " + (8 + headerLen + needed)
+                        + " bytes, the file has " + size);
+            }
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 

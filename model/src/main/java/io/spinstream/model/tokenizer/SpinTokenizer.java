@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -17,25 +18,30 @@ import java.util.Map;
  */
 public final class SpinTokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
-    private final PromptTemplate template;
+    private final PromptTemplate.Renderer template;
     private final int eosId;
     private final Path source;
 
-    private SpinTokenizer(HuggingFaceTokenizer tokenizer, PromptTemplate template, int eosId, Path source) {
+    private SpinTokenizer(HuggingFaceTokenizer tokenizer, PromptTemplate.Renderer template, int eosId, Path source) {
         this.tokenizer = tokenizer;
         this.template = template;
         this.eosId = eosId;
         this.source = source;
     }
 
+    /**
+     * The tokenizer at {@code tokenizerJson}; {@code template} {@code model} and {@code auto} read the chat
+     * template from the {@code tokenizer_config.json} beside it.
+     */
     public static SpinTokenizer load(Path tokenizerJson, PromptTemplate template, int eosId) {
         if (!Files.isRegularFile(tokenizerJson)) {
             throw new IllegalArgumentException("no tokenizer at " + tokenizerJson);
         }
+        PromptTemplate.Renderer renderer = template.resolve(tokenizerJson.toAbsolutePath().getParent());
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(tokenizerJson,
                     Map.of("addSpecialTokens", "false", "padding", "false", "truncation", "false"));
-            return new SpinTokenizer(t, template, eosId, tokenizerJson);
+            return new SpinTokenizer(t, renderer, eosId, tokenizerJson);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load tokenizer " + tokenizerJson, e);
         }
@@ -59,9 +65,14 @@ public final class SpinTokenizer implements AutoCloseable {
         return out;
     }
 
-    /** The prompt's tokens after the template. */
+    /** A single-turn prompt's tokens after the template. */
     public int[] encodePrompt(String prompt) {
-        return encode(template.render(prompt));
+        return encodePrompt(List.of(ChatMessage.user(prompt)));
+    }
+
+    /** The conversation's tokens after the template, up to the start of the answer. */
+    public int[] encodePrompt(List<ChatMessage> turns) {
+        return encode(template.render(turns));
     }
 
     /** The response's tokens followed by EOS. */
@@ -73,7 +84,11 @@ public final class SpinTokenizer implements AutoCloseable {
     }
 
     public TokenBatch.Example example(String prompt, String response) {
-        return new TokenBatch.Example(encodePrompt(prompt), encodeResponse(response));
+        return example(List.of(ChatMessage.user(prompt)), response);
+    }
+
+    public TokenBatch.Example example(List<ChatMessage> turns, String response) {
+        return new TokenBatch.Example(encodePrompt(turns), encodeResponse(response));
     }
 
     /**
@@ -82,7 +97,11 @@ public final class SpinTokenizer implements AutoCloseable {
      * to U+FFFD, three bytes each), and the text is what the trainer re-encodes, so the text is cut.
      */
     public String fitResponse(String prompt, String response, int maxPositions) {
-        int room = maxPositions - encodePrompt(prompt).length;
+        return fitResponse(List.of(ChatMessage.user(prompt)), response, maxPositions);
+    }
+
+    public String fitResponse(List<ChatMessage> turns, String response, int maxPositions) {
+        int room = maxPositions - encodePrompt(turns).length;
         String out = response;
         while (!out.isEmpty() && encodeResponse(out).length > room) {
             out = out.substring(0, out.offsetByCodePoints(out.length(), -1));

@@ -20,7 +20,9 @@ public final class RoundKeys {
             "salt of the held-out hash split");
 
     public static final ConfigKey<String> PROMPT_TEMPLATE = ConfigKey.optional("spin.prompt.template",
-            ValueType.oneOf("plain", "chat"), "plain", "how prompts are laid out before the answer");
+            ValueType.oneOf("auto", "model", "plain", "chat"), "auto",
+            "how prompts are laid out before the answer: 'model' = the checkpoint's own chat template (tokenizer_config.json),"
+                    + " 'auto' = that template where the checkpoint has one, else 'plain' (the prompt as it is)");
 
     public static List<ConfigKey<?>> all() {
         return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, PROMPT_TEMPLATE);

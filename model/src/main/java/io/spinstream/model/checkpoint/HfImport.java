@@ -1,0 +1,191 @@
+package io.spinstream.model.checkpoint;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spinstream.model.LlamaConfig;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.tokenizer.ChatTemplate;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+
+/**
+ * Makes a team's own Hugging Face model folder a base checkpoint of the store: checked first (the
+ * architecture, every weight file, a tokenizer that fits the vocabulary), then copied in with its
+ * tokenizer files. The id is {@code base-} and the start of the sha256 of the folder's files, so the same
+ * folder imported twice is the same base.
+ */
+public final class HfImport {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The base in the store; {@code reused} when an import of the same files was there already. */
+    public record Imported(CheckpointMetadata metadata, Path directory, boolean reused) {
+    }
+
+    private HfImport() {
+    }
+
+    /**
+     * @param progress bytes of the folder read so far (for a progress bar), out of {@link #size(Path)}
+     */
+    public static Imported into(CheckpointStore store, Path dir, NDManager manager, LongConsumer progress) {
+        List<Path> files = check(dir);
+        String id = "base-" + digest(files, progress).substring(0, 12);
+        var existing = store.metadata(id);
+        if (existing.isPresent()) {
+            return new Imported(existing.get(), store.directoryOf(id), true);
+        }
+        int eos = endOfAnswer(dir);
+        try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager, c -> eos < 0 ? c : c.withEos(eos))) {
+            CheckpointMetadata saved = store.save(model, dir.resolve(CheckpointStore.TOKENIZER),
+                    CheckpointMetadata.of(id, null, 0, 0, Map.of(), null));
+            return new Imported(saved, store.directoryOf(id), false);
+        }
+    }
+
+    /** Bytes an import reads (the files its id is made of). */
+    public static long size(Path dir) {
+        long total = 0;
+        for (Path f : check(dir)) {
+            try {
+                total += Files.size(f);
+            } catch (IOException e) {
+                throw new CheckpointException("cannot read " + f + ": " + e.getMessage(), e);
+            }
+        }
+        return total;
+    }
+
+    /** Every problem that would make the folder unusable, as a refusal naming the file or key; the files to read. */
+    static List<Path> check(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new CheckpointException("model folder " + dir + " does not exist or is not a folder");
+        }
+        Path configFile = dir.resolve(CheckpointStore.CONFIG);
+        if (!Files.isRegularFile(configFile)) {
+            throw new CheckpointException(configFile + " is missing: a Hugging Face model folder has a config.json");
+        }
+        LlamaConfig config;
+        try {
+            config = LlamaConfig.read(configFile);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(configFile + ": " + e.getMessage(), e);
+        }
+        List<Path> weights = CheckpointStore.weightFiles(dir);
+        for (Path w : weights) {
+            Safetensors.checkComplete(w);
+        }
+        Path tokenizer = dir.resolve(CheckpointStore.TOKENIZER);
+        if (!Files.isRegularFile(tokenizer)) {
+            throw new CheckpointException(tokenizer + " is missing: the model's tokenizer (tokenizer.json) is needed");
+        }
+        int largest = largestTokenId(tokenizer);
+        if (largest >= config.vocabSize()) {
+            throw new CheckpointException(tokenizer + " has token ids up to " + largest + ", but config.json's vocab_size is "
+                    + config.vocabSize() + ": the tokenizer does not belong to this model");
+        }
+        List<Path> files = new ArrayList<>();
+        files.add(configFile);
+        files.addAll(weights);
+        files.add(tokenizer);
+        for (String companion : CheckpointStore.TOKENIZER_COMPANIONS) {
+            if (Files.isRegularFile(dir.resolve(companion))) {
+                files.add(dir.resolve(companion));
+            }
+        }
+        return files;
+    }
+
+    private static int largestTokenId(Path tokenizer) {
+        try {
+            JsonNode n = JSON.readTree(tokenizer.toFile());
+            int max = -1;
+            JsonNode vocab = n.path("model").path("vocab");
+            if (vocab.isObject()) {
+                for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
+                    max = Math.max(max, id.asInt());
+                }
+            } else if (vocab.isArray()) { // Unigram: [token, score] pairs, ids by position
+                max = vocab.size() - 1;
+            }
+            for (JsonNode t : n.path("added_tokens")) {
+                max = Math.max(max, t.path("id").asInt());
+            }
+            return max;
+        } catch (IOException e) {
+            throw new CheckpointException(tokenizer + " is not a readable tokenizer.json: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The token that ends an answer: the chat template's {@code eos_token} (a chat model's end of turn),
+     * else the first of generation_config.json's {@code eos_token_id}; -1 keeps config.json's.
+     */
+    static int endOfAnswer(Path dir) {
+        try {
+            var template = ChatTemplate.in(dir);
+            if (template.isPresent() && !template.get().eosToken().isEmpty()) {
+                JsonNode tok = JSON.readTree(dir.resolve(CheckpointStore.TOKENIZER).toFile());
+                String eos = template.get().eosToken();
+                for (JsonNode t : tok.path("added_tokens")) {
+                    if (t.path("content").asText().equals(eos)) {
+                        return t.path("id").asInt();
+                    }
+                }
+                JsonNode id = tok.path("model").path("vocab").path(eos);
+                if (id.isInt()) {
+                    return id.asInt();
+                }
+                throw new CheckpointException(dir.resolve(ChatTemplate.TOKENIZER_CONFIG) + ": eos_token '" + eos
+                        + "' is not a token of tokenizer.json");
+            }
+            Path gen = dir.resolve("generation_config.json");
+            if (Files.isRegularFile(gen)) {
+                JsonNode e = JSON.readTree(gen.toFile()).path("eos_token_id");
+                if (e.isInt()) {
+                    return e.asInt();
+                }
+                if (e.isArray() && !e.isEmpty()) {
+                    return e.get(0).asInt();
+                }
+            }
+            return -1;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read the tokenizer files of " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String digest(List<Path> files, LongConsumer progress) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 20];
+            long done = 0;
+            for (Path f : files) {
+                sha.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (InputStream in = Files.newInputStream(f)) {
+                    int n;
+                    while ((n = in.read(buffer)) > 0) {
+                        sha.update(buffer, 0, n);
+                        done += n;
+                        progress.accept(done);
+                    }
+                }
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read " + e.getMessage(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

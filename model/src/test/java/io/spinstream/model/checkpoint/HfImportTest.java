@@ -1,0 +1,143 @@
+package io.spinstream.model.checkpoint;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.testing.HfFolders;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.model.tokenizer.SpinTokenizer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A team's own Hugging Face folder becomes a base checkpoint; every unusable folder is refused by name. */
+class HfImportTest {
+    NDManager manager;
+
+    @BeforeEach
+    void open() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        manager.close();
+    }
+
+    @Test
+    void aShardedBf16Qwen2FolderBecomesABaseWithItsTokenizerFilesOnceOnly(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("qwen");
+        Map<String, float[]> weights = HfFolders.write(model, HfFolders.Spec.tinyQwen2());
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        List<Long> progress = new ArrayList<>();
+        HfImport.Imported first = HfImport.into(store, model, manager, progress::add);
+        assertThat(first.reused()).isFalse();
+        assertThat(first.metadata().id()).matches("base-[0-9a-f]{12}");
+        assertThat(progress).isNotEmpty();
+        assertThat(progress.get(progress.size() - 1)).isEqualTo(HfImport.size(model));
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+            assertThat(first.directory().resolve(f)).as(f).isRegularFile();
+        }
+        try (LoadedCheckpoint base = store.load(first.metadata().id(), manager)) {
+            LlamaModel m = base.model();
+            assertThat(m.config().architecture()).isEqualTo("Qwen2ForCausalLM");
+            assertThat(m.config().eosTokenId()).as("the chat template's eos_token, <|im_end|>").isEqualTo(260);
+            // BF16 values are exact in float32: the stored weights are the folder's.
+            assertThat(m.parameters().get("model.layers.1.self_attn.k_proj.bias").toFloatArray())
+                    .containsExactly(weights.get("model.layers.1.self_attn.k_proj.bias"));
+            assertThat(m.parameters().get("model.embed_tokens.weight").toFloatArray())
+                    .containsExactly(weights.get("model.embed_tokens.weight"));
+            try (SpinTokenizer tok = SpinTokenizer.load(base.tokenizerJson(), PromptTemplate.AUTO, m.config().eosTokenId())) {
+                int[] prompt = tok.encodePrompt("2+2=");
+                assertThat(prompt).containsExactly(tok.encode("<|im_start|>user\n2+2=<|im_end|>\n<|im_start|>assistant\n"));
+                assertThat(prompt[0]).as("<|im_start|> is one special token").isEqualTo(259);
+                assertThat(tok.encodeResponse("4")).endsWith(260);
+            }
+        }
+        HfImport.Imported again = HfImport.into(store, model, manager, n -> {
+        });
+        assertThat(again.reused()).isTrue();
+        assertThat(again.metadata().id()).isEqualTo(first.metadata().id());
+        assertThat(store.list()).hasSize(1);
+    }
+
+    @Test
+    void anF16MistralFolderImports(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("mistral");
+        HfFolders.Spec s = new HfFolders.Spec("MistralForCausalLM", 261, 32, 1, 4, 4, "F16", 1, null, 3);
+        Map<String, float[]> weights = HfFolders.write(model, s);
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        HfImport.Imported imported = HfImport.into(store, model, manager, n -> {
+        });
+        try (LoadedCheckpoint base = store.load(imported.metadata().id(), manager)) {
+            assertThat(base.model().parameters().get("lm_head.weight").toFloatArray()).containsExactly(weights.get("lm_head.weight"));
+            assertThat(base.model().config().eosTokenId()).as("generation_config.json's first eos").isEqualTo(260);
+        }
+    }
+
+    @Test
+    void everyUnusableFolderIsRefusedNamingTheFileOrKey(@TempDir Path dir) throws IOException {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        assertThatThrownBy(() -> HfImport.into(store, dir.resolve("nothing"), manager, n -> {
+        })).hasMessageContaining("nothing does not exist");
+
+        Path gpt2 = dir.resolve("gpt2");
+        HfFolders.write(gpt2, HfFolders.Spec.tinyQwen2());
+        Files.writeString(gpt2.resolve("config.json"), Files.readString(gpt2.resolve("config.json"))
+                .replace("Qwen2ForCausalLM", "GPT2LMHeadModel"));
+        assertThatThrownBy(() -> HfImport.into(store, gpt2, manager, n -> {
+        })).hasMessageContaining("config.json").hasMessageContaining("GPT2LMHeadModel is not supported")
+                .hasMessageContaining("LlamaForCausalLM").hasMessageContaining("MistralForCausalLM").hasMessageContaining("Qwen2ForCausalLM");
+
+        Path noConfig = dir.resolve("no-config");
+        HfFolders.write(noConfig, HfFolders.Spec.tinyQwen2());
+        Files.delete(noConfig.resolve("config.json"));
+        assertThatThrownBy(() -> HfImport.into(store, noConfig, manager, n -> {
+        })).hasMessageContaining("config.json is missing");
+
+        Path shard = dir.resolve("missing-shard");
+        HfFolders.write(shard, HfFolders.Spec.tinyQwen2());
+        Files.delete(shard.resolve("model-00002-of-00002.safetensors"));
+        assertThatThrownBy(() -> HfImport.into(store, shard, manager, n -> {
+        })).hasMessageContaining("model-00002-of-00002.safetensors is missing (listed in model.safetensors.index.json)");
+
+        Path cut = dir.resolve("truncated");
+        HfFolders.write(cut, HfFolders.Spec.tinyQwen2());
+        try (FileChannel c = FileChannel.open(cut.resolve("model-00001-of-00002.safetensors"), StandardOpenOption.WRITE)) {
+            c.truncate(c.size() - 100);
+        }
+        assertThatThrownBy(() -> HfImport.into(store, cut, manager, n -> {
+        })).hasMessageContaining("model-00001-of-00002.safetensors is truncated");
+
+        Path small = dir.resolve("small-vocab");
+        HfFolders.write(small, HfFolders.Spec.tinyQwen2().withVocab(200));
+        assertThatThrownBy(() -> HfImport.into(store, small, manager, n -> {
+        })).hasMessageContaining("tokenizer.json has token ids up to 260, but config.json's vocab_size is 200");
+
+        Path noTokenizer = dir.resolve("no-tokenizer");
+        HfFolders.write(noTokenizer, HfFolders.Spec.tinyQwen2());
+        Files.delete(noTokenizer.resolve("tokenizer.json"));
+        assertThatThrownBy(() -> HfImport.into(store, noTokenizer, manager, n -> {
+        })).hasMessageContaining("tokenizer.json is missing");
+
+        Path badEos = dir.resolve("bad-eos");
+        HfFolders.write(badEos, HfFolders.Spec.tinyQwen2());
+        Files.writeString(badEos.resolve("tokenizer_config.json"), Files.readString(badEos.resolve("tokenizer_config.json"))
+                .replace("\"eos_token\" : \"<|im_end|>\"", "\"eos_token\" : \"<|endoftext|>\""));
+        assertThatThrownBy(() -> HfImport.into(store, badEos, manager, n -> {
+        })).hasMessageContaining("tokenizer_config.json: eos_token '<|endoftext|>' is not a token of tokenizer.json");
+        assertThat(store.list()).as("nothing was imported").isEmpty();
+    }
+}

@@ -1,0 +1,81 @@
+package io.spinstream.model.tokenizer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Real models' chat templates rendered by the Jinja engine, against strings written by hand. */
+class ChatTemplateTest {
+    static final List<ChatMessage> ONE = List.of(ChatMessage.user("What is 2+2?"));
+    static final List<ChatMessage> THREE = List.of(new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Hello!"),
+            new ChatMessage("user", "What is 2+2?"));
+
+    static String resource(String name) throws IOException {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/chat-templates/" + name)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void qwen2ChatMl() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("qwen2-instruct.jinja"), null, "<|im_end|>");
+        assertThat(t.render(ONE, true)).isEqualTo("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+                + "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("What is 2+2?")), false))
+                .isEqualTo("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n");
+    }
+
+    @Test
+    void llama3() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("llama3-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
+        assertThat(t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("  What is 2+2? ")), true))
+                .isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                        + "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+                        + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    }
+
+    @Test
+    void mistralAndItsRaisedExceptions() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("mistral-instruct-v0.1.jinja"), "<s>", "</s>");
+        assertThat(t.render(ONE, true)).isEqualTo("<s>[INST] What is 2+2? [/INST]");
+        assertThat(t.render(THREE, true)).isEqualTo("<s>[INST] Hi [/INST]Hello!</s>[INST] What is 2+2? [/INST]");
+        assertThatThrownBy(() -> t.render(List.of(new ChatMessage("assistant", "x")), true))
+                .hasMessageContaining("Conversation roles must alternate user/assistant/user/assistant/...");
+        assertThatThrownBy(() -> t.render(List.of(new ChatMessage("system", "x"), new ChatMessage("user", "y")), true))
+                .hasMessageContaining("Conversation roles must alternate");
+    }
+
+    @Test
+    void readFromTokenizerConfigWithAddedTokenObjects(@TempDir Path dir) throws IOException {
+        ObjectNode config = new ObjectMapper().createObjectNode();
+        config.put("chat_template", resource("mistral-instruct-v0.1.jinja"));
+        config.putObject("bos_token").put("__type", "AddedToken").put("content", "<s>");
+        config.put("eos_token", "</s>");
+        Files.writeString(dir.resolve("tokenizer_config.json"), config.toString());
+        ChatTemplate t = ChatTemplate.in(dir).orElseThrow();
+        assertThat(t.bosToken()).isEqualTo("<s>");
+        assertThat(t.eosToken()).isEqualTo("</s>");
+        assertThat(t.render(ONE, true)).isEqualTo("<s>[INST] What is 2+2? [/INST]");
+        assertThat(ChatTemplate.in(dir.resolve("nowhere"))).isEmpty();
+    }
+
+    @Test
+    void autoFallsBackToPlainAndModelNamesTheMissingFile(@TempDir Path dir) {
+        assertThat(PromptTemplate.AUTO.resolve(dir).render(ONE)).isEqualTo("What is 2+2?");
+        assertThat(PromptTemplate.PLAIN.resolve(dir).render(ONE)).isEqualTo("What is 2+2?");
+        assertThat(PromptTemplate.CHAT.resolve(dir).render(ONE)).isEqualTo("<|user|>\nWhat is 2+2?\n<|assistant|>\n");
+        assertThatThrownBy(() -> PromptTemplate.MODEL.resolve(dir))
+                .hasMessageContaining("spin.prompt.template=model").hasMessageContaining("tokenizer_config.json has no chat_template");
+    }
+}
