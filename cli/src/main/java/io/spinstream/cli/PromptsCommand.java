@@ -42,14 +42,29 @@ public final class PromptsCommand implements Runnable {
         @Option(names = "--stream", required = true, description = "Stream name (letters, digits, '_', '-').")
         String stream;
 
-        @Option(names = "--file", required = true, description = "JSON Lines: prompt_id, prompt, human_response[, task].")
+        @Option(names = "--file", required = true, description = {"JSON Lines of SFT examples: chat ({\"messages\": [...]}),",
+                "prompt/completion, Alpaca (instruction, input, output) or prompt_id/prompt/human_response; each may carry a task."})
         Path file;
+
+        @Option(names = "--format", defaultValue = "auto", paramLabel = "FORMAT",
+                description = "auto (decided from the first record), spin, chat, prompt-completion or alpaca (default: ${DEFAULT-VALUE}).")
+        String format;
 
         @Override
         public Integer call() throws Exception {
             SpinContext context = cluster.context(List.of());
             Topic<String, Prompt> topic = context.topics().prompts(stream);
-            PromptFile parsed = PromptFile.read(file, stream);
+            PromptFile.Format requested;
+            try {
+                requested = PromptFile.Format.parse(format);
+            } catch (IllegalArgumentException e) {
+                System.err.println("spin prompts add: --format " + e.getMessage());
+                return 2;
+            }
+            PromptFile parsed = PromptFile.read(file, stream, requested);
+            if (requested == PromptFile.Format.AUTO && parsed.format() != PromptFile.Format.AUTO) {
+                System.out.println("format: " + parsed.format().key() + " (decided from the file's first record)");
+            }
             if (!parsed.problems().isEmpty()) {
                 System.err.println("spin prompts add: " + file + " has " + parsed.problems().size() + " bad line(s); nothing was written:");
                 parsed.problems().forEach(p -> System.err.println("  " + p));

@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code spin} command line; {@code ./spin} at the repository root builds and runs it. */
 @Command(name = "spin", mixinStandardHelpOptions = true, version = "spinstream 0.1.0",
         description = "Streaming self-play fine-tuning (SPIN) of language models on Apache Kafka.",
-        subcommands = {DemoCommand.class, UpCommand.class, LocalCommand.class, K8sCommand.class, RunCommand.class, PromptsCommand.class, LagCommand.class,
+        subcommands = {DemoCommand.class, UpCommand.class, LocalCommand.class, K8sCommand.class, RunCommand.class, InitCommand.class,
+                PromptsCommand.class, LagCommand.class, ExportCommand.class,
                 CheckpointsCommand.class, StatusCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpinCommand implements Runnable {

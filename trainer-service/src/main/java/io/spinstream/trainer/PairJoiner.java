@@ -92,6 +92,7 @@ public final class PairJoiner {
                 .setPromptId(p.getPromptId())
                 .setStream(p.getStream())
                 .setPrompt(p.getPrompt())
+                .setMessages(p.getMessages())
                 .setHuman(p.getHumanResponse())
                 .setSynthetic(s.getResponse())
                 .setOpponentLogpHuman(s.getOpponentLogpHuman())

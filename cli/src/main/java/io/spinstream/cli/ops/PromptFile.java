@@ -2,6 +2,7 @@ package io.spinstream.cli.ops;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spinstream.schemas.ChatTurn;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.TaskMetadata;
 
@@ -10,65 +11,214 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * A JSON Lines file of prompts: one object per line with {@code prompt_id}, {@code prompt},
- * {@code human_response} and optionally {@code task} ({@code kind}, {@code verifiable}, {@code suites},
- * {@code attributes}). Every line is checked before anything is sent; problems carry their line numbers.
+ * A JSON Lines file of SFT examples in the formats people have: chat records ({@code messages}: the last
+ * assistant turn is the human response, everything before it the prompt, system turns kept),
+ * prompt/completion ({@code prompt} with {@code completion} or {@code response}), Alpaca
+ * ({@code instruction}, {@code input}, {@code output}) and Spinstream's own ({@code prompt_id},
+ * {@code prompt}, {@code human_response}); each may carry a {@code task} ({@code kind},
+ * {@code verifiable}, {@code suites}, {@code attributes}). The prompt id is the record's {@code id} or
+ * {@code prompt_id}, else a hash of its content, so the same file added twice changes nothing. Every
+ * line is checked before anything is sent; problems carry their line numbers.
  */
-public record PromptFile(List<Prompt> prompts, List<String> problems) {
+public record PromptFile(List<Prompt> prompts, List<String> problems, Format format) {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
-    public static PromptFile read(Path file, String stream) throws IOException {
-        List<Prompt> prompts = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
-        Set<String> ids = new HashSet<>();
-        Instant now = Instant.now();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int number = 0;
-            while ((line = in.readLine()) != null) {
-                number++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                try {
-                    JsonNode n = JSON.readTree(line);
-                    String id = text(n, "prompt_id");
-                    String prompt = text(n, "prompt");
-                    String human = text(n, "human_response");
-                    if (!ids.add(id)) {
-                        throw new IllegalArgumentException("prompt_id '" + id + "' appears twice in the file");
-                    }
-                    JsonNode t = n.path("task");
-                    List<String> suites = new ArrayList<>();
-                    t.path("suites").forEach(s -> suites.add(s.asText()));
-                    Map<String, String> attributes = new HashMap<>();
-                    t.path("attributes").fields().forEachRemaining(e -> attributes.put(e.getKey(), e.getValue().asText()));
-                    prompts.add(Prompt.newBuilder().setPromptId(id).setStream(stream).setPrompt(prompt).setHumanResponse(human)
-                            .setTask(TaskMetadata.newBuilder().setKind(t.path("kind").asText("open"))
-                                    .setVerifiable(t.path("verifiable").asBoolean(false)).setSuites(suites)
-                                    .setAttributes(attributes).build())
-                            .setCreatedAt(now).build());
-                } catch (IOException | RuntimeException e) {
-                    problems.add("line " + number + ": " + (e instanceof IOException ? "not JSON: " : "") + e.getMessage());
+    public enum Format {
+        AUTO, SPIN, CHAT, PROMPT_COMPLETION, ALPACA;
+
+        public String key() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+
+        public static Format parse(String s) {
+            for (Format f : values()) {
+                if (f.key().equals(s)) {
+                    return f;
                 }
             }
+            throw new IllegalArgumentException("format '" + s + "': expected auto, spin, chat, prompt-completion or alpaca");
         }
-        return new PromptFile(prompts, problems);
+    }
+
+    public static PromptFile read(Path file, String stream) throws IOException {
+        return read(file, stream, Format.AUTO);
+    }
+
+    public static PromptFile read(Path file, String stream, Format requested) throws IOException {
+        List<String> lines;
+        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            lines = in.lines().toList();
+        } catch (java.io.UncheckedIOException e) {
+            return new PromptFile(List.of(), List.of(file + " is not UTF-8 text: " + e.getCause().getMessage()), requested);
+        }
+        Format format = requested == Format.AUTO ? detect(lines) : requested;
+        List<Prompt> prompts = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        if (format == Format.AUTO) {
+            problems.add("cannot tell the file's format from its first record: expected messages (chat), prompt with"
+                    + " completion or response, instruction with output (alpaca), or prompt_id, prompt and human_response;"
+                    + " pass --format");
+            return new PromptFile(prompts, problems, format);
+        }
+        Set<String> ids = new HashSet<>();
+        Instant now = Instant.now();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                JsonNode n = JSON.readTree(line);
+                if (!n.isObject()) {
+                    throw new IllegalArgumentException("not a JSON object");
+                }
+                Prompt p = switch (format) {
+                    case CHAT -> chat(n, stream);
+                    case PROMPT_COMPLETION -> simple(n, stream, text(n, "prompt"),
+                            n.has("completion") ? text(n, "completion", true) : text(n, "response", true));
+                    case ALPACA -> {
+                        String input = n.path("input").asText("");
+                        yield simple(n, stream, text(n, "instruction") + (input.isBlank() ? "" : "\n\n" + input), text(n, "output", true));
+                    }
+                    default -> simple(n, stream, text(n, "prompt"), text(n, "human_response", true));
+                };
+                if (format == Format.SPIN && !n.has("prompt_id")) {
+                    throw new IllegalArgumentException("prompt_id is missing or not a non-empty string");
+                }
+                if (!ids.add(p.getPromptId())) {
+                    throw new IllegalArgumentException("prompt_id '" + p.getPromptId() + "' appears twice in the file");
+                }
+                p.setCreatedAt(now);
+                prompts.add(p);
+            } catch (IOException | RuntimeException e) {
+                problems.add("line " + (i + 1) + ": " + (e instanceof IOException ? "not JSON: " : "") + e.getMessage());
+            }
+        }
+        return new PromptFile(prompts, problems, format);
+    }
+
+    /** The format of the first record that parses as a JSON object. */
+    static Format detect(List<String> lines) {
+        for (String line : lines) {
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                JsonNode n = JSON.readTree(line);
+                if (n.has("messages")) {
+                    return Format.CHAT;
+                }
+                if (n.has("instruction") && n.has("output")) {
+                    return Format.ALPACA;
+                }
+                if (n.has("prompt") && (n.has("completion") || n.has("response"))) {
+                    return Format.PROMPT_COMPLETION;
+                }
+                if (n.has("prompt") && n.has("human_response")) {
+                    return Format.SPIN;
+                }
+                return Format.AUTO;
+            } catch (IOException e) {
+                // a line that is not JSON is reported by the parse; the next one decides
+            }
+        }
+        return Format.AUTO;
+    }
+
+    private static Prompt chat(JsonNode n, String stream) {
+        JsonNode messages = n.get("messages");
+        if (messages == null || !messages.isArray() || messages.isEmpty()) {
+            throw new IllegalArgumentException("messages is missing or not a non-empty list");
+        }
+        List<ChatTurn> turns = new ArrayList<>();
+        for (int k = 0; k < messages.size(); k++) {
+            JsonNode m = messages.get(k);
+            String role = m.path("role").asText("");
+            if (!ROLES.contains(role)) {
+                throw new IllegalArgumentException("messages[" + k + "].role is '" + role + "': expected system, user or assistant");
+            }
+            if (!m.path("content").isTextual()) {
+                throw new IllegalArgumentException("messages[" + k + "].content is missing or not a string");
+            }
+            turns.add(ChatTurn.newBuilder().setRole(role).setContent(m.get("content").asText()).build());
+        }
+        ChatTurn last = turns.get(turns.size() - 1);
+        if (!last.getRole().equals("assistant")) {
+            throw new IllegalArgumentException("the last message is a " + last.getRole()
+                    + " turn: expected an assistant turn, the human response");
+        }
+        List<ChatTurn> before = turns.subList(0, turns.size() - 1);
+        String lastUser = before.stream().filter(t -> t.getRole().equals("user")).reduce((a, b) -> b)
+                .map(ChatTurn::getContent).orElseThrow(() -> new IllegalArgumentException("no user turn before the assistant's"));
+        Prompt p = simple(n, stream, lastUser, last.getContent());
+        p.setMessages(new ArrayList<>(before));
+        if (!n.has("id") && !n.has("prompt_id")) {
+            p.setPromptId(hash(before.stream().map(t -> t.getRole() + ":" + t.getContent()).toList(), last.getContent()));
+        }
+        return p;
+    }
+
+    private static Prompt simple(JsonNode n, String stream, String prompt, String human) {
+        String id = n.has("prompt_id") ? id(n, "prompt_id") : n.has("id") ? id(n, "id") : hash(List.of(prompt), human);
+        JsonNode t = n.path("task");
+        List<String> suites = new ArrayList<>();
+        t.path("suites").forEach(s -> suites.add(s.asText()));
+        Map<String, String> attributes = new HashMap<>();
+        t.path("attributes").fields().forEachRemaining(e -> attributes.put(e.getKey(), e.getValue().asText()));
+        return Prompt.newBuilder().setPromptId(id).setStream(stream).setPrompt(prompt).setHumanResponse(human)
+                .setTask(TaskMetadata.newBuilder().setKind(t.path("kind").asText("open"))
+                        .setVerifiable(t.path("verifiable").asBoolean(false)).setSuites(suites)
+                        .setAttributes(attributes).build())
+                .setCreatedAt(Instant.EPOCH).build();
+    }
+
+    /** An id written as a string or a number. */
+    private static String id(JsonNode n, String field) {
+        JsonNode v = n.get(field);
+        if (v == null || !(v.isTextual() || v.isIntegralNumber()) || v.asText().isBlank()) {
+            throw new IllegalArgumentException(field + " is missing or not a non-empty string");
+        }
+        return v.asText();
+    }
+
+    /** A content hash as the id of a record that has none: the same example always gets the same id. */
+    static String hash(List<String> prompt, String human) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (String s : prompt) {
+                sha.update(s.getBytes(StandardCharsets.UTF_8));
+                sha.update((byte) 0);
+            }
+            sha.update((byte) 1);
+            sha.update(human.getBytes(StandardCharsets.UTF_8));
+            return "h" + HexFormat.of().formatHex(sha.digest()).substring(0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String text(JsonNode n, String field) {
+        return text(n, field, false);
+    }
+
+    private static String text(JsonNode n, String field, boolean mayBeEmpty) {
         JsonNode v = n.get(field);
-        if (v == null || !v.isTextual() || (v.asText().isBlank() && !field.equals("human_response"))) {
-            throw new IllegalArgumentException(field + " is missing or not a non-empty string");
+        if (v == null || !v.isTextual() || (v.asText().isBlank() && !mayBeEmpty)) {
+            throw new IllegalArgumentException(field + " is missing or not a " + (mayBeEmpty ? "" : "non-empty ") + "string");
         }
         return v.asText();
     }

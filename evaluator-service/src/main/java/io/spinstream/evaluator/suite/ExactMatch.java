@@ -1,5 +1,7 @@
 package io.spinstream.evaluator.suite;
 
+import io.spinstream.runtime.opponent.PromptTurns;
+
 import io.spinstream.model.Generator;
 import io.spinstream.model.Sampling;
 import io.spinstream.schemas.Prompt;
@@ -43,7 +45,7 @@ public final class ExactMatch implements Suite {
         for (int from = 0; from < prompts.size(); from += s.batchSize()) {
             List<Prompt> chunk = prompts.subList(from, Math.min(prompts.size(), from + s.batchSize()));
             List<int[]> answers = generator.generate(s.manager(),
-                    chunk.stream().map(p -> s.tokenizer().encodePrompt(p.getPrompt())).toList(),
+                    chunk.stream().map(p -> s.tokenizer().encodePrompt(PromptTurns.of(p))).toList(),
                     Sampling.greedy(s.maxNewTokens()));
             for (int i = 0; i < chunk.size(); i++) {
                 if (normalise(s.tokenizer().decode(answers.get(i))).equals(normalise(chunk.get(i).getHumanResponse()))) {

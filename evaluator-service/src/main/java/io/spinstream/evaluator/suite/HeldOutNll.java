@@ -1,5 +1,7 @@
 package io.spinstream.evaluator.suite;
 
+import io.spinstream.runtime.opponent.PromptTurns;
+
 import io.spinstream.model.LogProbs;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.schemas.Prompt;
@@ -29,7 +31,7 @@ public final class HeldOutNll implements Suite {
         long tokens = 0;
         for (int from = 0; from < prompts.size(); from += s.batchSize()) {
             List<TokenBatch.Example> batch = prompts.subList(from, Math.min(prompts.size(), from + s.batchSize())).stream()
-                    .map(p -> s.tokenizer().example(p.getPrompt(), p.getHumanResponse())).toList();
+                    .map(p -> s.tokenizer().example(PromptTurns.of(p), p.getHumanResponse())).toList();
             TokenBatch tb = TokenBatch.of(batch, s.model().config().padTokenId());
             for (double v : LogProbs.sums(s.model(), s.manager(), tb)) {
                 logp += v;

@@ -1,5 +1,7 @@
 package io.spinstream.evaluator.suite;
 
+import io.spinstream.runtime.opponent.PromptTurns;
+
 import io.spinstream.model.LogProbs;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.schemas.Prompt;
@@ -48,10 +50,10 @@ public final class PreferenceAccuracy implements Suite {
             List<Integer> chunk = used.subList(from, Math.min(used.size(), from + s.batchSize()));
             List<TokenBatch.Example> examples = new ArrayList<>();
             for (int i : chunk) {
-                examples.add(s.tokenizer().example(s.prompts().get(i).getPrompt(), s.prompts().get(i).getHumanResponse()));
+                examples.add(s.tokenizer().example(PromptTurns.of(s.prompts().get(i)), s.prompts().get(i).getHumanResponse()));
             }
             for (int i : chunk) {
-                examples.add(s.tokenizer().example(s.prompts().get(i).getPrompt(), o.answers()[i]));
+                examples.add(s.tokenizer().example(PromptTurns.of(s.prompts().get(i)), o.answers()[i]));
             }
             double[] lp = LogProbs.sums(s.model(), s.manager(), TokenBatch.of(examples, s.model().config().padTokenId()));
             for (int j = 0; j < chunk.size(); j++) {

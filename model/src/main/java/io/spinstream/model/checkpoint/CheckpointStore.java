@@ -124,6 +124,48 @@ public final class CheckpointStore {
         return HexFormat.of().formatHex(digest.digest());
     }
 
+    /**
+     * Writes checkpoint {@code id} as a plain Hugging Face folder (config.json, model.safetensors with HF
+     * tensor names, the tokenizer files, a generation_config.json) that transformers loads; the weights are
+     * checked against their sha256 first. {@code target} must not exist or be empty.
+     */
+    public Path exportHuggingFace(String id, Path target) {
+        Path dir = directoryOf(id);
+        CheckpointMetadata m = metadata(id).orElseThrow(() -> new CheckpointException("no checkpoint " + id + " in " + root));
+        Path weights = dir.resolve(m.weightsFile() == null ? WEIGHTS : m.weightsFile());
+        if (!Files.isRegularFile(weights) || !sha256Of(weights).equalsIgnoreCase(m.sha256())) {
+            throw new CheckpointException("checkpoint " + id + " is corrupt: " + weights.getFileName() + " does not match its sha256");
+        }
+        try {
+            if (Files.exists(target)) {
+                try (Stream<Path> inside = Files.list(target)) {
+                    if (inside.findAny().isPresent()) {
+                        throw new CheckpointException("export folder " + target + " is not empty");
+                    }
+                }
+            }
+            Files.createDirectories(target);
+            Files.copy(dir.resolve(CONFIG), target.resolve(CONFIG));
+            Files.copy(weights, target.resolve(WEIGHTS));
+            List<String> tokenizerFiles = new ArrayList<>(List.of(TOKENIZER));
+            tokenizerFiles.addAll(TOKENIZER_COMPANIONS);
+            for (String f : tokenizerFiles) {
+                if (Files.isRegularFile(dir.resolve(f))) {
+                    Files.copy(dir.resolve(f), target.resolve(f));
+                }
+            }
+            if (!Files.isRegularFile(target.resolve("generation_config.json"))) {
+                LlamaConfig c = LlamaConfig.read(dir.resolve(CONFIG));
+                Files.writeString(target.resolve("generation_config.json"), JSON.writerWithDefaultPrettyPrinter()
+                        .writeValueAsString(Map.of("bos_token_id", c.bosTokenId(), "eos_token_id", c.eosTokenId(),
+                                "pad_token_id", c.padTokenId())));
+            }
+            return target;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot export " + id + " to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Loads and verifies checkpoint {@code id} of this store. */
     public LoadedCheckpoint load(String id, NDManager manager) {
         return load(directoryOf(id), manager);

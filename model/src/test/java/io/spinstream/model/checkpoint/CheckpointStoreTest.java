@@ -43,7 +43,7 @@ class CheckpointStoreTest {
         manager.close();
     }
 
-    private static float[] logits(LlamaModel model, NDManager manager, int[] ids) {
+    static float[] logits(LlamaModel model, NDManager manager, int[] ids) {
         try (NDManager scope = manager.newSubManager()) {
             long[] l = java.util.Arrays.stream(ids).asLongStream().toArray();
             NDArray in = scope.create(l, new ai.djl.ndarray.types.Shape(1, ids.length));

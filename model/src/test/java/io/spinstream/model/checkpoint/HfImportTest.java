@@ -74,6 +74,31 @@ class HfImportTest {
     }
 
     @Test
+    void anExportedFolderImportsAgainWithEqualLogits(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("qwen");
+        HfFolders.write(model, HfFolders.Spec.tinyQwen2());
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        String id = HfImport.into(store, model, manager, n -> {
+        }).metadata().id();
+        Path out = store.exportHuggingFace(id, dir.resolve("export"));
+        assertThat(out.resolve("spinstream.json")).doesNotExist();
+        assertThat(out.resolve("training_state.safetensors")).doesNotExist();
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+            assertThat(out.resolve(f)).as(f).isRegularFile();
+        }
+        int[] ids = {259, 17, 4, 33, 8, 200, 260};
+        try (LoadedCheckpoint base = store.load(id, manager);
+             LlamaModel exported = CheckpointStore.importHuggingFace(out, manager);
+             LlamaModel original = CheckpointStore.importHuggingFace(model, manager)) {
+            float[] expected = CheckpointStoreTest.logits(base.model(), manager, ids);
+            assertThat(CheckpointStoreTest.logits(exported, manager, ids)).containsExactly(expected);
+            assertThat(CheckpointStoreTest.logits(original, manager, ids)).containsExactly(expected);
+        }
+        assertThatThrownBy(() -> store.exportHuggingFace(id, out)).hasMessageContaining("is not empty");
+        assertThatThrownBy(() -> store.exportHuggingFace("base-nope", dir.resolve("x"))).hasMessageContaining("no checkpoint base-nope");
+    }
+
+    @Test
     void anF16MistralFolderImports(@TempDir Path dir) throws IOException {
         Path model = dir.resolve("mistral");
         HfFolders.Spec s = new HfFolders.Spec("MistralForCausalLM", 261, 32, 1, 4, 4, "F16", 1, null, 3);

@@ -38,7 +38,7 @@ public final class PromptAnswerer {
             return "empty prompt";
         }
         LlamaConfig c = opponent.checkpoint().model().config();
-        int promptTokens = opponent.tokenizer().encodePrompt(p.getPrompt()).length;
+        int promptTokens = opponent.tokenizer().encodePrompt(PromptTurns.of(p)).length;
         int humanTokens = opponent.tokenizer().encodeResponse(p.getHumanResponse()).length;
         if (promptTokens + humanTokens > c.maxPositions() || promptTokens + 1 >= c.maxPositions()) {
             return "prompt of " + promptTokens + " tokens with a human answer of " + humanTokens
@@ -56,14 +56,14 @@ public final class PromptAnswerer {
         List<int[]> encoded = new ArrayList<>();
         long[] seeds = new long[prompts.size()];
         for (int i = 0; i < prompts.size(); i++) {
-            encoded.add(opponent.tokenizer().encodePrompt(prompts.get(i).getPrompt()));
+            encoded.add(opponent.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i))));
             seeds[i] = seedOf(prompts.get(i));
         }
         List<int[]> generated = new Generator(opponent.checkpoint().model()).generate(manager, encoded, sampling, seeds, true);
         List<TokenBatch.Example> scored = new ArrayList<>();
         List<String> answers = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            answers.add(opponent.tokenizer().fitResponse(prompts.get(i).getPrompt(), opponent.tokenizer().decode(generated.get(i)),
+            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(prompts.get(i)), opponent.tokenizer().decode(generated.get(i)),
                     opponent.checkpoint().model().config().maxPositions()));
             scored.add(new TokenBatch.Example(encoded.get(i), opponent.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())));
         }

@@ -1,8 +1,11 @@
 package io.spinstream.trainer.round;
 
 import io.spinstream.model.TokenBatch;
+import io.spinstream.model.tokenizer.ChatMessage;
 import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.schemas.TrainingPair;
+
+import java.util.List;
 
 /** Sorts a round's pairs: its own (and round t−1's when asked) to train, others stale, untrainable ones invalid. */
 public final class PairIntake {
@@ -31,8 +34,11 @@ public final class PairIntake {
         TokenBatch.Example chosen;
         TokenBatch.Example rejected;
         try {
-            chosen = tokenizer.example(pair.getPrompt(), pair.getHuman());
-            rejected = tokenizer.example(pair.getPrompt(), pair.getSynthetic());
+            List<ChatMessage> turns = pair.getMessages() == null || pair.getMessages().isEmpty()
+                    ? List.of(ChatMessage.user(pair.getPrompt()))
+                    : pair.getMessages().stream().map(t -> new ChatMessage(t.getRole(), t.getContent())).toList();
+            chosen = tokenizer.example(turns, pair.getHuman());
+            rejected = tokenizer.example(turns, pair.getSynthetic());
         } catch (RuntimeException e) {
             return new Intake.Invalid("cannot tokenize: " + e.getMessage());
         }
