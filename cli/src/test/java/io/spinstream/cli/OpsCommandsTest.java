@@ -40,25 +40,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The operator commands against the real broker and registry. */
 @BrokerTest
 class OpsCommandsTest {
-
-    private record Run(int exit, String out, String err) {
+    private static CommandRun spin(String... args) {
+        return CommandRun.spin(args);
     }
 
-    private static synchronized Run spin(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int exit = new CommandLine(new SpinCommand()).execute(args);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static String[] concat(String[] a, String[] b) {
+        return CommandRun.concat(a, b);
     }
+
 
     @Test
     void promptsAreAddedWholeOrNotAtAllAndListedWithTheirCounts(DevStack stack, @TempDir Path dir) throws Exception {
@@ -70,7 +59,7 @@ class OpsCommandsTest {
                 not json
                 {"prompt_id": "a1", "prompt": "3+3=", "human_response": "6"}
                 """);
-        Run refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
+        CommandRun refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).contains("has 3 bad line(s); nothing was written")
                 .contains("line 2: human_response is missing")
@@ -86,10 +75,10 @@ class OpsCommandsTest {
                     .append(i + 1).append("\", \"task\": {\"kind\": \"addition\", \"verifiable\": true}}\n");
         }
         Path file = Files.writeString(dir.resolve("good.jsonl"), good);
-        Run added = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", file.toString()}, cluster));
+        CommandRun added = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", file.toString()}, cluster));
         assertThat(added.exit()).as(added.err()).isZero();
         assertThat(added.out()).contains("added 25 prompts to " + prefix + ".prompts.arith");
-        Run listed = spin(concat(new String[]{"prompts", "list"}, cluster));
+        CommandRun listed = spin(concat(new String[]{"prompts", "list"}, cluster));
         assertThat(listed.out()).containsPattern("arith\\s+" + prefix.replace(".", "\\.") + "\\.prompts\\.arith\\s+25\\s+25");
     }
 
@@ -136,7 +125,7 @@ class OpsCommandsTest {
             ConsumerLag.PartitionLag r = ours.get(i);
             assertThat(new long[]{r.partition(), r.committed(), r.logEnd(), r.lag()}).containsExactly(theirs.get(i));
         }
-        Run printed = spin("lag", "--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--group", group);
+        CommandRun printed = spin("lag", "--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--group", group);
         assertThat(printed.out()).contains(topic).contains("total lag 9");
     }
 
@@ -172,11 +161,11 @@ class OpsCommandsTest {
                     f.topics.evaluations().serializeValue(verdict))).get();
         }
         String[] cluster = {"--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--prefix", f.prefix};
-        Run checkpoints = spin(concat(new String[]{"checkpoints"}, cluster));
+        CommandRun checkpoints = spin(concat(new String[]{"checkpoints"}, cluster));
         assertThat(checkpoints.exit()).as(checkpoints.err()).isZero();
         assertThat(checkpoints.out()).containsPattern("c1\\s+0\\s+5\\s+base\\s+0\\.6931\\s+all:REJECT \\[heldout_nll did not improve enough]");
 
-        Run status = spin(concat(new String[]{"status", "--run", f.runId}, cluster));
+        CommandRun status = spin(concat(new String[]{"status", "--run", f.runId}, cluster));
         assertThat(status.out()).as(status.err())
                 .contains("run " + f.runId + ": opponent base, round 0")
                 .containsPattern("generation \\(group " + f.prefix + "-generator-r0\\): \\d+ of 10 prompt records read, lag \\d+")
@@ -184,9 +173,4 @@ class OpsCommandsTest {
                 .contains("verdict: c1 REJECT (all)");
     }
 
-    private static String[] concat(String[] a, String[] b) {
-        String[] out = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
-    }
 }
