@@ -4,6 +4,7 @@ import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.CommonKeys;
 import io.spinstream.runtime.config.ConfigKey;
 import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.kafka.KafkaSettings;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -29,7 +30,20 @@ public final class ClusterOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "Properties file with the services' keys (else SPIN_CONFIG_FILE).")
     Path config;
 
+    /** Only the Kafka client settings, for commands that read nothing through the registry (as Kafka's own tools). */
+    public KafkaSettings kafka() {
+        List<ConfigKey<?>> keys = new java.util.ArrayList<>(CommonKeys.all());
+        keys.remove(CommonKeys.REGISTRY_URL);
+        return KafkaSettings.from(load(keys));
+    }
+
     public SpinContext context(List<ConfigKey<?>> extraKeys) {
+        List<ConfigKey<?>> keys = new java.util.ArrayList<>(CommonKeys.all());
+        keys.addAll(extraKeys);
+        return SpinContext.from(load(keys));
+    }
+
+    private ServiceConfig load(List<ConfigKey<?>> keys) {
         Map<String, String> overrides = new HashMap<>();
         if (bootstrap != null) {
             overrides.put(CommonKeys.BOOTSTRAP_SERVERS.name(), bootstrap);
@@ -43,8 +57,6 @@ public final class ClusterOptions {
         Map<String, String> env = System.getenv();
         Optional<Path> file = Optional.ofNullable(config)
                 .or(() -> Optional.ofNullable(env.get(ServiceConfig.CONFIG_FILE_ENV)).filter(s -> !s.isBlank()).map(Path::of));
-        List<ConfigKey<?>> keys = new java.util.ArrayList<>(CommonKeys.all());
-        keys.addAll(extraKeys);
-        return SpinContext.from(ServiceConfig.load(keys, env, file, overrides));
+        return ServiceConfig.load(keys, env, file, overrides);
     }
 }

@@ -1,7 +1,6 @@
 package io.spinstream.cli;
 
 import io.spinstream.cli.ops.ConsumerLag;
-import io.spinstream.runtime.SpinContext;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,8 +28,7 @@ public final class LagCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        SpinContext context = cluster.context(List.of());
-        try (Admin admin = Admin.create(context.kafka().admin())) {
+        try (Admin admin = Admin.create(cluster.kafka().admin())) {
             do {
                 print(ConsumerLag.of(admin, group), System.out);
                 if (watch) {

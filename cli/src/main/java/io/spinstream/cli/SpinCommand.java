@@ -21,6 +21,7 @@ public final class SpinCommand implements Runnable {
     }
 
     public static void main(String[] args) {
+        io.spinstream.runtime.LibraryLogging.quiet();
         System.exit(new CommandLine(new SpinCommand()).execute(args));
     }
 }

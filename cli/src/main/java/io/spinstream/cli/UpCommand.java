@@ -4,7 +4,10 @@ import io.spinstream.demo.DemoBase;
 import io.spinstream.demo.DemoRun;
 import io.spinstream.demo.DemoSetup;
 import io.spinstream.demo.InProcessServices;
+import io.spinstream.cli.ops.PromptFile;
 import io.spinstream.devstack.DevStack;
+import io.spinstream.runtime.kafka.PromptPublisher;
+import io.spinstream.runtime.opponent.RoundZero;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,6 +33,14 @@ public final class UpCommand implements Callable<Integer> {
     @Option(names = "--no-demo-stream", description = "Do not publish the demo task's stream; only streams you add are answered.")
     boolean noDemoStream;
 
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Your own Hugging Face model folder as round 0's opponent (as spin init), instead of the demo base.")
+    Path model;
+
+    @Option(names = "--sft", paramLabel = "FILE",
+            description = "With --model: SFT examples (JSON Lines, as spin prompts add) published on the stream 'sft'.")
+    Path sft;
+
     @picocli.CommandLine.Mixin
     DemoOptions demo;
 
@@ -38,11 +49,18 @@ public final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (model != null) {
+            return ownModel();
+        }
+        if (sft != null) {
+            System.err.println("spin up: --sft goes with --model (the demo publishes its own task)");
+            return 2;
+        }
         Path root = demo.root();
         Map<String, String> service = DemoCommand.serviceSettings(DemoSetup.serviceDefaults(), set);
         DemoSetup setup = demo.setup();
         DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.err::println);
-        Path runDir = root.resolve("up").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path runDir = runDir(root);
         DevStack stack = DevStack.start();
         InProcessServices services = InProcessServices.start(DemoRun.connected(setup.withSplit(service), stack, runDir,
                 service.getOrDefault("spin.run.id", "spin")), context -> {
@@ -50,6 +68,62 @@ public final class UpCommand implements Callable<Integer> {
                 setup.publish(context, System.err);
             }
         });
+        services.promote(base);
+        return serve(stack, services, base.metadata().id(), runDir);
+    }
+
+    /** The dev stack and the services on the user's model, with the services' own defaults (not the demo's). */
+    private Integer ownModel() throws Exception {
+        PromptFile file = null;
+        if (sft != null) {
+            file = PromptFile.read(sft, "sft");
+            if (!file.problems().isEmpty()) {
+                System.err.println("spin up: " + sft + " has " + file.problems().size() + " bad line(s):");
+                file.problems().forEach(p -> System.err.println("  " + p));
+                return 1;
+            }
+        }
+        Map<String, String> service = DemoCommand.serviceSettings(Map.of(), set);
+        String runId = service.getOrDefault("spin.run.id", "spin");
+        Path runDir = runDir(demo.root());
+        DevStack stack = DevStack.start();
+        PromptFile prompts = file;
+        String[] base = new String[1];
+        InProcessServices services;
+        try {
+            services = InProcessServices.start(DemoRun.connected(service, stack, runDir, runId), context -> {
+                try {
+                    if (prompts != null) {
+                        new PromptPublisher(context).publish("sft", prompts.prompts(), n -> {
+                        });
+                        System.err.printf("published %d prompts (%s) on %s%n", prompts.prompts().size(), prompts.format().key(),
+                                context.topics().prompts("sft").name());
+                    }
+                    RoundZero.Outcome o = new RoundZero(context).establish(runId, runDir.resolve("store"), model, false, n -> {
+                    });
+                    base[0] = o.base().metadata().id();
+                    System.err.println(o.message());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e.getMessage(), e);
+                }
+            });
+        } catch (IllegalStateException e) {
+            stack.close();
+            System.err.println("spin up: " + e.getMessage());
+            return 1;
+        }
+        if (prompts == null) {
+            System.err.println("no prompts yet: add your SFT data with ./spin prompts add --stream NAME --file F.jsonl");
+        }
+        return serve(stack, services, base[0], runDir);
+    }
+
+    private static Path runDir(Path root) {
+        return root.resolve("up").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+
+    /** Prints the connection, then runs until Ctrl-C or a service fails. */
+    private static Integer serve(DevStack stack, InProcessServices services, String opponent, Path runDir) throws Exception {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("stopping the services and the local stack");
@@ -57,12 +131,11 @@ public final class UpCommand implements Callable<Integer> {
             stack.close();
             stopped.countDown();
         }, "spin-up-shutdown"));
-        services.promote(base);
         System.out.println("bootstrap=" + stack.bootstrapServers());
         System.out.println("registry=" + stack.registryUrl());
         System.out.flush();
         System.err.printf("services up: run %s, opponent %s (round 0), checkpoints in %s; Ctrl-C stops everything%n",
-                services.runId(), base.metadata().id(), runDir.resolve("store"));
+                services.runId(), opponent, runDir.resolve("store"));
         while (!stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)) {
             try {
                 services.checkHealthy();

@@ -19,7 +19,10 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.spinstream.cli.ops.KafkaTopicManifests;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.spinstream.evaluator.EvaluatorKeys;
+import io.spinstream.runtime.RoundZeroMain;
+import io.spinstream.runtime.config.InitKeys;
 import io.spinstream.generator.GeneratorKeys;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.ConfigKey;
@@ -57,7 +60,8 @@ class K8sManifestsTest {
     private static final Map<String, List<ConfigKey<?>>> SERVICE_KEYS = Map.of(
             "spin-generator", ServiceLauncher.keys(GeneratorKeys.all()),
             "spin-trainer", ServiceLauncher.keys(TrainerKeys.all()),
-            "spin-evaluator", ServiceLauncher.keys(EvaluatorKeys.all()));
+            "spin-evaluator", ServiceLauncher.keys(EvaluatorKeys.all()),
+            "spin-init", ServiceLauncher.keys(InitKeys.all()));
 
     @BeforeAll
     static void kubectlIsThere() {
@@ -174,7 +178,16 @@ class K8sManifestsTest {
         Map<String, Container> containers = new HashMap<>();
         all(objects, Deployment.class).forEach(d -> containers.put(d.getMetadata().getName(), d.getSpec().getTemplate().getSpec().getContainers().get(0)));
         all(objects, StatefulSet.class).forEach(s -> containers.put(s.getMetadata().getName(), s.getSpec().getTemplate().getSpec().getContainers().get(0)));
+        all(objects, Job.class).forEach(j -> containers.put(j.getMetadata().getName(), j.getSpec().getTemplate().getSpec().getContainers().get(0)));
         assertThat(containers).containsKeys(SERVICE_KEYS.keySet().toArray(String[]::new));
+        // The init Job runs spin init's main class, on the checkpoint volume, as a non-root user.
+        Job init = all(objects, Job.class).stream().filter(j -> j.getMetadata().getName().equals("spin-init")).findFirst().orElseThrow();
+        List<String> command = init.getSpec().getTemplate().getSpec().getContainers().get(0).getCommand();
+        assertThat(command).contains(RoundZeroMain.class.getName());
+        assertThat(init.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot()).isTrue();
+        assertThat(init.getSpec().getTemplate().getSpec().getContainers().get(0).getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        assertThat(init.getSpec().getTemplate().getSpec().getVolumes()).anyMatch(v -> v.getPersistentVolumeClaim() != null
+                && v.getPersistentVolumeClaim().getClaimName().equals("spin-checkpoints"));
         for (Map.Entry<String, List<ConfigKey<?>>> svc : SERVICE_KEYS.entrySet()) {
             Map<String, String> env = environment(objects, containers.get(svc.getKey()));
             Map<String, ConfigKey<?>> byEnv = new HashMap<>();
@@ -210,7 +223,16 @@ class K8sManifestsTest {
             }
         }
         for (EnvVar v : c.getEnv()) {
-            env.put(v.getName(), v.getValue() != null ? v.getValue() : "from-" + v.getValueFrom().getFieldRef().getFieldPath());
+            if (v.getValue() != null) {
+                env.put(v.getName(), v.getValue());
+            } else if (v.getValueFrom().getConfigMapKeyRef() != null) {
+                var ref = v.getValueFrom().getConfigMapKeyRef();
+                String value = ((ConfigMap) named(objects, "ConfigMap", ref.getName())).getData().get(ref.getKey());
+                assertThat(value).as("%s from ConfigMap %s key %s", v.getName(), ref.getName(), ref.getKey()).isNotNull();
+                env.put(v.getName(), value);
+            } else {
+                env.put(v.getName(), "from-" + v.getValueFrom().getFieldRef().getFieldPath());
+            }
         }
         return env;
     }

@@ -25,6 +25,7 @@ import io.spinstream.schemas.Verdict;
 import io.spinstream.trainer.TrainerKeys;
 import io.spinstream.trainer.TrainerMain;
 import io.spinstream.trainer.TrainerService;
+import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -134,5 +135,19 @@ class OwnModelTest {
             assertThat(exported.resolve(name)).as(name).isRegularFile();
         }
         assertThat(Files.readString(exported.resolve("tokenizer_config.json"))).contains("<|im_start|>");
+
+        // With the services stopped, --replace starts the run over from another model: round 0 again, and the
+        // generators' groups deleted so that round 0 answers every prompt again.
+        CommandRun replaced = spin(concat(new String[]{"init", "--run", f.runId, "--model", other.toString(), "--replace"}, cluster));
+        assertThat(replaced.exit()).as(replaced.err()).isZero();
+        assertThat(replaced.out()).contains("(replacing ");
+        OpponentPromotion now = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2)).stream()
+                .filter(p -> p.getRunId().equals(f.runId)).reduce((a, b) -> b).orElseThrow();
+        assertThat(now.getRound()).isZero();
+        assertThat(now.getCheckpointId()).isNotEqualTo(baseId).startsWith("base-");
+        try (Admin admin = Admin.create(f.kafka.admin())) {
+            assertThat(admin.listConsumerGroups().all().get().stream().map(g -> g.groupId()))
+                    .noneMatch(g -> g.startsWith(f.prefix + "-generator-r"));
+        }
     }
 }

@@ -35,6 +35,7 @@ public final class ServiceLauncher {
 
     public static void run(String name, Collection<ConfigKey<?>> ownKeys,
                            BiFunction<SpinContext, PrometheusMeterRegistry, Service> factory) {
+        LibraryLogging.quiet();
         ServiceConfig config;
         try {
             config = ServiceConfig.fromEnvironment(keys(ownKeys));

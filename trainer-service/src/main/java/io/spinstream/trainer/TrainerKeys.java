@@ -2,6 +2,7 @@ package io.spinstream.trainer;
 
 import io.spinstream.model.objective.Objective;
 import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.InitKeys;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ValueType;
 
@@ -13,8 +14,7 @@ public final class TrainerKeys {
     private TrainerKeys() {
     }
 
-    public static final ConfigKey<String> STORE = ConfigKey.required("spin.checkpoint.store", ValueType.TEXT,
-            "folder (a shared volume on Kubernetes) where checkpoints are written");
+    public static final ConfigKey<String> STORE = InitKeys.STORE;
     public static final ConfigKey<String> OBJECTIVE = ConfigKey.optional("spin.trainer.objective", ValueType.of(
             "sft, spin, spin-hinge, dpo or simpo with parameters, e.g. spin:lambda=1,alpha=1", s -> {
                 Objective.parse(s);
