@@ -33,7 +33,9 @@ public final class ClusterOptions {
     /** Only the Kafka client settings, for commands that read nothing through the registry (as Kafka's own tools). */
     public KafkaSettings kafka() {
         List<ConfigKey<?>> keys = new java.util.ArrayList<>(CommonKeys.all());
-        keys.remove(CommonKeys.REGISTRY_URL);
+        // Read where it is set (a shared properties file has it), never required.
+        keys.set(keys.indexOf(CommonKeys.REGISTRY_URL), new ConfigKey<>(CommonKeys.REGISTRY_URL.name(),
+                CommonKeys.REGISTRY_URL.type(), null, false, CommonKeys.REGISTRY_URL.doc()));
         return KafkaSettings.from(load(keys));
     }
 
