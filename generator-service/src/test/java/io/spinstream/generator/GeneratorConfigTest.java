@@ -21,7 +21,7 @@ class GeneratorConfigTest {
         assertThat(s.sampling().temperature()).isEqualTo(1.0f);
         assertThat(s.batchSize()).isEqualTo(16);
         assertThat(s.split().share()).isEqualTo(0.1);
-        assertThat(s.template().name()).isEqualTo("PLAIN");
+        assertThat(s.template().name()).as("the checkpoint's own chat template where it has one, else plain").isEqualTo("AUTO");
     }
 
     @Test

@@ -81,6 +81,7 @@ public final class HfImport {
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(configFile + ": " + e.getMessage(), e);
         }
+        refuseUnsupportedKeys(configFile);
         List<Path> weights = CheckpointStore.weightFiles(dir);
         for (Path w : weights) {
             Safetensors.checkComplete(w);
@@ -104,6 +105,24 @@ public final class HfImport {
             }
         }
         return files;
+    }
+
+    /** Settings that change the model's arithmetic and that this model does not implement: refused, not ignored. */
+    private static void refuseUnsupportedKeys(Path configFile) {
+        try {
+            JsonNode n = JSON.readTree(configFile.toFile());
+            JsonNode rope = n.get("rope_scaling");
+            if (rope != null && !rope.isNull()) {
+                throw new CheckpointException(configFile + ": rope_scaling " + rope + " is not supported (rotary"
+                        + " embeddings are unscaled here); expected no rope_scaling");
+            }
+            if (n.hasNonNull("quantization_config")) {
+                throw new CheckpointException(configFile + ": quantization_config is not supported; import an"
+                        + " unquantized F32, F16 or BF16 checkpoint");
+            }
+        } catch (IOException e) {
+            throw new CheckpointException(configFile + " is not valid JSON: " + e.getMessage(), e);
+        }
     }
 
     private static int largestTokenId(Path tokenizer) {

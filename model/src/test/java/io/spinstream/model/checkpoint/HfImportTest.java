@@ -126,6 +126,13 @@ class HfImportTest {
         })).hasMessageContaining("config.json").hasMessageContaining("GPT2LMHeadModel is not supported")
                 .hasMessageContaining("LlamaForCausalLM").hasMessageContaining("MistralForCausalLM").hasMessageContaining("Qwen2ForCausalLM");
 
+        Path scaled = dir.resolve("rope-scaled");
+        HfFolders.write(scaled, HfFolders.Spec.tinyQwen2());
+        Files.writeString(scaled.resolve("config.json"), Files.readString(scaled.resolve("config.json"))
+                .replace("\"rope_theta\"", "\"rope_scaling\" : {\"rope_type\": \"llama3\", \"factor\": 8.0}, \"rope_theta\""));
+        assertThatThrownBy(() -> HfImport.into(store, scaled, manager, n -> {
+        })).hasMessageContaining("config.json: rope_scaling").hasMessageContaining("is not supported");
+
         Path noConfig = dir.resolve("no-config");
         HfFolders.write(noConfig, HfFolders.Spec.tinyQwen2());
         Files.delete(noConfig.resolve("config.json"));
