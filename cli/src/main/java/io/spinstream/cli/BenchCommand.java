@@ -74,7 +74,8 @@ public final class BenchCommand implements Runnable {
             io.spinstream.demo.DemoSetup setup = demo.setup();
             io.spinstream.demo.DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.out::println);
             List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
-            List<io.spinstream.schemas.Prompt> training = prompts.stream().filter(p -> !setup.split().isHeldOut(p.getPromptId())).toList();
+            List<io.spinstream.schemas.Prompt> training = prompts.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList();
+            List<io.spinstream.schemas.Prompt> test = prompts.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList();
             List<io.spinstream.schemas.Prompt> heldOut = prompts.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList();
             List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
                     .filter(v -> only == null || only.contains(v.name())).toList();
@@ -83,16 +84,17 @@ public final class BenchCommand implements Runnable {
                     .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
             io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(
                     io.spinstream.demo.AblationPlan.settings(rounds, seeds, work), System.out);
-            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, training, heldOut, variants, work);
+            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, training, heldOut, test, variants, work);
             String table = io.spinstream.demo.Ablation.table(runs);
             System.out.println();
             System.out.print(table);
             Path plot = work.resolve("ablation.png");
             io.spinstream.demo.AblationPlan.plot(runs, plot);
             System.out.println("plot: " + plot.toAbsolutePath());
-            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f%n",
+            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f sft_test_em=%.4f spin_nll_test_em=%.4f%n",
                     io.spinstream.demo.Ablation.meanFinal(runs, "sft"), io.spinstream.demo.Ablation.meanFinal(runs, "spin"),
-                    io.spinstream.demo.Ablation.meanFinal(runs, "spin-nll"));
+                    io.spinstream.demo.Ablation.meanFinal(runs, "spin-nll"), io.spinstream.demo.Ablation.meanTest(runs, "sft"),
+                    io.spinstream.demo.Ablation.meanTest(runs, "spin-nll"));
             return 0;
         }
     }

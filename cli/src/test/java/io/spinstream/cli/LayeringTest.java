@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The layering of the modules, checked on the compiled classes: the model and the trainer's round core
  * know nothing of Kafka, the services never use one another, and the demo uses a service only through its
  * public entry points (its main, service class, configuration keys, the trainer's round core, the
- * evaluator's suites and gate).
+ * evaluator's suites, gate and its paired test).
  */
 class LayeringTest {
     static final List<String> SERVICES = List.of("io.spinstream.generator", "io.spinstream.trainer", "io.spinstream.evaluator");
@@ -74,7 +74,7 @@ class LayeringTest {
         boolean service = SERVICES.stream().anyMatch(s -> pkg.equals(s) || pkg.startsWith(s + "."));
         boolean entry = top.endsWith("Main") || top.endsWith("Service") || top.endsWith("Keys")
                 || pkg.startsWith("io.spinstream.trainer.round") || pkg.startsWith("io.spinstream.evaluator.suite")
-                || Set.of("io.spinstream.evaluator.PromotionGate").contains(top);
+                || Set.of("io.spinstream.evaluator.PromotionGate", "io.spinstream.evaluator.PairedTest").contains(top);
         return service && !entry;
     });
 }

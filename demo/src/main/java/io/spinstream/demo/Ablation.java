@@ -2,6 +2,9 @@ package io.spinstream.demo;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.evaluator.PromotionGate;
+import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.suite.Metric;
+import io.spinstream.evaluator.suite.Suite;
 import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.NoGrad;
 import io.spinstream.model.Sampling;
@@ -60,11 +63,18 @@ public final class Ablation {
     public record Settings(int rounds, List<Long> seeds, RoundSettings round, PromotionGate gate, Sampling sampling) {
     }
 
-    /** One variant on one seed: exact match / NLL of the opponent in force after each round (index 0 = base). */
+    /**
+     * One variant on one seed: exact match / NLL of the opponent in force after each round (index 0 = base),
+     * and its per-prompt exact match on the test split, which no decision read.
+     */
     public record Run(Variant variant, long seed, double[] em, double[] nll, int promoted, long steps, double trainSeconds,
-                      long sequencesForward, List<String> refused) {
+                      long sequencesForward, List<String> refused, double[] testEm) {
         double finalEm() {
             return em[em.length - 1];
+        }
+
+        double finalTestEm() {
+            return Suite.mean(testEm);
         }
     }
 
@@ -78,16 +88,18 @@ public final class Ablation {
         this.suites = SuiteRunner.of(List.of("exact_match", "nll"), 256, settings.sampling().maxNewTokens());
     }
 
-    public List<Run> run(DemoBase.Base base, List<Prompt> training, List<Prompt> heldOut, List<Variant> variants, Path work) {
+    public List<Run> run(DemoBase.Base base, List<Prompt> training, List<Prompt> heldOut, List<Prompt> test, List<Variant> variants,
+                         Path work) {
         List<Run> runs = new ArrayList<>();
-        Map<String, Double> baseMetrics = evaluate(base.directory(), heldOut);
+        Map<String, double[]> baseScores = evaluate(base.directory(), heldOut);
+        Map<String, Double> baseMetrics = SuiteRunner.means(baseScores);
         out.printf(Locale.ROOT, "base %s: held-out exact match %.4f, NLL %.4f on %d prompts; %d training prompts%n",
                 base.metadata().id(), baseMetrics.get("exact_match"), baseMetrics.get("heldout_nll"), heldOut.size(), training.size());
         int total = variants.size() * settings.seeds().size();
         long started = System.nanoTime();
         for (Variant v : variants) {
             for (long seed : settings.seeds()) {
-                Run r = new OneRun(v, seed, work.resolve(v.name() + "-s" + seed)).run(base, baseMetrics, training, heldOut);
+                Run r = new OneRun(v, seed, work.resolve(v.name() + "-s" + seed)).run(base, baseScores, training, heldOut, test);
                 runs.add(r);
                 double perRun = (System.nanoTime() - started) / 1e9 / runs.size();
                 out.printf(Locale.ROOT, "[%d/%d] %s seed %d: exact match %s, %d promoted%s, %.0f s training (ETA %.0f min)%n",
@@ -137,14 +149,15 @@ public final class Ablation {
             }
         }
 
-        Run run(DemoBase.Base base, Map<String, Double> baseMetrics, List<Prompt> training, List<Prompt> heldOut) {
+        Run run(DemoBase.Base base, Map<String, double[]> baseScores, List<Prompt> training, List<Prompt> heldOut,
+                List<Prompt> test) {
             double[] em = new double[settings.rounds() + 1];
             double[] nll = new double[settings.rounds() + 1];
-            em[0] = baseMetrics.get("exact_match");
-            nll[0] = baseMetrics.get("heldout_nll");
+            em[0] = Suite.mean(baseScores.get("exact_match"));
+            nll[0] = Suite.mean(baseScores.get("heldout_nll"));
             RoundPlan.OpponentRef opponent = new RoundPlan.OpponentRef(base.metadata().id(), 0, base.directory(),
                     base.metadata().sha256());
-            Map<String, Double> opponentMetrics = baseMetrics;
+            Map<String, double[]> opponentScores = baseScores;
             int promoted = 0;
             int rejected = 0;
             double trainSeconds = 0;
@@ -169,22 +182,22 @@ public final class Ablation {
                         if (trainer.state() == RoundTrainer.State.CONVERGED || newest == before) {
                             refused.add("r" + r + " " + trainer.state().name().toLowerCase(Locale.ROOT) + ", no new candidate");
                         } else {
-                            Map<String, Double> cand = evaluate(newest.directory(), heldOut);
-                            if (!variant.gated() || settings.gate().judge(cand, opponentMetrics, heldOut.size()).promote()) {
+                            Map<String, double[]> cand = evaluate(newest.directory(), heldOut);
+                            if (!variant.gated() || settings.gate().judge(cand, opponentScores, heldOut.size()).promote()) {
                                 CheckpointMetadata m = newest.metadata();
                                 opponent = new RoundPlan.OpponentRef(m.id(), opponent.round() + 1, newest.directory(), m.sha256());
-                                opponentMetrics = cand;
+                                opponentScores = cand;
                                 promoted++;
                                 trainer.close();
                                 trainer = null;
                             } else {
-                                refused.add(String.format(Locale.ROOT, "r%d %.4f<=%.4f", r, cand.get("exact_match"),
-                                        opponentMetrics.get("exact_match")));
+                                refused.add(String.format(Locale.ROOT, "r%d %.4f vs %.4f", r, Suite.mean(cand.get("exact_match")),
+                                        Suite.mean(opponentScores.get("exact_match"))));
                                 trainer.rejections(++rejected); // the policy answers, as the trainer's does
                             }
                         }
-                        em[r] = opponentMetrics.get("exact_match");
-                        nll[r] = opponentMetrics.get("heldout_nll");
+                        em[r] = Suite.mean(opponentScores.get("exact_match"));
+                        nll[r] = Suite.mean(opponentScores.get("heldout_nll"));
                     }
                 } finally {
                     if (trainer != null) {
@@ -192,7 +205,8 @@ public final class Ablation {
                     }
                 }
             }
-            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused);
+            double[] testEm = evaluate(opponent.directory(), test).getOrDefault("exact_match", new double[0]);
+            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused, testEm);
         }
 
         /** The opponent's answers to every training prompt, as the generator writes them, joined into pairs in a seeded order. */
@@ -228,8 +242,8 @@ public final class Ablation {
         }
     }
 
-    /** Held-out exact match and NLL of the checkpoint in {@code dir}, by the evaluator's own suites. */
-    private Map<String, Double> evaluate(Path dir, List<Prompt> heldOut) {
+    /** Per-prompt exact match and NLL of the checkpoint in {@code dir}, by the evaluator's own suites. */
+    private Map<String, double[]> evaluate(Path dir, List<Prompt> heldOut) {
         try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint c = CheckpointStore.load(dir, m);
              SpinTokenizer tok = SpinTokenizer.load(c.tokenizerJson(), PromptTemplate.PLAIN, c.model().config().eosTokenId());
              NoGrad ignored = NoGrad.enter()) {
@@ -245,13 +259,19 @@ public final class Ablation {
         return String.join(" → ", s);
     }
 
-    /** The table: per variant, exact match after each round (mean over seeds), final per seed, cost. */
+    /**
+     * The table: per variant, held-out exact match after each round (mean over seeds), final per seed,
+     * cost; and the test split, which no decision read: the final opponent's exact match per seed, and its
+     * paired difference against continued SFT of the same seed, prompts of all seeds pooled, with its 95%
+     * interval (seed-to-seed spread is not in the interval).
+     */
     public static String table(List<Run> runs) {
         Map<String, List<Run>> byVariant = new LinkedHashMap<>();
         runs.forEach(r -> byVariant.computeIfAbsent(r.variant().name(), k -> new ArrayList<>()).add(r));
+        List<Run> sft = byVariant.getOrDefault("sft", List.of());
         StringBuilder sb = new StringBuilder();
-        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | refused (round: candidate vs opponent EM) | steps | sequences/step | train s |\n");
-        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | refused (round: candidate vs opponent EM) | steps | sequences/step | train s | test EM per seed | test Δ vs sft [95% CI] |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (List<Run> rs : byVariant.values()) {
             Variant v = rs.get(0).variant();
             int n = rs.get(0).em().length;
@@ -261,16 +281,44 @@ public final class Ablation {
                     mean[i] += r.em()[i] / rs.size();
                 }
             }
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %s | %d | %.1f | %.0f |%n",
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %s | %d | %.1f | %.0f | %s | %s |%n",
                     v.name(), v.objective(), v.lr(), v.gated() ? "yes" : "no", series(mean),
                     String.join(", ", rs.stream().map(r -> String.format(Locale.ROOT, "%.4f", r.finalEm())).toList()),
                     mean[n - 1], mean[n - 1] - mean[0],
                     String.join(", ", rs.stream().map(r -> r.promoted() + "/" + (n - 1)).toList()),
                     rs.stream().flatMap(r -> r.refused().stream().map(x -> "s" + r.seed() + " " + x)).reduce((a, b) -> a + "; " + b).orElse(""),
                     rs.get(0).steps(), (double) rs.get(0).sequencesForward() / Math.max(1, rs.get(0).steps()),
-                    rs.stream().mapToDouble(Run::trainSeconds).average().orElse(0)));
+                    rs.stream().mapToDouble(Run::trainSeconds).average().orElse(0),
+                    String.join(", ", rs.stream().map(r -> String.format(Locale.ROOT, "%.4f", r.finalTestEm())).toList()),
+                    versusSft(rs, sft)));
         }
         return sb.toString();
+    }
+
+    /** The variant's test exact match against continued SFT's, paired by seed and prompt; empty without SFT runs. */
+    static String versusSft(List<Run> variant, List<Run> sft) {
+        List<double[]> mine = new ArrayList<>();
+        List<double[]> theirs = new ArrayList<>();
+        for (Run r : variant) {
+            sft.stream().filter(s -> s.seed() == r.seed() && s.testEm().length == r.testEm().length).findFirst().ifPresent(s -> {
+                mine.add(r.testEm());
+                theirs.add(s.testEm());
+            });
+        }
+        if (mine.isEmpty() || variant.get(0).variant().name().equals("sft")) {
+            return "";
+        }
+        PairedTest t = PairedTest.better(Metric.EXACT_MATCH, concat(mine), concat(theirs), 0.95);
+        return String.format(Locale.ROOT, "%+.4f [%+.4f, %+.4f]%s", t.improvement(), t.ciLow(), t.ciHigh(),
+                t.ciLow() > 0 ? " better" : t.ciHigh() < 0 ? " worse" : " not distinguishable");
+    }
+
+    private static double[] concat(List<double[]> parts) {
+        return parts.stream().flatMapToDouble(java.util.Arrays::stream).toArray();
+    }
+
+    public static double meanTest(List<Run> runs, String variant) {
+        return runs.stream().filter(r -> r.variant().name().equals(variant)).mapToDouble(Run::finalTestEm).average().orElse(Double.NaN);
     }
 
     public static double meanFinal(List<Run> runs, String variant) {

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.spinstream.evaluator.suite.ExactMatch;
 import io.spinstream.evaluator.suite.Scoring;
+import io.spinstream.evaluator.suite.Suite;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.NoGrad;
 import io.spinstream.model.TokenBatch;
@@ -132,10 +133,10 @@ public final class BaseTrainer {
     /** Greedy exact match of {@code model} on {@code prompts}, scored as the evaluator's exact-match suite does. */
     public double exactMatch(LlamaModel model, SpinTokenizer tokenizer, List<Prompt> prompts) {
         try (NoGrad ignored = NoGrad.enter(); NDManager scope = model.manager().newSubManager()) {
-            Double em = new ExactMatch().score(new Scoring(prompts, model, tokenizer, null, null, scope, 256,
+            double[] em = new ExactMatch().score(new Scoring(prompts, model, tokenizer, null, null, scope, 256,
                     maxNewTokens, done -> {
             }));
-            return em == null ? Double.NaN : em;
+            return em == null ? Double.NaN : Suite.mean(em);
         }
     }
 

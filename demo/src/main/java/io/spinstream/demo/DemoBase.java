@@ -85,7 +85,7 @@ public final class DemoBase {
 
     private CheckpointMetadata train(CheckpointStore store, String id, Consumer<String> progress) {
         List<Prompt> all = task.examples().stream().map(e -> task.toPrompt("base", e)).toList();
-        List<Prompt> training = all.stream().filter(p -> !split.isHeldOut(p.getPromptId())).toList();
+        List<Prompt> training = all.stream().filter(p -> split.isTraining(p.getPromptId())).toList();
         List<Prompt> heldOut = all.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
         List<Prompt> validation = task.validationExamples().stream().map(e -> task.toPrompt("validation", e)).toList();
         progress.accept(String.format("base: SFT of a %s on %d training prompts, early stopping on %d validation prompts",

@@ -2,6 +2,7 @@ package io.spinstream.demo;
 
 import io.spinstream.devstack.DevStack;
 import io.spinstream.evaluator.EvaluatorKeys;
+import io.spinstream.evaluator.PairedTest;
 import io.spinstream.generator.GeneratorKeys;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.ConfigKey;
@@ -39,11 +40,15 @@ public final class DemoRun {
     public record Settings(int rounds, DemoSetup setup, Map<String, String> service, Path dir, Duration timeout) {
     }
 
+    /**
+     * @param test the final opponent against the base on the test split, which no decision read
+     */
     public record Outcome(DemoBase.Base base, List<RoundResult> rounds, double baseEm, double finalEm, int promoted,
-                          boolean converged, Path table, Path plot) {
+                          boolean converged, Path table, Path plot, PairedTest test) {
         public String lastLine() {
-            return String.format(Locale.ROOT, "base_em=%.4f final_em=%.4f promoted=%d/%d", baseEm, finalEm, promoted,
-                    rounds.size());
+            return String.format(Locale.ROOT, "base_em=%.4f final_em=%.4f promoted=%d/%d test_base_em=%.4f test_final_em=%.4f"
+                    + " test_delta_ci=[%+.4f,%+.4f]", baseEm, finalEm, promoted, rounds.size(), test.baseline(), test.candidate(),
+                    test.ciLow(), test.ciHigh());
         }
     }
 
@@ -85,7 +90,7 @@ public final class DemoRun {
         // The stream is published before the services subscribe (see InProcessServices.start).
         List<Prompt> prompts = new ArrayList<>();
         try (InProcessServices services = InProcessServices.start(values, context -> prompts.addAll(setup.publish(context, out)))) {
-            int training = (int) prompts.stream().filter(p -> !services.split().isHeldOut(p.getPromptId())).count();
+            int training = (int) prompts.stream().filter(p -> services.split().isTraining(p.getPromptId())).count();
             services.promote(base);
             List<RoundResult> rounds = follow(services, training);
             Outcome outcome = report(base, rounds, services.trainerConverged(), runDir);
@@ -176,12 +181,16 @@ public final class DemoRun {
         double baseNll = rounds.isEmpty() ? Double.NaN : rounds.get(0).baseline("heldout_nll");
         double finalEm = baseEm;
         int promoted = 0;
+        Path finalDir = base.directory();
         for (RoundResult r : rounds) {
             if (r.promoted()) {
                 finalEm = r.metric("exact_match");
+                finalDir = runDir.resolve("store").resolve(r.candidateId());
                 promoted++;
             }
         }
+        PairedTest test = TestSplit.compare(settings.setup(), finalDir, base.directory());
+        out.println(TestSplit.describe(test));
         Path table = runDir.resolve("rounds.md");
         Path plot = runDir.resolve("rounds.png");
         String text = RoundTable.markdown(base, rounds, baseEm, baseNll);
@@ -191,6 +200,6 @@ public final class DemoRun {
         out.print(text);
         out.println("table: " + table.toAbsolutePath());
         out.println("plot: " + plot.toAbsolutePath());
-        return new Outcome(base, rounds, baseEm, finalEm, promoted, converged, table, plot);
+        return new Outcome(base, rounds, baseEm, finalEm, promoted, converged, table, plot, test);
     }
 }

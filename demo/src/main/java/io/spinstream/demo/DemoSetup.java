@@ -15,7 +15,8 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
 
     public static DemoSetup defaults() {
         return new DemoSetup(new ArithmeticTask(4, 8000, 500, 1, true), "arith", DemoModel.defaults(),
-                BaseTrainer.Settings.defaults(), HeldOutSplit.DEFAULT);
+                // held out 20% (about 1,600 prompts: the gate detects about two points of exact match), test 10%
+                BaseTrainer.Settings.defaults(), new HeldOutSplit(0.2, "spin", 0.1));
     }
 
     /**
@@ -40,7 +41,7 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
         m.put("spin.trainer.rejection.rollback.after", "1");
         m.put("spin.trainer.rejection.lr.factor", "0.5");
         m.put("spin.gate.primary", "exact_match");
-        m.put("spin.gate.margin", "0.001");
+        m.put("spin.gate.margin", "0");
         m.put("spin.gate.guards", "heldout_nll:0.02");
         m.put("spin.gate.min.prompts", "100");
         m.put("spin.evaluator.max.prompts", "2000");
@@ -54,6 +55,7 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
         Map<String, String> out = new LinkedHashMap<>(service);
         out.put("spin.heldout.share", Double.toString(split.share()));
         out.put("spin.heldout.salt", split.salt());
+        out.put("spin.test.share", Double.toString(split.testShare()));
         return out;
     }
 

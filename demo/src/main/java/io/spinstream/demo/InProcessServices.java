@@ -58,7 +58,7 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
                 new TrainerService(context, TrainerMain.settings(config), t),
                 new EvaluatorService(context, EvaluatorMain.settings(config), e));
         all.forEach(PollingService::start);
-        HeldOutSplit split = new HeldOutSplit(config.get(RoundKeys.HELD_OUT_SHARE), config.get(RoundKeys.HELD_OUT_SALT));
+        HeldOutSplit split = RoundKeys.split(config);
         return new InProcessServices(context, split, all, Map.of("generator", g, "trainer", t, "evaluator", e),
                 config.get(RoundKeys.RUN_ID));
     }

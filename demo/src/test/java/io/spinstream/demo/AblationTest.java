@@ -25,20 +25,21 @@ class AblationTest {
     @Test
     void variantsTrainTheSameStepsAndARefusedRoundIsRolledBackByTheDemosPolicy(@TempDir Path dir) {
         DemoSetup setup = new DemoSetup(new ArithmeticTask(2, 400, 40, 5, true), "arith", new DemoModel(32, 1, 4, 16),
-                new BaseTrainer.Settings(1e-2, 64, 50, 2, 0.0, 150, 300, 100, 1), new HeldOutSplit(0.2, "spin"));
+                new BaseTrainer.Settings(1e-2, 64, 50, 2, 0.0, 150, 300, 100, 1), new HeldOutSplit(0.2, "spin", 0.15));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         DemoBase.Base base = setup.base().ensure(dir.resolve("base"), out::println);
         List<Prompt> prompts = setup.prompts();
-        List<Prompt> training = prompts.stream().filter(p -> !setup.split().isHeldOut(p.getPromptId())).toList();
+        List<Prompt> training = prompts.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList();
+        List<Prompt> test = prompts.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList();
         List<Prompt> heldOut = prompts.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList();
         Path work = dir.resolve("ablation");
         Ablation.Settings demo = AblationPlan.settings(2, List.of(7L), work);
         assertThat(demo.round().policy()).as("the demo's policy, parsed by the trainer").hasToString("Rollback[after=1, lrFactor=0.5]");
         // A gate no candidate can pass: every gated round is refused.
         Ablation.Settings settings = new Ablation.Settings(2, List.of(7L), demo.round(),
-                new PromotionGate(Metric.named("exact_match"), 1.0, Map.of(), 1), demo.sampling());
-        List<Ablation.Run> runs = new Ablation(settings, out).run(base, training, heldOut, List.of(
+                new PromotionGate(Metric.named("exact_match"), 1.0, Map.of(), 1, 0.95, 0.01), demo.sampling());
+        List<Ablation.Run> runs = new Ablation(settings, out).run(base, training, heldOut, test, List.of(
                 new Ablation.Variant("sft", "sft", 1e-3, false),
                 new Ablation.Variant("spin-gated", "spin:lambda=1,alpha=1", 1e-3, true)), work);
 
@@ -71,5 +72,10 @@ class AblationTest {
         String table = Ablation.table(runs);
         assertThat(table).startsWith("| variant | objective | lr | gated | held-out EM by round (mean) |");
         assertThat(table).contains("| sft | sft | 1e-03 | no |", "| spin-gated | spin:lambda=1,alpha=1 | 1e-03 | yes |");
+        assertThat(table).contains("| test EM per seed | test Δ vs sft [95% CI] |");
+        assertThat(sft.testEm()).hasSize(test.size());
+        assertThat(gated.finalTestEm()).as("the base in force, scored on the test split").isBetween(0.0, 1.0);
+        assertThat(table.lines().filter(l -> l.startsWith("| spin-gated")).findFirst().orElseThrow())
+                .containsPattern("\\[[-+][0-9.]+, [-+][0-9.]+\\] (better|worse|not distinguishable) \\|$");
     }
 }

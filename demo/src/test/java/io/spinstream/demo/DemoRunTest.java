@@ -24,7 +24,7 @@ class DemoRunTest {
     @Test
     void twoRoundsEndInVerdictsATableAPlotAndTheLastLine(DevStack stack, @TempDir Path dir) throws Exception {
         DemoSetup setup = new DemoSetup(new ArithmeticTask(2, 400, 40, 5, true), "arith", new DemoModel(32, 1, 4, 16),
-                new BaseTrainer.Settings(1e-2, 64, 50, 2, 0.0, 150, 300, 100, 1), new HeldOutSplit(0.2, "spin"));
+                new BaseTrainer.Settings(1e-2, 64, 50, 2, 0.0, 150, 300, 100, 1), new HeldOutSplit(0.2, "spin", 0.15));
         Map<String, String> service = new java.util.HashMap<>(DemoSetup.serviceDefaults());
         service.put("spin.gate.min.prompts", "10");
         service.put("spin.trainer.idle.ms", "2000");
@@ -72,7 +72,15 @@ class DemoRunTest {
         assertThat(first.baseline("exact_match")).isEqualTo(outcome.baseEm());
         int promoted = (int) outcome.rounds().stream().filter(RoundResult::promoted).count();
         assertThat(outcome.promoted()).isEqualTo(promoted);
-        assertThat(outcome.lastLine()).matches("base_em=[0-9.]+ final_em=[0-9.]+ promoted=" + promoted + "/2");
+        assertThat(outcome.lastLine()).matches("base_em=[0-9.]+ final_em=[0-9.]+ promoted=" + promoted + "/2"
+                + " test_base_em=[0-9.]+ test_final_em=[0-9.]+ test_delta_ci=\\[[-+][0-9.]+,[-+][0-9.]+\\]");
+        long testPrompts = setup.prompts().stream().filter(p -> setup.split().isTest(p.getPromptId())).count();
+        assertThat(outcome.test().n()).as("the test split, no decision's prompts").isEqualTo((int) testPrompts).isPositive();
+        assertThat(outcome.test().ciLow()).isLessThanOrEqualTo(outcome.test().improvement());
+        assertThat(outcome.test().ciHigh()).isGreaterThanOrEqualTo(outcome.test().improvement());
+        if (promoted == 0) {
+            assertThat(outcome.test().improvement()).as("the base against itself").isZero();
+        }
 
         String table = Files.readString(outcome.table());
         assertThat(table).contains("| 0 | " + base.metadata().id(), "| 1 | " + first.candidateId(), "| 2 | " + second.candidateId());

@@ -34,8 +34,24 @@ public final class EvaluatorKeys {
                 io.spinstream.evaluator.suite.Metric.named(s);
                 return s;
             }), "heldout_nll", "the metric that must improve");
-    public static final ConfigKey<Double> MARGIN = ConfigKey.optional("spin.gate.margin", ValueType.NUMBER, "0.001",
-            "how much the primary metric must improve by");
+    public static final ConfigKey<Double> MARGIN = ConfigKey.optional("spin.gate.margin", ValueType.NUMBER, "0",
+            "how much the primary metric's improvement must be at least, beside being significant");
+    public static final ConfigKey<Double> CONFIDENCE = ConfigKey.optional("spin.gate.confidence", ValueType.of(
+            "a number above 0.5 and below 1", s -> {
+                double v = Double.parseDouble(s);
+                if (!(v > 0.5 && v < 1)) {
+                    throw new IllegalArgumentException(s);
+                }
+                return v;
+            }), "0.95", "one-sided confidence of the gate's paired tests (the primary better, a guard worse)");
+    public static final ConfigKey<Double> MIN_EFFECT = ConfigKey.optional("spin.gate.min.effect", ValueType.of(
+            "a number above 0", s -> {
+                double v = Double.parseDouble(s);
+                if (!(v > 0) || Double.isInfinite(v)) {
+                    throw new IllegalArgumentException(s);
+                }
+                return v;
+            }), "0.01", "smallest improvement worth detecting: reasons say how many prompts it needs");
     public static final ConfigKey<String> GUARDS = ConfigKey.optional("spin.gate.guards", ValueType.of(
             "metric:tolerance[,metric:tolerance...], e.g. exact_match:0.01", s -> {
                 PromotionGate.parseGuards(s);
@@ -52,7 +68,7 @@ public final class EvaluatorKeys {
 
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
-        all.addAll(List.of(SUITES_RUN, SUITES_REQUIRED, PRIMARY, MARGIN, GUARDS, MIN_PROMPTS, MAX_PROMPTS,
+        all.addAll(List.of(SUITES_RUN, SUITES_REQUIRED, PRIMARY, MARGIN, CONFIDENCE, MIN_EFFECT, GUARDS, MIN_PROMPTS, MAX_PROMPTS,
                 MAX_NEW_TOKENS, BATCH_SIZE));
         return all;
     }

@@ -14,7 +14,8 @@ public final class EvaluatorMain {
 
     public static EvaluatorService.Settings settings(ServiceConfig c) {
         PromotionGate gate = new PromotionGate(Metric.named(c.get(PRIMARY)), c.get(MARGIN),
-                PromotionGate.parseGuards(c.find(GUARDS).orElse("")) /* empty: no guards */, c.get(MIN_PROMPTS));
+                PromotionGate.parseGuards(c.find(GUARDS).orElse("")) /* empty: no guards */, c.get(MIN_PROMPTS),
+                c.get(CONFIDENCE), c.get(MIN_EFFECT));
         return new EvaluatorService.Settings(c.get(RoundKeys.RUN_ID), c.get(SUITES_RUN), c.get(SUITES_REQUIRED), gate,
                 RoundKeys.split(c), RoundKeys.template(c), c.get(MAX_PROMPTS), c.get(MAX_NEW_TOKENS), c.get(BATCH_SIZE));
     }

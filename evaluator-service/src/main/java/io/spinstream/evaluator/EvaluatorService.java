@@ -18,6 +18,7 @@ import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.HeldOutSplit;
+import io.spinstream.schemas.MetricTest;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Topics;
 import io.spinstream.schemas.Verdict;
@@ -167,20 +168,21 @@ public final class EvaluatorService extends PollingService {
                     Verdict.INVALID, List.of("candidate refused: " + e.getMessage()))));
         }
         try (candidate) {
-            Map<String, Double> scores = baseline.score("candidate " + event.getCheckpointId(), candidate.model(), manager);
-            PromotionGate.Decision decision = settings.gate().judge(scores, baseline.metrics(), baseline.prompts());
+            Map<String, double[]> perPrompt = baseline.score("candidate " + event.getCheckpointId(), candidate.model(), manager);
+            Map<String, Double> scores = SuiteRunner.means(perPrompt);
+            PromotionGate.Decision decision = settings.gate().judge(perPrompt, baseline.perPrompt(), baseline.prompts());
             List<String> reasons = new ArrayList<>(decision.reasons());
             if (!decision.promote()) {
                 log.info("rejecting {}: {}", event.getCheckpointId(), reasons);
-                return List.of(counted(evaluation(event, opp.getCheckpointId(), scores, baseline.metrics(), baseline.prompts(),
-                        Verdict.REJECT, reasons)));
+                return List.of(counted(tested(evaluation(event, opp.getCheckpointId(), scores, baseline.metrics(),
+                        baseline.prompts(), Verdict.REJECT, reasons), decision)));
             }
             PromotionCoordinator.Pass pass = coordinator.passed(event.getCheckpointId(), history.all());
             if (pass.reason() != null) {
                 reasons.add(pass.reason());
             }
-            Evaluation ev = evaluation(event, opp.getCheckpointId(), scores, baseline.metrics(), baseline.prompts(),
-                    Verdict.PROMOTE, reasons);
+            Evaluation ev = tested(evaluation(event, opp.getCheckpointId(), scores, baseline.metrics(), baseline.prompts(),
+                    Verdict.PROMOTE, reasons), decision);
             List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(List.of(counted(ev)));
             if (pass.promoteNow()) {
                 out.add(promotion(event, opp, ev));
@@ -211,6 +213,14 @@ public final class EvaluatorService extends PollingService {
                 .setBaselineMetrics(new HashMap<>(baselineScores == null ? Map.of() : baselineScores))
                 .setHeldOutPrompts(prompts).setVerdict(verdict).setReasons(reasons).setEvaluator(context.instanceId())
                 .setCreatedAt(clock.instant()).build();
+    }
+
+    /** The evaluation with the gate's paired test of every metric. */
+    private static Evaluation tested(Evaluation e, PromotionGate.Decision decision) {
+        Map<String, MetricTest> tests = new HashMap<>();
+        decision.tests().forEach((metric, t) -> tests.put(metric, t.toRecord()));
+        e.setTests(tests);
+        return e;
     }
 
     private ProducerRecord<byte[], byte[]> counted(Evaluation e) {

@@ -31,7 +31,7 @@ final class OpponentBaseline implements AutoCloseable {
     private Opponent opponent;
     private List<Prompt> prompts;
     private OpponentAnswers answers;
-    private Map<String, Double> metrics;
+    private Map<String, double[]> perPrompt;
 
     public OpponentBaseline(SuiteRunner runner, PromptTemplate template, int maxNewTokens, int batchSize, String instance) {
         this.runner = runner;
@@ -54,7 +54,7 @@ final class OpponentBaseline implements AutoCloseable {
         prompts = heldOut;
         answers = answer(manager);
         LlamaModel model = opponent.checkpoint().model();
-        metrics = runner.score("opponent " + opponent.id(), prompts, model, opponent.tokenizer(), model, answers, manager, true);
+        perPrompt = runner.score("opponent " + opponent.id(), prompts, model, opponent.tokenizer(), model, answers, manager, true);
     }
 
     private OpponentAnswers answer(NDManager manager) {
@@ -70,8 +70,8 @@ final class OpponentBaseline implements AutoCloseable {
                 out.stream().mapToDouble(SyntheticResponse::getOpponentLogpSynthetic).toArray());
     }
 
-    /** The metrics of {@code candidate} on the same prompts, against this opponent. */
-    public Map<String, Double> score(String what, LlamaModel candidate, NDManager manager) {
+    /** The per-prompt metrics of {@code candidate} on the same prompts, against this opponent. */
+    public Map<String, double[]> score(String what, LlamaModel candidate, NDManager manager) {
         return runner.score(what, prompts, candidate, opponent.tokenizer(), opponent.checkpoint().model(), answers, manager, false);
     }
 
@@ -79,8 +79,14 @@ final class OpponentBaseline implements AutoCloseable {
         return opponent == null ? null : opponent.id();
     }
 
+    /** The opponent's estimates. */
     public Map<String, Double> metrics() {
-        return metrics;
+        return SuiteRunner.means(perPrompt);
+    }
+
+    /** The opponent's per-prompt values, paired with a candidate's. */
+    public Map<String, double[]> perPrompt() {
+        return perPrompt;
     }
 
     public int prompts() {

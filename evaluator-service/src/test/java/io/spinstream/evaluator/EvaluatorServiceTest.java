@@ -124,7 +124,13 @@ class EvaluatorServiceTest {
             assertThat(rejected.getVerdict()).isEqualTo(Verdict.REJECT);
             assertThat(rejected.getHeldOutPrompts()).isEqualTo(heldOut.size());
             assertThat(rejected.getMetrics().get("heldout_nll")).isGreaterThan(rejected.getBaselineMetrics().get("heldout_nll"));
-            assertThat(rejected.getReasons()).anyMatch(r -> r.startsWith("heldout_nll did not improve enough"));
+            assertThat(rejected.getReasons()).anyMatch(r -> r.startsWith("heldout_nll -") && r.contains("not significant at 0.95"));
+            // The paired test behind it: every held-out prompt, the improvement inside its interval, far from significant.
+            var nll = rejected.getTests().get("heldout_nll");
+            assertThat(nll.getN()).isEqualTo(heldOut.size());
+            assertThat(nll.getImprovement()).isNegative().isBetween(nll.getCiLow(), nll.getCiHigh());
+            assertThat(nll.getPValue()).isGreaterThan(0.5);
+            assertThat(nll.getMethod()).isEqualTo("paired-t");
             assertThat(rejected.getMetrics()).containsKeys("heldout_nll", "exact_match");
             assertThat(rejected.getBaselineMetrics()).containsEntry("preference_accuracy", 0.5);
 

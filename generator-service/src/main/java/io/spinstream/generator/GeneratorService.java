@@ -200,7 +200,7 @@ public final class GeneratorService extends PollingService {
         Decoded<String, Prompt> decoded = decoder.decode(polled);
         pendingDeadLetters.addAll(decoded.deadLetters());
         for (Decoded.Read<String, Prompt> read : decoded.records()) {
-            if (settings.split().isHeldOut(read.value().getPromptId())) {
+            if (!settings.split().isTraining(read.value().getPromptId())) { // held out for the gate, or test
                 heldOut.increment();
                 continue;
             }

@@ -41,12 +41,12 @@ public final class PairJoiner {
         var promptSerde = topics.prompts("any").valueSerde();
         KTable<String, Prompt> prompts = builder
                 .stream(topics.promptsPattern(), Consumed.with(topics.prompts("any").keySerde(), promptSerde))
-                .filter((id, p) -> id != null && (p == null || !split.isHeldOut(id)))
+                .filter((id, p) -> id != null && (p == null || split.isTraining(id)))
                 .toTable(Materialized.<String, Prompt, KeyValueStore<Bytes, byte[]>>as(PROMPTS_STORE)
                         .withKeySerde(topics.prompts("any").keySerde()).withValueSerde(promptSerde));
         KTable<String, SyntheticResponse> synthetic = builder
                 .stream(topics.synthetic().name(), Consumed.with(topics.synthetic().keySerde(), topics.synthetic().valueSerde()))
-                .filter((id, s) -> id != null && !split.isHeldOut(id))
+                .filter((id, s) -> id != null && split.isTraining(id))
                 .toTable(Materialized.<String, SyntheticResponse, KeyValueStore<Bytes, byte[]>>as(SYNTHETIC_STORE)
                         .withKeySerde(topics.synthetic().keySerde()).withValueSerde(topics.synthetic().valueSerde()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(EMITTED_STORE),

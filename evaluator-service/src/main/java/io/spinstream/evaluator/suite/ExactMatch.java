@@ -35,25 +35,24 @@ public final class ExactMatch implements Suite {
     }
 
     @Override
-    public Double score(Scoring s) {
+    public double[] score(Scoring s) {
         List<Prompt> prompts = s.prompts().stream().filter(this::appliesTo).toList();
         if (prompts.isEmpty()) {
             return null;
         }
         Generator generator = new Generator(s.model());
-        int correct = 0;
+        double[] out = new double[prompts.size()];
         for (int from = 0; from < prompts.size(); from += s.batchSize()) {
             List<Prompt> chunk = prompts.subList(from, Math.min(prompts.size(), from + s.batchSize()));
             List<int[]> answers = generator.generate(s.manager(),
                     chunk.stream().map(p -> s.tokenizer().encodePrompt(PromptTurns.of(p))).toList(),
                     Sampling.greedy(s.maxNewTokens()));
             for (int i = 0; i < chunk.size(); i++) {
-                if (normalise(s.tokenizer().decode(answers.get(i))).equals(normalise(chunk.get(i).getHumanResponse()))) {
-                    correct++;
-                }
+                out[from + i] = normalise(s.tokenizer().decode(answers.get(i))).equals(normalise(chunk.get(i).getHumanResponse()))
+                        ? 1 : 0;
             }
             s.progress().accept(Math.min(prompts.size(), from + s.batchSize()));
         }
-        return (double) correct / prompts.size();
+        return out;
     }
 }

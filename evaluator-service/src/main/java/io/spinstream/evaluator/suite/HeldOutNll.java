@@ -8,7 +8,10 @@ import io.spinstream.schemas.Prompt;
 
 import java.util.List;
 
-/** Mean negative log-likelihood per token of the human answers (EOS included). Lower is better. */
+/**
+ * Negative log-likelihood per token of the human answer (EOS included), per prompt; the metric is its
+ * mean over prompts (each prompt weighs the same, as the paired test compares prompts). Lower is better.
+ */
 public final class HeldOutNll implements Suite {
 
     @Override
@@ -22,23 +25,22 @@ public final class HeldOutNll implements Suite {
     }
 
     @Override
-    public Double score(Scoring s) {
+    public double[] score(Scoring s) {
         List<Prompt> prompts = s.prompts().stream().filter(this::appliesTo).toList();
         if (prompts.isEmpty()) {
             return null;
         }
-        double logp = 0;
-        long tokens = 0;
+        double[] out = new double[prompts.size()];
         for (int from = 0; from < prompts.size(); from += s.batchSize()) {
             List<TokenBatch.Example> batch = prompts.subList(from, Math.min(prompts.size(), from + s.batchSize())).stream()
                     .map(p -> s.tokenizer().example(PromptTurns.of(p), p.getHumanResponse())).toList();
             TokenBatch tb = TokenBatch.of(batch, s.model().config().padTokenId());
-            for (double v : LogProbs.sums(s.model(), s.manager(), tb)) {
-                logp += v;
+            double[] logp = LogProbs.sums(s.model(), s.manager(), tb);
+            for (int i = 0; i < batch.size(); i++) {
+                out[from + i] = -logp[i] / batch.get(i).response().length;
             }
-            tokens += tb.responseTokens();
             s.progress().accept(Math.min(prompts.size(), from + s.batchSize()));
         }
-        return -logp / tokens;
+        return out;
     }
 }

@@ -28,12 +28,18 @@ public final class PreferenceAccuracy implements Suite {
     }
 
     @Override
-    public Double baseline(Scoring opponentScoring) {
-        return 0.5;
+    public double[] baseline(Scoring opponentScoring) {
+        int n = used(opponentScoring).size();
+        if (n == 0) {
+            return null;
+        }
+        double[] chance = new double[n];
+        java.util.Arrays.fill(chance, 0.5);
+        return chance;
     }
 
-    @Override
-    public Double score(Scoring s) {
+    /** The prompts it applies to whose opponent answer differs from the human one (the others carry no preference). */
+    private List<Integer> used(Scoring s) {
         OpponentAnswers o = s.opponentAnswers();
         List<Integer> used = new ArrayList<>();
         for (int i = 0; i < s.prompts().size(); i++) {
@@ -42,10 +48,17 @@ public final class PreferenceAccuracy implements Suite {
                 used.add(i);
             }
         }
+        return used;
+    }
+
+    @Override
+    public double[] score(Scoring s) {
+        OpponentAnswers o = s.opponentAnswers();
+        List<Integer> used = used(s);
         if (used.isEmpty()) {
             return null;
         }
-        int preferred = 0;
+        double[] out = new double[used.size()];
         for (int from = 0; from < used.size(); from += s.batchSize()) {
             List<Integer> chunk = used.subList(from, Math.min(used.size(), from + s.batchSize()));
             List<TokenBatch.Example> examples = new ArrayList<>();
@@ -59,12 +72,10 @@ public final class PreferenceAccuracy implements Suite {
             for (int j = 0; j < chunk.size(); j++) {
                 int i = chunk.get(j);
                 double margin = (lp[j] - o.logpHuman()[i]) - (lp[chunk.size() + j] - o.logpAnswer()[i]);
-                if (margin > 0) {
-                    preferred++;
-                }
+                out[from + j] = margin > 0 ? 1 : 0;
             }
             s.progress().accept(Math.min(used.size(), from + s.batchSize()));
         }
-        return (double) preferred / used.size();
+        return out;
     }
 }

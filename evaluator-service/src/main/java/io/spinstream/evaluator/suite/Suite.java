@@ -14,14 +14,20 @@ public interface Suite {
     /** The metrics this suite reports. */
     Metric metric();
 
-    /** The metric of the model in {@code s} (null when no prompt applies). */
-    Double score(Scoring s);
-
     /**
-     * The baseline's value when the model under test is the opponent itself; by default its own score.
+     * The metric of the model in {@code s}, per prompt it applies to, in the prompts' order (null when
+     * none applies): the values of two models scored on the same prompts are paired.
      */
-    default Double baseline(Scoring opponentScoring) {
+    double[] score(Scoring s);
+
+    /** The baseline's values when the model under test is the opponent itself; by default its own. */
+    default double[] baseline(Scoring opponentScoring) {
         return score(opponentScoring);
+    }
+
+    /** The metric's estimate from per-prompt values: their mean. */
+    static double mean(double[] values) {
+        return java.util.Arrays.stream(values).average().orElse(Double.NaN);
     }
 
     default boolean appliesTo(io.spinstream.schemas.Prompt p) {

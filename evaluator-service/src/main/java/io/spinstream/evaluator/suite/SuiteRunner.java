@@ -35,6 +35,13 @@ public final class SuiteRunner {
         this.progressMs = progressMs;
     }
 
+    /** Each metric's estimate: the mean of its per-prompt values. */
+    public static Map<String, Double> means(Map<String, double[]> perPrompt) {
+        Map<String, Double> out = new TreeMap<>();
+        perPrompt.forEach((k, v) -> out.put(k, Suite.mean(v)));
+        return out;
+    }
+
     /** The suites named, e.g. {@code nll, exact_match}. */
     public static SuiteRunner of(List<String> names, int batchSize, int maxNewTokens) {
         return new SuiteRunner(names.stream().map(Suite::named).toList(), batchSize, maxNewTokens, InstantSource.system(), 5000);
@@ -45,9 +52,9 @@ public final class SuiteRunner {
      * {@code answers} are the baseline (null where no suite needs them); {@code asBaseline}: the model
      * under test is the opponent itself.
      */
-    public Map<String, Double> score(String what, List<Prompt> prompts, LlamaModel model, SpinTokenizer tokenizer,
-                                     LlamaModel opponent, OpponentAnswers answers, NDManager manager, boolean asBaseline) {
-        Map<String, Double> out = new TreeMap<>();
+    public Map<String, double[]> score(String what, List<Prompt> prompts, LlamaModel model, SpinTokenizer tokenizer,
+                                       LlamaModel opponent, OpponentAnswers answers, NDManager manager, boolean asBaseline) {
+        Map<String, double[]> out = new TreeMap<>();
         for (Suite suite : suites) {
             long t0 = clock.millis();
             long[] lastLog = {t0};
@@ -61,11 +68,12 @@ public final class SuiteRunner {
                 }
             };
             Scoring s = new Scoring(prompts, model, tokenizer, opponent, answers, manager, batchSize, maxNewTokens, progress);
-            Double v = asBaseline ? suite.baseline(s) : suite.score(s);
+            double[] v = asBaseline ? suite.baseline(s) : suite.score(s);
             if (v != null) {
                 out.put(suite.metric().name(), v);
             }
-            log.info("{}: {} = {} ({} ms)", what, suite.metric().name(), v, clock.millis() - t0);
+            log.info("{}: {} = {} over {} prompts ({} ms)", what, suite.metric().name(), v == null ? null : Suite.mean(v),
+                    v == null ? 0 : v.length, clock.millis() - t0);
         }
         return out;
     }

@@ -24,12 +24,15 @@ public final class RoundKeys {
             "how prompts are laid out before the answer: 'model' = the checkpoint's own chat template (tokenizer_config.json),"
                     + " 'auto' = that template where the checkpoint has one, else 'plain' (the prompt as it is)");
 
+    public static final ConfigKey<Double> TEST_SHARE = ConfigKey.optional("spin.test.share", ValueType.FRACTION, "0.1",
+            "share of every stream kept for reports only: never trained on, read by no gate (disjoint from the held-out share)");
+
     public static List<ConfigKey<?>> all() {
-        return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, PROMPT_TEMPLATE);
+        return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, TEST_SHARE, PROMPT_TEMPLATE);
     }
 
     public static HeldOutSplit split(ServiceConfig c) {
-        return new HeldOutSplit(c.get(HELD_OUT_SHARE), c.get(HELD_OUT_SALT));
+        return new HeldOutSplit(c.get(HELD_OUT_SHARE), c.get(HELD_OUT_SALT), c.get(TEST_SHARE));
     }
 
     public static PromptTemplate template(ServiceConfig c) {

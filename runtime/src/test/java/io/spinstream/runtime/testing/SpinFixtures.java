@@ -74,7 +74,8 @@ public final class SpinFixtures {
                 "SPIN_TOPIC_PREFIX", prefix,
                 "SPIN_RUN_ID", runId,
                 "SPIN_METRICS_PORT", "0",
-                "SPIN_METADATA_MAX_AGE_MS", "1000"));
+                "SPIN_METADATA_MAX_AGE_MS", "1000",
+                "SPIN_TEST_SHARE", "0")); // the tests split by their held-out share alone
         env.putAll(serviceDefaults);
         env.putAll(extra);
         return env;
