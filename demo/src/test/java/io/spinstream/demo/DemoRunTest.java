@@ -39,7 +39,7 @@ class DemoRunTest {
         assertThat(base.metadata().metrics()).containsKeys("train_em", "validation_em", "heldout_em");
         assertThat(setup.base().ensure(dir.resolve("base"), out::println).reused()).as("the second demo reuses the base").isTrue();
 
-        long training = setup.prompts().stream().filter(p -> !setup.split().isHeldOut(p.getPromptId())).count();
+        long training = setup.prompts().stream().filter(p -> setup.split().isTraining(p.getPromptId())).count();
         DemoRun.Outcome outcome = run.run(base, stack, "d" + UUID.randomUUID().toString().substring(0, 8));
         String text = bytes.toString(StandardCharsets.UTF_8);
         System.out.println(text);
