@@ -45,21 +45,7 @@ class EndToEndRoundTest {
 
     @Test
     void oneRoundGoesFromPromptsToAVerdict(DevStack stack, @TempDir Path dir) throws Exception {
-        List<ConfigKey<?>> keys = new ArrayList<>(GeneratorKeys.all());
-        keys.addAll(TrainerKeys.all());
-        keys.addAll(EvaluatorKeys.all());
-        SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), keys.stream().distinct().toList(), Map.ofEntries(
-                Map.entry("SPIN_HELDOUT_SHARE", "0.25"),
-                Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
-                Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),
-                Map.entry("SPIN_GENERATOR_BATCH_SIZE", "8"),
-                Map.entry("SPIN_GENERATOR_MAX_NEW_TOKENS", "6"),
-                Map.entry("SPIN_TRAINER_BATCH_SIZE", "4"),
-                Map.entry("SPIN_TRAINER_CHECKPOINT_EVERY_STEPS", "1000"),
-                Map.entry("SPIN_TRAINER_IDLE_MS", "4000"),
-                Map.entry("SPIN_TRAINER_LR", "3e-3"),
-                Map.entry("SPIN_GATE_MIN_PROMPTS", "5"),
-                Map.entry("SPIN_EVALUATOR_MAX_NEW_TOKENS", "6")));
+        SpinFixtures f = ThreeServices.fixtures(stack, dir);
         List<Prompt> prompts = IntStream.range(0, 40).mapToObj(i -> SpinFixtures.prompt("arith", "e" + i, i + "+" + i + "=",
                 String.valueOf(2 * i))).toList();
         HeldOutSplit split = new HeldOutSplit(0.25, "spin");
@@ -67,13 +53,7 @@ class EndToEndRoundTest {
         f.produce("arith", prompts, List.of());
         f.promote(f.checkpoint("base", 1), 0);
 
-        ServiceConfig config = f.config(Map.of());
-        SpinContext context = SpinContext.from(config);
-        List<PollingService> services = List.of(
-                new GeneratorService(context, GeneratorMain.settings(config), MetricsServer.newRegistry()),
-                new TrainerService(context, TrainerMain.settings(config), MetricsServer.newRegistry()),
-                new EvaluatorService(context, EvaluatorMain.settings(config), MetricsServer.newRegistry()));
-        services.forEach(PollingService::start);
+        List<PollingService> services = ThreeServices.start(f);
         try {
             Evaluation verdict = f.read(f.topics.evaluations(), l -> !l.isEmpty(), Duration.ofSeconds(240)).get(0);
 

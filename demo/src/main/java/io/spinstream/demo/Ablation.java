@@ -68,7 +68,7 @@ public final class Ablation {
      * and its per-prompt exact match on the test split, which no decision read.
      */
     public record Run(Variant variant, long seed, double[] em, double[] nll, int promoted, long steps, double trainSeconds,
-                      long sequencesForward, List<String> refused, double[] testEm) {
+                      long sequencesForward, List<String> refused, double[] testEm, List<Judged> judged) {
         double finalEm() {
             return em[em.length - 1];
         }
@@ -76,6 +76,15 @@ public final class Ablation {
         double finalTestEm() {
             return Suite.mean(testEm);
         }
+    }
+
+    /**
+     * One candidate as the gate saw it — per-prompt held-out scores of candidate and opponent — and as the
+     * test split, which no decision read, shows it (per-prompt exact match of both): what {@code spin bench
+     * gate} replays through the gates.
+     */
+    public record Judged(String variant, long seed, int round, Map<String, double[]> candidate, Map<String, double[]> opponent,
+                         double[] testCandidate, double[] testOpponent) {
     }
 
     private final Settings settings;
@@ -158,6 +167,8 @@ public final class Ablation {
             RoundPlan.OpponentRef opponent = new RoundPlan.OpponentRef(base.metadata().id(), 0, base.directory(),
                     base.metadata().sha256());
             Map<String, double[]> opponentScores = baseScores;
+            double[] opponentTest = testEm(base.directory(), test);
+            List<Judged> judged = new ArrayList<>();
             int promoted = 0;
             int rejected = 0;
             double trainSeconds = 0;
@@ -183,10 +194,13 @@ public final class Ablation {
                             refused.add("r" + r + " " + trainer.state().name().toLowerCase(Locale.ROOT) + ", no new candidate");
                         } else {
                             Map<String, double[]> cand = evaluate(newest.directory(), heldOut);
+                            double[] candTest = testEm(newest.directory(), test);
+                            judged.add(new Judged(variant.name(), seed, r, cand, opponentScores, candTest, opponentTest));
                             if (!variant.gated() || settings.gate().judge(cand, opponentScores, heldOut.size()).promote()) {
                                 CheckpointMetadata m = newest.metadata();
                                 opponent = new RoundPlan.OpponentRef(m.id(), opponent.round() + 1, newest.directory(), m.sha256());
                                 opponentScores = cand;
+                                opponentTest = candTest;
                                 promoted++;
                                 trainer.close();
                                 trainer = null;
@@ -205,8 +219,7 @@ public final class Ablation {
                     }
                 }
             }
-            double[] testEm = evaluate(opponent.directory(), test).getOrDefault("exact_match", new double[0]);
-            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused, testEm);
+            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused, opponentTest, judged);
         }
 
         /** The opponent's answers to every training prompt, as the generator writes them, joined into pairs in a seeded order. */
@@ -240,6 +253,11 @@ public final class Ablation {
                         .setCreatedAt(a.getCreatedAt()).build());
             }
         }
+    }
+
+    /** Per-prompt exact match of the checkpoint in {@code dir} on the test split. */
+    private double[] testEm(Path dir, List<Prompt> test) {
+        return evaluate(dir, test).getOrDefault("exact_match", new double[0]);
     }
 
     /** Per-prompt exact match and NLL of the checkpoint in {@code dir}, by the evaluator's own suites. */

@@ -45,7 +45,7 @@ public final class BaseTrainer {
     public record Settings(double lr, int batchSize, int evalEvery, int patience, double minDelta, int minSteps,
                            int maxSteps, int trainProbe, long seed) {
         public static Settings defaults() {
-            return new Settings(3e-3, 128, 250, 4, 0.01, 2_500, 10_000, 500, 7);
+            return new Settings(3e-3, 128, 250, 4, 0.01, 4_000, 10_000, 500, 7);
         }
     }
 

@@ -14,8 +14,8 @@ import java.util.Locale;
 public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split) {
 
     public static DemoSetup defaults() {
-        return new DemoSetup(new ArithmeticTask(4, 8000, 500, 1, true), "arith", DemoModel.defaults(),
-                // held out 20% (about 1,600 prompts: the gate detects about two points of exact match), test 10%
+        return new DemoSetup(new ArithmeticTask(4, 10000, 500, 1, true), "arith", DemoModel.defaults(),
+                // held out 20% (about 2,000 prompts: the gate detects about two points of exact match), test 10%
                 BaseTrainer.Settings.defaults(), new HeldOutSplit(0.2, "spin", 0.1));
     }
 

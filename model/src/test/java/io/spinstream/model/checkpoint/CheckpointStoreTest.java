@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.testing.HfFolders;
 import io.spinstream.model.tokenizer.ByteLevelBpe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,9 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -193,34 +191,9 @@ class CheckpointStoreTest {
 
     private static void writeSafetensors(Path file, Map<String, float[]> weights, LlamaConfig config, String dtype)
             throws Exception {
-        ObjectNode header = new ObjectMapper().createObjectNode();
-        ByteArrayOutputStream data = new ByteArrayOutputStream();
-        int width = dtype.equals("BF16") ? 2 : 4;
-        for (Map.Entry<String, float[]> e : weights.entrySet()) {
-            ObjectNode t = header.putObject(e.getKey());
-            t.put("dtype", dtype);
-            var shape = t.putArray("shape");
-            for (long d : config.shapeOf(e.getKey())) {
-                shape.add(d);
-            }
-            long start = data.size();
-            ByteBuffer buf = ByteBuffer.allocate(e.getValue().length * width).order(ByteOrder.LITTLE_ENDIAN);
-            for (float f : e.getValue()) {
-                if (width == 2) {
-                    buf.putShort((short) (Float.floatToIntBits(f) >>> 16));
-                } else {
-                    buf.putFloat(f);
-                }
-            }
-            data.write(buf.array());
-            t.putArray("data_offsets").add(start).add(data.size());
-        }
-        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
-        out.write(h);
-        out.write(data.toByteArray());
-        Files.write(file, out.toByteArray());
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        weights.keySet().forEach(name -> shapes.put(name, config.shapeOf(name)));
+        HfFolders.writeSafetensors(file, List.copyOf(weights.keySet()), shapes, weights, dtype);
         assertThat(List.of(file)).allMatch(Files::exists);
     }
 }

@@ -168,8 +168,9 @@ public final class HfFolders {
         };
     }
 
-    private static void writeSafetensors(Path file, List<String> names, Map<String, long[]> shapes, Map<String, float[]> weights,
-                                         String dtype) throws IOException {
+    /** A safetensors file of the named tensors (F32, F16 or BF16), written byte by byte as the format says. */
+    public static void writeSafetensors(Path file, List<String> names, Map<String, long[]> shapes, Map<String, float[]> weights,
+                                        String dtype) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         header.putObject("__metadata__").put("format", "pt");
         ByteArrayOutputStream data = new ByteArrayOutputStream();
