@@ -148,7 +148,7 @@ public final class DemoRun {
                             cand == null ? null : cand.getParentOpponentId(), ev.getBaselineId(),
                             ev.getVerdict().name(), ev.getMetrics(), ev.getBaselineMetrics(),
                             cand == null ? Map.of() : cand.getTrainMetrics(), ev.getReasons(),
-                            (System.nanoTime() - roundStart) / 1e9);
+                            (System.nanoTime() - roundStart) / 1e9, intervals(ev));
                     rounds.add(r);
                     if (r.promoted()) {
                         opponentRound++;
@@ -174,6 +174,13 @@ public final class DemoRun {
             }
         }
         return rounds;
+    }
+
+    /** Each tested metric's interval of the paired improvement, from the evaluation. */
+    private static Map<String, double[]> intervals(Evaluation ev) {
+        Map<String, double[]> out = new java.util.HashMap<>();
+        ev.getTests().forEach((metric, t) -> out.put(metric, new double[]{t.getCiLow(), t.getCiHigh()}));
+        return out;
     }
 
     private Outcome report(DemoBase.Base base, List<RoundResult> rounds, boolean converged, Path runDir) {

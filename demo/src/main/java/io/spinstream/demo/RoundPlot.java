@@ -30,7 +30,9 @@ public final class RoundPlot {
 
     /**
      * Two panels against the round (0 = base): held-out exact match and held-out NLL per token of every
-     * candidate (promoted and rejected marked apart) and of the opponent in force after the round.
+     * candidate (promoted and rejected marked apart) and of the opponent in force after the round. A
+     * candidate's error bar is the 95% interval of its paired difference from its opponent, drawn around
+     * it: a bar that reaches the opponent's line is a difference the prompts cannot tell from noise.
      */
     public static void rounds(List<RoundResult> rounds, double baseEm, double baseNll, Path file) {
         save(List.of(panel(rounds, "exact_match", "held-out exact match", baseEm),
@@ -46,31 +48,38 @@ public final class RoundPlot {
         List<Double> py = new ArrayList<>();
         List<Double> rx = new ArrayList<>();
         List<Double> ry = new ArrayList<>();
+        List<Double> pe = new ArrayList<>();
+        List<Double> re = new ArrayList<>();
         for (RoundResult r : rounds) {
             double v = r.metric(metric);
+            double[] ci = r.interval(metric);
+            double half = ci == null ? 0 : (ci[1] - ci[0]) / 2;
             if (r.promoted()) {
                 current = v;
                 px.add((double) r.round());
                 py.add(v);
+                pe.add(half);
             } else {
                 rx.add((double) r.round());
                 ry.add(v);
+                re.add(half);
             }
             x.add((double) r.round());
             opponent.add(current);
         }
         XYSeries line = chart.addSeries("opponent", x, opponent);
         line.setMarker(SeriesMarkers.CIRCLE);
-        scatter(chart, "promoted candidate", px, py, SeriesMarkers.DIAMOND);
-        scatter(chart, "rejected candidate", rx, ry, SeriesMarkers.CROSS);
+        scatter(chart, "promoted candidate", px, py, pe, SeriesMarkers.DIAMOND);
+        scatter(chart, "rejected candidate", rx, ry, re, SeriesMarkers.CROSS);
         return chart;
     }
 
-    private static void scatter(XYChart chart, String name, List<Double> x, List<Double> y, org.knowm.xchart.style.markers.Marker marker) {
+    private static void scatter(XYChart chart, String name, List<Double> x, List<Double> y, List<Double> errors,
+                                org.knowm.xchart.style.markers.Marker marker) {
         if (x.isEmpty()) {
             return;
         }
-        XYSeries s = chart.addSeries(name, x, y);
+        XYSeries s = chart.addSeries(name, x, y, errors);
         s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         s.setMarker(marker);
     }

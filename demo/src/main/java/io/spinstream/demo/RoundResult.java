@@ -15,7 +15,12 @@ import java.util.Map;
  */
 public record RoundResult(int round, int opponentRound, String candidateId, String parentId, String opponentId, String verdict,
                           Map<String, Double> metrics, Map<String, Double> baseline, Map<String, Double> trainMetrics,
-                          List<String> reasons, double seconds) {
+                          List<String> reasons, double seconds, Map<String, double[]> intervals) {
+
+    /** The 95% interval of the paired improvement of {@code name} over the opponent, [low, high]; null if not tested. */
+    public double[] interval(String name) {
+        return intervals.get(name);
+    }
 
     public boolean promoted() {
         return verdict.equals("PROMOTE");
