@@ -6,6 +6,7 @@ import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
+import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,11 +54,26 @@ class GeneratorScaleOutTest {
         HeldOutSplit split = new HeldOutSplit(0.2, "spin");
         Set<String> expected = prompts.stream().map(Prompt::getPromptId).filter(id -> !split.isHeldOut(id))
                 .collect(Collectors.toSet());
-        f.produce("arith", prompts, List.of());
-
         Process a = launch(f, "gen-a", dir.resolve("a.log"));
         Process b = launch(f, "gen-b", dir.resolve("b.log"));
         try {
+            // Both in the round's group before any prompt exists: otherwise the instance that starts first can
+            // answer the whole pass before the other joins, and there is nothing to kill mid-pass.
+            try (Admin admin = Admin.create(f.kafka.admin())) {
+                String group = f.topics.generatorGroup(0);
+                long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+                int members = 0;
+                while (members < 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                    try {
+                        members = admin.describeConsumerGroups(List.of(group)).all().get().get(group).members().size();
+                    } catch (java.util.concurrent.ExecutionException notYet) {
+                        members = 0; // the group does not exist until its first member joins
+                    }
+                }
+                assertThat(members).as("both instances joined " + group).isEqualTo(2);
+            }
+            f.produce("arith", prompts, List.of());
             Function<List<SyntheticResponse>, Set<String>> byWhom = l -> l.stream().map(r -> r.getGenerator())
                     .collect(Collectors.toSet());
             // Kill one once both have committed work, well before the pass is over.
