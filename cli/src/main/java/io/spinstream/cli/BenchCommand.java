@@ -70,21 +70,14 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            Path root = demo.root();
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.out::println);
-            List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
-            List<io.spinstream.schemas.Prompt> training = prompts.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList();
-            List<io.spinstream.schemas.Prompt> test = prompts.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList();
-            List<io.spinstream.schemas.Prompt> heldOut = prompts.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList();
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
             List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
                     .filter(v -> only == null || only.contains(v.name())).toList();
-            // Each run keeps its candidates apart (a store refuses to overwrite a checkpoint).
-            Path work = root.resolve("ablation").resolve(java.time.LocalDateTime.now()
-                    .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            Path work = demo.benchDir("ablation");
             io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(
                     io.spinstream.demo.AblationPlan.settings(rounds, seeds, work), System.out);
-            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, training, heldOut, test, variants, work);
+            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, io.spinstream.demo.Ablation.Splits.of(setup), variants, work);
             String table = io.spinstream.demo.Ablation.table(runs);
             System.out.println();
             System.out.print(table);
@@ -119,24 +112,19 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            Path root = demo.root();
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.out::println);
-            List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
-            var split = setup.split();
-            Path work = root.resolve("gate").resolve(java.time.LocalDateTime.now()
-                    .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            Path work = demo.benchDir("gate");
             io.spinstream.demo.Ablation.Settings settings = io.spinstream.demo.AblationPlan.settings(rounds, seeds, work);
             List<io.spinstream.demo.Ablation.Variant> chosen = io.spinstream.demo.AblationPlan.variants().stream()
                     .filter(v -> variants.contains(v.name()) && !v.gated()).toList();
-            List<io.spinstream.schemas.Prompt> heldOut = prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
-            List<io.spinstream.demo.Ablation.Run> runs = new io.spinstream.demo.Ablation(settings, System.out).run(base,
-                    prompts.stream().filter(p -> split.isTraining(p.getPromptId())).toList(), heldOut,
-                    prompts.stream().filter(p -> split.isTest(p.getPromptId())).toList(), chosen, work);
+            io.spinstream.demo.Ablation.Splits splits = io.spinstream.demo.Ablation.Splits.of(setup);
+            List<io.spinstream.demo.Ablation.Run> runs = new io.spinstream.demo.Ablation(settings, System.out).run(base, splits,
+                    chosen, work);
             var judged = runs.stream().flatMap(r -> r.judged().stream()).toList();
             // The demo's gate as it was before paired tests: exact match up by 0.001, NLL down by at most 0.02.
             var margin = new io.spinstream.cli.bench.GateBench.MarginGate(settings.gate().primary(), 0.001, settings.gate().guards());
-            var outcome = io.spinstream.cli.bench.GateBench.replay(judged, margin, settings.gate(), heldOut.size());
+            var outcome = io.spinstream.cli.bench.GateBench.replay(judged, margin, settings.gate(), splits.heldOut().size());
             System.out.println();
             System.out.print(outcome.table());
             System.out.println(outcome.lastLine());

@@ -38,4 +38,10 @@ final class DemoOptions {
     Path root() {
         return dir == null ? DemoCommand.projectDir().resolve("target/demo") : dir;
     }
+
+    /** A fresh folder for one benchmark run (each keeps its candidates apart: a store refuses to overwrite one). */
+    java.nio.file.Path benchDir(String bench) {
+        return root().resolve(bench).resolve(java.time.LocalDateTime.now()
+                .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
 }

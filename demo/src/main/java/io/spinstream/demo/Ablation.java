@@ -87,6 +87,16 @@ public final class Ablation {
                          double[] testCandidate, double[] testOpponent) {
     }
 
+    /** The demo's prompts by the split: trained on, gated on (held out), reported on (test). */
+    public record Splits(List<Prompt> training, List<Prompt> heldOut, List<Prompt> test) {
+        public static Splits of(DemoSetup setup) {
+            List<Prompt> all = setup.prompts();
+            return new Splits(all.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList(),
+                    all.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList(),
+                    all.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList());
+        }
+    }
+
     private final Settings settings;
     private final PrintStream out;
     private final SuiteRunner suites;
@@ -95,6 +105,10 @@ public final class Ablation {
         this.settings = settings;
         this.out = out;
         this.suites = SuiteRunner.of(List.of("exact_match", "nll"), 256, settings.sampling().maxNewTokens());
+    }
+
+    public List<Run> run(DemoBase.Base base, Splits splits, List<Variant> variants, Path work) {
+        return run(base, splits.training(), splits.heldOut(), splits.test(), variants, work);
     }
 
     public List<Run> run(DemoBase.Base base, List<Prompt> training, List<Prompt> heldOut, List<Prompt> test, List<Variant> variants,
