@@ -26,11 +26,12 @@ public final class DevStack implements AutoCloseable {
 
     public static DevStack start() {
         long t0 = System.nanoTime();
-        // The registry is a child JVM: start it first, then bring the broker up while it boots.
-        CompletableFuture<RegistryProcess> registry = CompletableFuture.supplyAsync(RegistryProcess::start);
+        // Every port at once (distinct), then the registry (a child JVM) first and the broker while it boots.
+        int[] ports = FreePorts.distinct(4);
+        CompletableFuture<RegistryProcess> registry = CompletableFuture.supplyAsync(() -> RegistryProcess.start(ports[0], ports[1]));
         EmbeddedKafka kafka;
         try {
-            kafka = EmbeddedKafka.start();
+            kafka = EmbeddedKafka.start(ports[2], ports[3]);
         } catch (RuntimeException e) {
             registry.thenAccept(RegistryProcess::close);
             throw e;

@@ -51,8 +51,20 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     static EmbeddedKafka start(Path logDir, boolean ownsLogDir) {
-        int brokerPort = FreePorts.next();
-        int controllerPort = FreePorts.next();
+        int[] ports = FreePorts.distinct(2);
+        return start(logDir, ownsLogDir, ports[0], ports[1]);
+    }
+
+    /** On ports chosen by the caller (the dev stack picks all of its ports at once). */
+    static EmbeddedKafka start(int brokerPort, int controllerPort) {
+        try {
+            return start(Files.createTempDirectory("spin-kafka-"), true, brokerPort, controllerPort);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary folder for the Kafka log", e);
+        }
+    }
+
+    private static EmbeddedKafka start(Path logDir, boolean ownsLogDir, int brokerPort, int controllerPort) {
         Properties props = brokerProperties(logDir, brokerPort, controllerPort);
         KafkaConfig config = new KafkaConfig(props);
         format(config, logDir);

@@ -10,12 +10,30 @@ final class FreePorts {
     private FreePorts() {
     }
 
-    static int next() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
+    /**
+     * {@code n} distinct free ports, all bound at once before any is released: single calls in parallel
+     * can be handed the same ephemeral port twice (seen: the registry's management port equal to the
+     * broker's, started side by side).
+     */
+    static int[] distinct(int n) {
+        java.util.List<ServerSocket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                socket.setReuseAddress(true);
+                held.add(socket);
+            }
+            return held.stream().mapToInt(ServerSocket::getLocalPort).toArray();
         } catch (IOException e) {
             throw new UncheckedIOException("no free port on 127.0.0.1", e);
+        } finally {
+            for (ServerSocket s : held) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // released either way
+                }
+            }
         }
     }
 }

@@ -65,14 +65,22 @@ public final class RegistryProcess implements AutoCloseable {
     }
 
     public static RegistryProcess start(Path home, Path java) {
+        int[] ports = FreePorts.distinct(2);
+        return start(home, java, ports[0], ports[1]);
+    }
+
+    /** On the HTTP and management ports chosen by the caller (the dev stack picks all of its ports at once). */
+    static RegistryProcess start(int port, int managementPort) {
+        return start(defaultHome(), new JavaRuntimes().javaExecutable(MIN_JAVA), port, managementPort);
+    }
+
+    private static RegistryProcess start(Path home, Path java, int port, int managementPort) {
         Path runJar = home.resolve("quarkus-run.jar");
         if (!Files.isRegularFile(runJar)) {
             throw new IllegalStateException("the Apicurio Registry server is not at " + runJar
                     + ": build the devstack module first (./spin does it; or mvn -pl devstack package),"
                     + " or set SPIN_REGISTRY_HOME to an unpacked apicurio-registry-app-*-all.tar.gz");
         }
-        int port = FreePorts.next();
-        int managementPort = FreePorts.next();
         Path workDir;
         try {
             workDir = Files.createTempDirectory("spin-registry-");
