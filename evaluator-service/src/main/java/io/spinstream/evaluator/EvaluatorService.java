@@ -102,6 +102,8 @@ public final class EvaluatorService extends PollingService {
              KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props);
              KafkaClientMetrics clientMetrics = new KafkaClientMetrics(c)) {
             clientMetrics.bindTo(registry);
+            watch("opponent follower", watcher::isAlive);
+            watch("evaluations follower", history::isAlive);
             producer.initTransactions();
             polling(c);
             c.subscribe(List.of(topics.checkpoints().name()));

@@ -109,6 +109,7 @@ public final class GeneratorService extends PollingService {
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                      context.kafka().transactionalProducer(topics.prefix() + "-generator-" + context.instanceId()))) {
+            watch("opponent follower", watcher::isAlive);
             producer.initTransactions();
             String refused = null;
             Opponent opponent = null;

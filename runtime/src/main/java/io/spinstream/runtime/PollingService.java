@@ -5,6 +5,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 
 /**
  * A service whose work is one poll loop on a thread of its own. {@link #stop()} asks the loop to end
@@ -19,6 +23,7 @@ public abstract class PollingService implements Service {
     private volatile boolean ready;
     private volatile Consumer<?, ?> consumer;
     private volatile Throwable failure;
+    private final Map<String, BooleanSupplier> parts = new ConcurrentHashMap<>(); // threads the worker relies on
 
     protected PollingService(String name, Duration stopTimeout) {
         this.worker = new Thread(this::loop, name);
@@ -40,6 +45,34 @@ public abstract class PollingService implements Service {
             ready = false;
             consumer = null;
         }
+    }
+
+    /**
+     * Makes {@code alive} part of this service's liveness under {@code name} (a follower thread, the pair
+     * joiner): when it reports false the service is not live. Registering a name again replaces it.
+     */
+    protected final void watch(String name, BooleanSupplier alive) {
+        parts.put(name, alive);
+    }
+
+    protected final void unwatch(String name) {
+        parts.remove(name);
+    }
+
+    @Override
+    public final Optional<String> deadBecause() {
+        if (!running) {
+            return Optional.empty(); // not started, or stopping: its parts close on purpose
+        }
+        Throwable f = failure;
+        if (f != null) {
+            return Optional.of(worker.getName() + " failed: " + f);
+        }
+        if (worker.getState() == Thread.State.TERMINATED) {
+            return Optional.of(worker.getName() + " stopped working");
+        }
+        return parts.entrySet().stream().filter(e -> !e.getValue().getAsBoolean()).findFirst()
+                .map(e -> worker.getName() + ": " + e.getKey() + " is not running");
     }
 
     protected final boolean running() {

@@ -10,8 +10,13 @@ public interface Service extends AutoCloseable {
 
     void stop();
 
-    /** Ready to do work (readiness); a started service that has not failed is live. */
+    /** Ready to do work (readiness). */
     boolean isReady();
+
+    /** Why the service can no longer do its work (its worker or a part it needs has died); empty while it is live. */
+    default java.util.Optional<String> deadBecause() {
+        return java.util.Optional.empty();
+    }
 
     @Override
     default void close() {

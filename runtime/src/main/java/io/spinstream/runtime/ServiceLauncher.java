@@ -48,9 +48,12 @@ public final class ServiceLauncher {
         PrometheusMeterRegistry registry = MetricsServer.newRegistry();
         registry.config().commonTags("service", name, "instance", context.instanceId());
         Service service = factory.apply(context, registry);
-        MetricsServer metrics = new MetricsServer(config.get(CommonKeys.METRICS_PORT), registry, () -> true, service::isReady);
+        MetricsServer metrics = new MetricsServer(config.get(CommonKeys.METRICS_PORT), registry, service::deadBecause,
+                service::isReady);
         CountDownLatch stopped = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
             log.info("{} stopping", name);
             try {
                 service.stop();
@@ -62,7 +65,14 @@ public final class ServiceLauncher {
         service.start();
         log.info("{} started as {}; metrics and health on port {}", name, context.instanceId(), metrics.port());
         try {
-            stopped.await();
+            // A service that can no longer work ends the process (non-zero), so that it is restarted.
+            while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                var dead = service.deadBecause();
+                if (dead.isPresent() && !stopping.get()) { // exiting from within a shutdown would block forever
+                    log.error("{} is not live: {}; exiting", name, dead.get());
+                    System.exit(1);
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

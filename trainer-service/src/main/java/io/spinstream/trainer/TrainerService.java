@@ -96,6 +96,8 @@ public final class TrainerService extends PollingService {
             consumer.assign(consumer.partitionsFor(topics.pairs().name(), Duration.ofSeconds(60)).stream()
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList());
             polling(consumer);
+            watch("opponent follower", watcher::isAlive);
+            watch("evaluations follower", evaluations::isAlive);
             Pairs pairs = new Pairs(consumer, producer, joiner, evaluations);
             String opponentId = "";
             while (running()) {

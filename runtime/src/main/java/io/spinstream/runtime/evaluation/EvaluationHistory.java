@@ -34,6 +34,11 @@ public final class EvaluationHistory implements AutoCloseable {
         }
     }
 
+    /** Whether it still follows the evaluations topic. */
+    public boolean isAlive() {
+        return follower.isAlive();
+    }
+
     /** A snapshot of every evaluation read so far, in topic order per partition. */
     public List<Evaluation> all() {
         synchronized (evaluations) {

@@ -11,7 +11,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Prometheus metrics at {@code /metrics} and Kubernetes probes at {@code /health/live} and
@@ -22,6 +24,11 @@ public final class MetricsServer implements AutoCloseable {
     private final HttpServer server;
 
     public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, BooleanSupplier ready) {
+        this(port, registry, () -> live.getAsBoolean() ? Optional.empty() : Optional.of("not live"), ready);
+    }
+
+    /** @param deadBecause why the service is not live (its reason is the 503's body); empty while it is */
+    public MetricsServer(int port, PrometheusMeterRegistry registry, Supplier<Optional<String>> deadBecause, BooleanSupplier ready) {
         this.registry = registry;
         try {
             this.server = HttpServer.create(new InetSocketAddress(port), 0);
@@ -29,7 +36,10 @@ public final class MetricsServer implements AutoCloseable {
             throw new UncheckedIOException("cannot listen on port " + port + " for metrics and health", e);
         }
         server.createContext("/metrics", ex -> reply(ex, 200, registry.scrape(), "text/plain; version=0.0.4"));
-        server.createContext("/health/live", ex -> probe(ex, live));
+        server.createContext("/health/live", ex -> {
+            Optional<String> dead = deadBecause.get();
+            reply(ex, dead.isEmpty() ? 200 : 503, dead.map(r -> "DOWN: " + r + "\n").orElse("UP\n"), "text/plain");
+        });
         server.createContext("/health/ready", ex -> probe(ex, ready));
         server.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "metrics-http");

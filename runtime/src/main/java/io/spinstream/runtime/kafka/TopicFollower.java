@@ -69,6 +69,11 @@ public final class TopicFollower implements AutoCloseable {
         }
     }
 
+    /** Whether the following thread still runs (false once it died of an error, or was closed). */
+    public boolean isAlive() {
+        return thread.isAlive();
+    }
+
     /** The topic followed. */
     public String topic() {
         return topic;

@@ -52,6 +52,11 @@ public final class OpponentWatcher implements AutoCloseable {
         }
     }
 
+    /** Whether it still follows the opponent topic. */
+    public boolean isAlive() {
+        return follower.isAlive();
+    }
+
     public Optional<OpponentPromotion> current() {
         return Optional.ofNullable(current.get());
     }
