@@ -22,12 +22,12 @@ public final class TrainerKeys {
             }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default: it stops the likelihood displacement of pure SPIN, see docs/experiments.md)");
     public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer",
             ValueType.oneOf("adamw", "rmsprop"), "adamw", "optimiser");
-    public static final ConfigKey<Double> LR = ConfigKey.optional("spin.trainer.lr", ValueType.NUMBER, "1e-4", "peak learning rate");
+    public static final ConfigKey<Double> LR = ConfigKey.optional("spin.trainer.lr", ValueType.POSITIVE_NUMBER, "1e-4", "peak learning rate");
     public static final ConfigKey<Integer> WARMUP = ConfigKey.optional("spin.trainer.warmup.steps", ValueType.NON_NEGATIVE_INT,
             "0", "linear warm-up steps");
-    public static final ConfigKey<Double> WEIGHT_DECAY = ConfigKey.optional("spin.trainer.weight.decay", ValueType.NUMBER,
+    public static final ConfigKey<Double> WEIGHT_DECAY = ConfigKey.optional("spin.trainer.weight.decay", ValueType.NON_NEGATIVE_NUMBER,
             "0", "decoupled weight decay");
-    public static final ConfigKey<Double> MAX_GRAD_NORM = ConfigKey.optional("spin.trainer.max.grad.norm", ValueType.NUMBER,
+    public static final ConfigKey<Double> MAX_GRAD_NORM = ConfigKey.optional("spin.trainer.max.grad.norm", ValueType.NON_NEGATIVE_NUMBER,
             "1.0", "global-norm gradient clip (0: none)");
     public static final ConfigKey<Integer> BATCH_SIZE = ConfigKey.optional("spin.trainer.batch.size", ValueType.POSITIVE_INT,
             "8", "pairs per micro-batch");
@@ -51,7 +51,7 @@ public final class TrainerKeys {
     public static final ConfigKey<Integer> ROLLBACK_AFTER = ConfigKey.optional("spin.trainer.rejection.rollback.after",
             ValueType.POSITIVE_INT, "3", "rollback: rejections in a round before θ is reset to the opponent");
     public static final ConfigKey<Double> ROLLBACK_LR_FACTOR = ConfigKey.optional("spin.trainer.rejection.lr.factor",
-            ValueType.FRACTION, "0.5", "rollback: the learning rate is multiplied by this at each reset");
+            ValueType.FACTOR, "0.5", "rollback: the learning rate is multiplied by this at each reset");
     public static final ConfigKey<Integer> STOP_AFTER = ConfigKey.optional("spin.trainer.rejection.stop.after",
             ValueType.POSITIVE_INT, "5", "stop: rejections in a round after which the run stops as converged");
 

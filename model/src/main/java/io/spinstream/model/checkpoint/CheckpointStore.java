@@ -187,7 +187,12 @@ public final class CheckpointStore {
         } catch (IOException e) {
             throw new CheckpointException("checkpoint " + dir + ": " + METADATA + " is unreadable: " + e.getMessage(), e);
         }
-        Path weights = dir.resolve(metadata.weightsFile() == null ? WEIGHTS : metadata.weightsFile());
+        String weightsName = metadata.weightsFile() == null ? WEIGHTS : metadata.weightsFile();
+        Path weights = dir.resolve(weightsName).normalize();
+        if (!dir.normalize().equals(weights.getParent())) {
+            throw new CheckpointException("checkpoint " + dir + " is refused: weights_file '" + weightsName
+                    + "' is not a file of the checkpoint's own folder");
+        }
         if (!Files.isRegularFile(weights)) {
             throw new CheckpointException("checkpoint " + dir + " is incomplete: " + weights.getFileName() + " is missing");
         }

@@ -144,6 +144,22 @@ class CheckpointStoreTest {
         }
     }
 
+    @Test
+    void weightsOutsideTheCheckpointFolderAreRefused(@TempDir Path dir) throws Exception {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(20, 16, 1, 2, 2, 16), manager, 1, DataType.FLOAT32)) {
+            store.save(model, null, CheckpointMetadata.of("victim", null, 0, 0, null, null));
+            store.save(model, null, CheckpointMetadata.of("escape", null, 0, 0, null, null));
+        }
+        // The same weights, its sha256 right, but named by a path that leaves the folder.
+        Path meta = dir.resolve("store/escape/spinstream.json");
+        Files.writeString(meta, Files.readString(meta).replace("\"weights_file\" : \"model.safetensors\"",
+                "\"weights_file\" : \"../victim/model.safetensors\""));
+        assertThat(Files.readString(meta)).contains("../victim/model.safetensors");
+        assertThatThrownBy(() -> store.load("escape", manager)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("weights_file '../victim/model.safetensors' is not a file of the checkpoint's own folder");
+    }
+
     /** A user's model as it arrives from Hugging Face: written here by code independent of the loader. */
     @ParameterizedTest
     @ValueSource(strings = {"F32", "BF16"})

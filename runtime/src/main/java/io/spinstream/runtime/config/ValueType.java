@@ -79,10 +79,44 @@ public interface ValueType<T> {
         return v;
     });
 
-    ValueType<Double> NUMBER = of("a decimal number", Double::parseDouble);
+    ValueType<Double> NUMBER = of("a finite decimal number", s -> finite(s));
+
+    ValueType<Double> POSITIVE_NUMBER = of("a number above 0", s -> {
+        double v = finite(s);
+        if (!(v > 0)) {
+            throw new IllegalArgumentException("not above 0");
+        }
+        return v;
+    });
+
+    ValueType<Double> NON_NEGATIVE_NUMBER = of("a number >= 0", s -> {
+        double v = finite(s);
+        if (v < 0) {
+            throw new IllegalArgumentException("below 0");
+        }
+        return v;
+    });
+
+    /** A multiplier that shrinks: above 0, at most 1. */
+    ValueType<Double> FACTOR = of("a number above 0 and at most 1", s -> {
+        double v = finite(s);
+        if (!(v > 0 && v <= 1)) {
+            throw new IllegalArgumentException("out of range");
+        }
+        return v;
+    });
+
+    /** NaN and the infinities parse as doubles; no setting means them. */
+    private static double finite(String s) {
+        double v = Double.parseDouble(s);
+        if (!Double.isFinite(v)) {
+            throw new IllegalArgumentException("not finite");
+        }
+        return v;
+    }
 
     ValueType<Double> FRACTION = of("a number from 0 to 1", s -> {
-        double v = Double.parseDouble(s);
+        double v = finite(s);
         if (!(v >= 0 && v <= 1)) {
             throw new IllegalArgumentException("out of range");
         }

@@ -70,4 +70,25 @@ class ServiceConfigTest {
                 Optional.empty(), Map.of()))
                 .hasMessageContaining("expected host:port[,host:port...], got 'host-without-port'");
     }
+
+    @Test
+    void numbersMustBeFiniteAndInTheirRange() {
+        ConfigKey<Double> lr = ConfigKey.optional("spin.test.lr", ValueType.POSITIVE_NUMBER, "1e-4", "a rate");
+        ConfigKey<Double> decay = ConfigKey.optional("spin.test.decay", ValueType.NON_NEGATIVE_NUMBER, "0", "a decay");
+        ConfigKey<Double> factor = ConfigKey.optional("spin.test.factor", ValueType.FACTOR, "0.5", "a factor");
+        ConfigKey<Double> margin = ConfigKey.optional("spin.test.margin", ValueType.NUMBER, "0", "a margin");
+        java.util.List<ConfigKey<?>> keys = java.util.List.of(lr, decay, factor, margin);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServiceConfig.load(keys, java.util.Map.of("SPIN_TEST_LR", "NaN",
+                        "SPIN_TEST_DECAY", "-1", "SPIN_TEST_FACTOR", "0", "SPIN_TEST_MARGIN", "Infinity"), java.util.Optional.empty(),
+                        java.util.Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("spin.test.lr (env SPIN_TEST_LR): expected a number above 0, got 'NaN'")
+                .hasMessageContaining("spin.test.decay (env SPIN_TEST_DECAY): expected a number >= 0, got '-1'")
+                .hasMessageContaining("spin.test.factor (env SPIN_TEST_FACTOR): expected a number above 0 and at most 1, got '0'")
+                .hasMessageContaining("spin.test.margin (env SPIN_TEST_MARGIN): expected a finite decimal number, got 'Infinity'");
+        ServiceConfig ok = ServiceConfig.load(keys, java.util.Map.of("SPIN_TEST_LR", "3e-5", "SPIN_TEST_FACTOR", "1"),
+                java.util.Optional.empty(), java.util.Map.of());
+        org.assertj.core.api.Assertions.assertThat(ok.get(lr)).isEqualTo(3e-5);
+        org.assertj.core.api.Assertions.assertThat(ok.get(factor)).isEqualTo(1.0);
+    }
 }
