@@ -252,8 +252,9 @@ public final class GeneratorService extends PollingService {
     }
 
     /**
-     * With nothing buffered, a position beyond what was committed can only be a transaction marker read
-     * after the last batch: commit it (offsets only), so the group's lag reaches 0 at the end of a pass.
+     * With nothing buffered, a position beyond what was committed can only be transaction markers or
+     * aborted records read after the last batch: commit it (offsets only), so the group's lag reaches 0 at
+     * the end of a pass.
      */
     private void commitPositionsPastMarkers(KafkaConsumer<byte[], byte[]> c) {
         for (TopicPartition tp : c.assignment()) {
@@ -290,7 +291,13 @@ public final class GeneratorService extends PollingService {
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            // nothing to do: positions start at the committed offsets
+            // Positions start at the committed offsets; knowing them lets an idle pass commit past records it
+            // never sees (a partition holding only aborted records and markers), so its lag reaches 0.
+            if (activeConsumer != null && !partitions.isEmpty()) {
+                activeConsumer.committed(new HashSet<>(partitions)).forEach((tp, o) ->
+                        committedPositions.putIfAbsent(tp, o == null ? 0L : o.offset()));
+                partitions.forEach(tp -> committedPositions.putIfAbsent(tp, 0L));
+            }
         }
 
         /** Forgets the whole uncommitted batch; partitions kept are rewound to their committed offsets. */

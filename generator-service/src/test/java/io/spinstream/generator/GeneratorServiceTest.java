@@ -112,6 +112,31 @@ class GeneratorServiceTest {
                 assertThat(left).as("prompt partitions the round-0 group has not committed to their end").isEmpty();
             }
 
+            // An interrupted `prompts add`: a stream whose partitions hold only an aborted transaction. The pass
+            // must still end (the group commits past records it never sees), or the round would never end.
+            f.provision(List.of("aborted"));
+            try (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> p = new org.apache.kafka.clients.producer.KafkaProducer<>(
+                    f.kafka.transactionalProducer("test-abort-" + f.prefix))) {
+                p.initTransactions();
+                p.beginTransaction();
+                for (Prompt q : sums("aborted", 8)) {
+                    p.send(f.topics.prompts("aborted").rawRecord(q.getPromptId(), q));
+                }
+                p.flush();
+                p.abortTransaction();
+            }
+            try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(f.kafka.admin())) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                List<org.apache.kafka.common.TopicPartition> left;
+                do {
+                    Thread.sleep(300);
+                    left = io.spinstream.runtime.kafka.GenerationPass.unfinished(admin, f.topics, 0);
+                } while (!left.isEmpty() && System.nanoTime() < deadline);
+                assertThat(left).as("partitions holding only an aborted transaction, committed past").isEmpty();
+            }
+            assertThat(f.answers(x -> false, Duration.ofSeconds(1))).as("nothing answered from the aborted records")
+                    .hasSize(both.size());
+
             String scrape = registry.scrape();
             assertThat(scrape).contains("spin_generator_prompts_answered_total")
                     .contains("spin_generator_opponent_round")
