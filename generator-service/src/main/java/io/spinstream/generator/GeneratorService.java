@@ -201,6 +201,12 @@ public final class GeneratorService extends PollingService {
         Decoded<String, Prompt> decoded = decoder.decode(polled);
         pendingDeadLetters.addAll(decoded.deadLetters());
         for (Decoded.Read<String, Prompt> read : decoded.records()) {
+            if (!read.value().getPromptId().equals(read.key())) {
+                // Answers are keyed by prompt_id and joined by record key: a mismatch would pair the wrong texts.
+                pendingDeadLetters.add(deadLetters.record(read.raw(), "record key '" + read.key()
+                        + "' is not the prompt's prompt_id '" + read.value().getPromptId() + "'"));
+                continue;
+            }
             if (!settings.split().isTraining(read.value().getPromptId())) { // held out for the gate, or test
                 heldOut.increment();
                 continue;

@@ -60,6 +60,13 @@ class GeneratorServiceTest {
         List<Prompt> all = new ArrayList<>(prompts);
         all.addAll(List.of(empty, tooLong));
         f.produce("arith", all, List.of("not avro at all".getBytes(StandardCharsets.UTF_8)));
+        // A record whose key is not its prompt_id: answered, its answer (keyed by prompt_id) would join another text.
+        try (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> p = new org.apache.kafka.clients.producer.KafkaProducer<>(
+                f.kafka.idempotentProducer())) {
+            p.send(new org.apache.kafka.clients.producer.ProducerRecord<>(f.topics.prompts("arith").name(),
+                    "mismatch".getBytes(StandardCharsets.UTF_8),
+                    f.topics.prompts("arith").serializeValue(SpinFixtures.prompt("arith", "p-other", "3+3=", "6")))).get();
+        }
 
         PrometheusMeterRegistry registry = MetricsServer.newRegistry();
         GeneratorService service = start(f, registry);
@@ -77,10 +84,11 @@ class GeneratorServiceTest {
             }
             assertThat(service.isReady()).isTrue();
 
-            List<DeadLetter> letters = f.deadLetters(3, Duration.ofSeconds(30));
+            List<DeadLetter> letters = f.deadLetters(4, Duration.ofSeconds(30));
             Map<String, String> reasons = letters.stream().collect(Collectors.toMap(
                     d -> new String(bytes(d.getRawKey()), StandardCharsets.UTF_8), DeadLetter::getError));
-            assertThat(reasons).containsOnlyKeys("raw", "empty", "long");
+            assertThat(reasons).containsOnlyKeys("raw", "empty", "long", "mismatch");
+            assertThat(reasons.get("mismatch")).isEqualTo("record key 'mismatch' is not the prompt's prompt_id 'p-other'");
             assertThat(reasons.get("raw")).contains("not in the registry wire format");
             assertThat(reasons.get("empty")).isEqualTo("empty prompt");
             assertThat(reasons.get("long")).contains("exceeds the model's context of 64 positions");
@@ -142,7 +150,7 @@ class GeneratorServiceTest {
                     .contains("spin_generator_opponent_round")
                     .contains("kafka_consumer_fetch_manager_records_lag_max");
             assertThat(registry.counter("spin.generator.prompts.answered").count()).isEqualTo(both.size());
-            assertThat(registry.counter("spin.generator.dead.letters").count()).isEqualTo(3);
+            assertThat(registry.counter("spin.generator.dead.letters").count()).isEqualTo(4);
         } finally {
             service.stop();
         }

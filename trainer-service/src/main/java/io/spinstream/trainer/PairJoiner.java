@@ -41,7 +41,8 @@ public final class PairJoiner {
         var promptSerde = topics.prompts("any").valueSerde();
         KTable<String, Prompt> prompts = builder
                 .stream(topics.promptsPattern(), Consumed.with(topics.prompts("any").keySerde(), promptSerde))
-                .filter((id, p) -> id != null && (p == null || split.isTraining(id)))
+                // A prompt whose record key is not its prompt_id would pair one prompt's answer with another's text.
+                .filter((id, p) -> id != null && (p == null || (split.isTraining(id) && id.equals(p.getPromptId()))))
                 .toTable(Materialized.<String, Prompt, KeyValueStore<Bytes, byte[]>>as(PROMPTS_STORE)
                         .withKeySerde(topics.prompts("any").keySerde()).withValueSerde(promptSerde));
         KTable<String, SyntheticResponse> synthetic = builder

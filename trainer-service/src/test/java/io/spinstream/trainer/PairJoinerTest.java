@@ -123,4 +123,18 @@ class PairJoinerTest {
         synthetic.pipeInput(id, answer(id, "2", 0));
         assertThat(pairs.readKeyValuesToList()).extracting(kv -> kv.key).containsExactly(id);
     }
+
+    @Test
+    void aPromptWhoseKeyIsNotItsIdNeverReplacesTheTextItIsJoinedWith() {
+        String a = trainingId(40);
+        String b = trainingId(Integer.parseInt(a.substring(1)) + 1);
+        arith.pipeInput(a, prompt(a, "1"));
+        arith.pipeInput(a, prompt(b, "999")); // keyed a, but prompt b's text: must not become a's prompt
+        synthetic.pipeInput(a, answer(a, "2", 0));
+        TrainingPair pair = pairs.readValue();
+        assertThat(pair.getPromptId()).isEqualTo(a);
+        assertThat(pair.getPrompt()).isEqualTo(a + "=");
+        assertThat(pair.getHuman()).isEqualTo("1");
+        assertThat(pairs.isEmpty()).isTrue();
+    }
 }
