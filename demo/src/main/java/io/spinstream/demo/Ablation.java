@@ -10,10 +10,8 @@ import io.spinstream.model.NoGrad;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
-import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
-import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.model.train.StepResult;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.PromptAnswerer;
@@ -100,11 +98,13 @@ public final class Ablation {
     private final Settings settings;
     private final PrintStream out;
     private final SuiteRunner suites;
+    private final SuiteRunner testSuites; // the test split is reported by exact match alone
 
     public Ablation(Settings settings, PrintStream out) {
         this.settings = settings;
         this.out = out;
         this.suites = SuiteRunner.of(List.of("exact_match", "nll"), 256, settings.sampling().maxNewTokens());
+        this.testSuites = SuiteRunner.of(List.of("exact_match"), 256, settings.sampling().maxNewTokens());
     }
 
     public List<Run> run(DemoBase.Base base, Splits splits, List<Variant> variants, Path work) {
@@ -271,16 +271,12 @@ public final class Ablation {
 
     /** Per-prompt exact match of the checkpoint in {@code dir} on the test split. */
     private double[] testEm(Path dir, List<Prompt> test) {
-        return evaluate(dir, test).getOrDefault("exact_match", new double[0]);
+        return testSuites.scoreCheckpoint(dir, test, PromptTemplate.PLAIN).getOrDefault("exact_match", new double[0]);
     }
 
     /** Per-prompt exact match and NLL of the checkpoint in {@code dir}, by the evaluator's own suites. */
     private Map<String, double[]> evaluate(Path dir, List<Prompt> heldOut) {
-        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint c = CheckpointStore.load(dir, m);
-             SpinTokenizer tok = SpinTokenizer.load(c.tokenizerJson(), PromptTemplate.PLAIN, c.model().config().eosTokenId());
-             NoGrad ignored = NoGrad.enter()) {
-            return suites.score(c.metadata().id(), heldOut, c.model(), tok, null, null, m, false);
-        }
+        return suites.scoreCheckpoint(dir, heldOut, PromptTemplate.PLAIN);
     }
 
     static String series(double[] v) {

@@ -1,14 +1,9 @@
 package io.spinstream.demo;
 
-import ai.djl.ndarray.NDManager;
 import io.spinstream.evaluator.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.evaluator.suite.SuiteRunner;
-import io.spinstream.model.NoGrad;
-import io.spinstream.model.checkpoint.CheckpointStore;
-import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.PromptTemplate;
-import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.schemas.Prompt;
 
 import java.nio.file.Path;
@@ -37,14 +32,8 @@ public final class TestSplit {
 
     /** Per-prompt exact match (1 or 0) of the checkpoint in {@code dir}. */
     static double[] exactMatch(Path dir, List<Prompt> prompts, DemoSetup setup) {
-        SuiteRunner runner = SuiteRunner.of(List.of("exact_match"), 256, setup.task().maxAnswerTokens());
-        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint c = CheckpointStore.load(dir, m);
-             SpinTokenizer tok = SpinTokenizer.load(c.tokenizerJson(), PromptTemplate.PLAIN, c.model().config().eosTokenId());
-             NoGrad ignored = NoGrad.enter()) {
-            double[] v = runner.score("test split " + c.metadata().id(), prompts, c.model(), tok, null, null, m, false)
-                    .get("exact_match");
-            return v == null ? new double[0] : v;
-        }
+        return SuiteRunner.of(List.of("exact_match"), 256, setup.task().maxAnswerTokens())
+                .scoreCheckpoint(dir, prompts, PromptTemplate.PLAIN).getOrDefault("exact_match", new double[0]);
     }
 
     /** The interval of one exact-match rate (Wald, at the report's confidence). */

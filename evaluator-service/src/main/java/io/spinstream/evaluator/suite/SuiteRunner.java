@@ -2,11 +2,16 @@ package io.spinstream.evaluator.suite;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.NoGrad;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.schemas.Prompt;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Locale;
@@ -33,6 +38,18 @@ public final class SuiteRunner {
         this.maxNewTokens = maxNewTokens;
         this.clock = clock;
         this.progressMs = progressMs;
+    }
+
+    /**
+     * Every suite's per-prompt metric for the checkpoint in {@code dir}, on its own (no opponent: for the
+     * suites that need none), prompts laid out by {@code template}.
+     */
+    public Map<String, double[]> scoreCheckpoint(Path dir, List<Prompt> prompts, PromptTemplate template) {
+        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint c = CheckpointStore.load(dir, m);
+             SpinTokenizer tok = SpinTokenizer.load(c.tokenizerJson(), template, c.model().config().eosTokenId());
+             NoGrad ignored = NoGrad.enter()) {
+            return score(c.metadata().id(), prompts, c.model(), tok, null, null, m, false);
+        }
     }
 
     /** Each metric's estimate: the mean of its per-prompt values. */
