@@ -81,50 +81,51 @@ public final class Safetensors {
             throw new CheckpointException(file + " is missing");
         }
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = channel.size();
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            long headerLen = size < 8 ? -1 : (channel.read(lenBuf, 0) == 8 ? lenBuf.flip().getLong() : -1);
-            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
-                throw new CheckpointException(file + " is truncated or not safetensors (header length " + headerLen
-                        + ", file of " + size + " bytes)");
-            }
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
-            channel.read(headerBuf, 8);
-            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
+            Header h = header(file, channel);
             long needed = 0;
-            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = h.json().fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> f = it.next();
                 if (!f.getKey().equals("__metadata__")) {
                     needed = Math.max(needed, f.getValue().path("data_offsets").path(1).asLong());
                 }
             }
-            if (8 + headerLen + needed > size) {
-                throw new CheckpointException(file + " is truncated: its tensors need " + (8 + headerLen + needed)
-                        + " bytes, the file has " + size);
+            if (h.dataStart() + needed > h.size()) {
+                throw new CheckpointException(file + " is truncated: its tensors need " + (h.dataStart() + needed)
+                        + " bytes, the file has " + h.size());
             }
         } catch (IOException e) {
             throw new CheckpointException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 
+    /** The JSON header, where the data begins and the file's size. */
+    private record Header(JsonNode json, long dataStart, long size) {
+    }
+
+    private static Header header(Path file, FileChannel channel) throws IOException {
+        long size = channel.size();
+        if (size < 8) {
+            throw new CheckpointException(file + " is not a safetensors file: " + size + " bytes");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        channel.read(lenBuf, 0);
+        long headerLen = lenBuf.flip().getLong();
+        if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+            throw new CheckpointException(file + " has a bad safetensors header length " + headerLen
+                    + " for a file of " + size + " bytes (truncated or not safetensors)");
+        }
+        ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+        channel.read(headerBuf, 8);
+        return new Header(JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)), 8 + headerLen, size);
+    }
+
     /** Every tensor of the file, by name, in the file's order, as float32 unless it is F64. */
     public static Map<String, NDArray> read(Path file, NDManager manager) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = channel.size();
-            if (size < 8) {
-                throw new CheckpointException(file + " is not a safetensors file: " + size + " bytes");
-            }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            channel.read(lenBuf, 0);
-            long headerLen = lenBuf.flip().getLong();
-            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
-                throw new CheckpointException(file + " has a bad safetensors header length " + headerLen
-                        + " for a file of " + size + " bytes (truncated or not safetensors)");
-            }
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
-            channel.read(headerBuf, 8);
-            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
-            long dataStart = 8 + headerLen;
+            Header h = header(file, channel);
+            JsonNode header = h.json();
+            long size = h.size();
+            long dataStart = h.dataStart();
             Map<String, NDArray> out = new LinkedHashMap<>();
             Iterator<Map.Entry<String, JsonNode>> fields = header.fields();
             while (fields.hasNext()) {
