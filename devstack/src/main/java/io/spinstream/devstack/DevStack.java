@@ -3,6 +3,7 @@ package io.spinstream.devstack;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -24,14 +25,27 @@ public final class DevStack implements AutoCloseable {
         this.startupTime = startupTime;
     }
 
+    /** A stack of its own: everything in temporary folders, deleted when it closes. */
     public static DevStack start() {
+        return start(null);
+    }
+
+    /**
+     * With {@code dataDir} (null: temporary) the broker's log ({@code kafka/}), the registry's schemas
+     * ({@code registry/}) and the ports ({@code ports.properties}, used again while they are free) are
+     * kept there: a stack started again on it, even after a SIGKILL, has every topic, offset, transaction
+     * and schema id it had.
+     */
+    public static DevStack start(Path dataDir) {
         long t0 = System.nanoTime();
         // Every port at once (distinct), then the registry (a child JVM) first and the broker while it boots.
-        int[] ports = FreePorts.distinct(4);
-        CompletableFuture<RegistryProcess> registry = CompletableFuture.supplyAsync(() -> RegistryProcess.start(ports[0], ports[1]));
+        int[] ports = dataDir == null ? FreePorts.distinct(4) : StackPorts.of(dataDir);
+        CompletableFuture<RegistryProcess> registry = CompletableFuture.supplyAsync(() -> RegistryProcess.start(ports[0], ports[1],
+                dataDir == null ? null : dataDir.resolve("registry")));
         EmbeddedKafka kafka;
         try {
-            kafka = EmbeddedKafka.start(ports[2], ports[3]);
+            kafka = dataDir == null ? EmbeddedKafka.start(ports[2], ports[3])
+                    : EmbeddedKafka.startKeeping(dataDir.resolve("kafka"), ports[2], ports[3]);
         } catch (RuntimeException e) {
             registry.thenAccept(RegistryProcess::close);
             throw e;
@@ -39,8 +53,8 @@ public final class DevStack implements AutoCloseable {
         try {
             RegistryProcess r = registry.join();
             Duration took = Duration.ofNanos(System.nanoTime() - t0);
-            log.info("dev stack up in {} ms: bootstrap={} registry={}", took.toMillis(),
-                    kafka.bootstrapServers(), r.baseUrl());
+            log.info("dev stack up in {} ms: bootstrap={} registry={}{}", took.toMillis(),
+                    kafka.bootstrapServers(), r.baseUrl(), dataDir == null ? "" : " (data kept in " + dataDir + ")");
             return new DevStack(kafka, r, took);
         } catch (CompletionException e) {
             kafka.close();
@@ -59,6 +73,11 @@ public final class DevStack implements AutoCloseable {
 
     public RegistryProcess registry() {
         return registry;
+    }
+
+    /** The broker, to stop and start again on its log and port (an outage). */
+    public EmbeddedKafka broker() {
+        return kafka;
     }
 
     public Duration startupTime() {

@@ -31,14 +31,15 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final Path logDir;
     private final boolean ownsLogDir;
     private final int brokerPort;
-    private final KafkaRaftServer server;
+    private final int controllerPort;
+    private KafkaRaftServer server; // null while stopped
     private volatile boolean closed;
 
-    private EmbeddedKafka(Path logDir, boolean ownsLogDir, int brokerPort, KafkaRaftServer server) {
+    private EmbeddedKafka(Path logDir, boolean ownsLogDir, int brokerPort, int controllerPort) {
         this.logDir = logDir;
         this.ownsLogDir = ownsLogDir;
         this.brokerPort = brokerPort;
-        this.server = server;
+        this.controllerPort = controllerPort;
     }
 
     /** Formats a fresh log directory under a temporary folder and starts the broker on free ports. */
@@ -64,14 +65,52 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
+    /**
+     * On a log directory that survives this broker ({@code logDir} is formatted the first time only, and
+     * kept): started again on it, the broker has every topic, committed offset and transaction it had.
+     */
+    public static EmbeddedKafka startKeeping(Path logDir, int brokerPort, int controllerPort) {
+        return start(logDir, false, brokerPort, controllerPort);
+    }
+
     private static EmbeddedKafka start(Path logDir, boolean ownsLogDir, int brokerPort, int controllerPort) {
-        Properties props = brokerProperties(logDir, brokerPort, controllerPort);
-        KafkaConfig config = new KafkaConfig(props);
-        format(config, logDir);
-        KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
-        server.startup();
+        EmbeddedKafka kafka = new EmbeddedKafka(logDir, ownsLogDir, brokerPort, controllerPort);
+        kafka.startServer();
+        return kafka;
+    }
+
+    /** Starts the broker (again) on its log directory and ports; a no-op while it runs. */
+    public synchronized void startServer() {
+        if (closed) {
+            throw new IllegalStateException("the broker was closed");
+        }
+        if (server != null) {
+            return;
+        }
+        KafkaConfig config = new KafkaConfig(brokerProperties(logDir, brokerPort, controllerPort));
+        if (!Files.exists(logDir.resolve("meta.properties"))) {
+            format(config, logDir);
+        }
+        KafkaRaftServer s = new KafkaRaftServer(config, Time.SYSTEM);
+        s.startup();
+        server = s;
         log.info("Kafka broker (KRaft) listening on 127.0.0.1:{}, log dir {}", brokerPort, logDir);
-        return new EmbeddedKafka(logDir, ownsLogDir, brokerPort, server);
+    }
+
+    /**
+     * Stops the broker and keeps its log directory, to be started again by {@link #startServer()} on the
+     * same ports (an outage, as a test makes one).
+     */
+    public synchronized void stopServer() {
+        if (server != null) {
+            server.shutdown();
+            server.awaitShutdown();
+            server = null;
+        }
+    }
+
+    public Path logDir() {
+        return logDir;
     }
 
     static Properties brokerProperties(Path logDir, int brokerPort, int controllerPort) {
@@ -130,11 +169,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
         try {
-            server.shutdown();
-            server.awaitShutdown();
+            stopServer();
         } finally {
+            closed = true;
             if (ownsLogDir) {
                 deleteRecursively(logDir);
             }

@@ -36,4 +36,28 @@ final class FreePorts {
             }
         }
     }
+
+    /** Whether every one of {@code ports} can be bound on 127.0.0.1 now. */
+    static boolean allFree(int[] ports) {
+        java.util.List<ServerSocket> held = new java.util.ArrayList<>();
+        try {
+            for (int port : ports) {
+                ServerSocket socket = new ServerSocket();
+                socket.setReuseAddress(true);
+                held.add(socket);
+                socket.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+            }
+            return true;
+        } catch (IOException e) {
+            return false;
+        } finally {
+            for (ServerSocket s : held) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // released either way
+                }
+            }
+        }
+    }
 }

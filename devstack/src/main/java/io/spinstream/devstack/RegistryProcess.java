@@ -19,7 +19,8 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Apicurio Registry (in-memory storage) as a child JVM on 127.0.0.1. It speaks the Confluent REST API
+ * Apicurio Registry as a child JVM on 127.0.0.1, its schemas in memory or, given a data folder, in an
+ * H2 database file there (kept across restarts). It speaks the Confluent REST API
  * at {@code /apis/ccompat/v7}. The child is started under a small shell watchdog that kills it when this
  * JVM's pipe to it closes, so not even a {@code kill -9} of this JVM leaves a registry behind.
  */
@@ -28,16 +29,25 @@ public final class RegistryProcess implements AutoCloseable {
     static final int MIN_JAVA = 21;
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(180);
 
-    private final Process process;
+    private final Path home;
+    private final Path java;
+    private final int port;
+    private final int managementPort;
     private final Path workDir;
+    private final boolean keepsData; // schemas in an H2 file under workDir, kept across restarts
     private final String baseUrl;
     private final Thread shutdownHook;
+    private Process process; // null while stopped
     private volatile boolean closed;
 
-    private RegistryProcess(Process process, Path workDir, String baseUrl) {
-        this.process = process;
+    private RegistryProcess(Path home, Path java, int port, int managementPort, Path workDir, boolean keepsData) {
+        this.home = home;
+        this.java = java;
+        this.port = port;
+        this.managementPort = managementPort;
         this.workDir = workDir;
-        this.baseUrl = baseUrl;
+        this.keepsData = keepsData;
+        this.baseUrl = "http://127.0.0.1:" + port;
         this.shutdownHook = new Thread(this::stopProcess, "registry-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
@@ -66,15 +76,18 @@ public final class RegistryProcess implements AutoCloseable {
 
     public static RegistryProcess start(Path home, Path java) {
         int[] ports = FreePorts.distinct(2);
-        return start(home, java, ports[0], ports[1]);
+        return start(home, java, ports[0], ports[1], null);
     }
 
-    /** On the HTTP and management ports chosen by the caller (the dev stack picks all of its ports at once). */
-    static RegistryProcess start(int port, int managementPort) {
-        return start(defaultHome(), new JavaRuntimes().javaExecutable(MIN_JAVA), port, managementPort);
+    /**
+     * On the HTTP and management ports chosen by the caller (the dev stack picks all of its ports at
+     * once); with {@code dataDir} the schemas are kept there (an H2 database file) across restarts.
+     */
+    static RegistryProcess start(int port, int managementPort, Path dataDir) {
+        return start(defaultHome(), new JavaRuntimes().javaExecutable(MIN_JAVA), port, managementPort, dataDir);
     }
 
-    private static RegistryProcess start(Path home, Path java, int port, int managementPort) {
+    private static RegistryProcess start(Path home, Path java, int port, int managementPort, Path dataDir) {
         Path runJar = home.resolve("quarkus-run.jar");
         if (!Files.isRegularFile(runJar)) {
             throw new IllegalStateException("the Apicurio Registry server is not at " + runJar
@@ -83,9 +96,27 @@ public final class RegistryProcess implements AutoCloseable {
         }
         Path workDir;
         try {
-            workDir = Files.createTempDirectory("spin-registry-");
+            workDir = dataDir == null ? Files.createTempDirectory("spin-registry-") : Files.createDirectories(dataDir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        RegistryProcess registry = new RegistryProcess(home, java, port, managementPort, workDir, dataDir != null);
+        try {
+            registry.startServer();
+        } catch (RuntimeException e) {
+            registry.close();
+            throw e;
+        }
+        return registry;
+    }
+
+    /** Starts the registry (again) on its ports and data; a no-op while it runs. */
+    public synchronized void startServer() {
+        if (closed) {
+            throw new IllegalStateException("the registry was closed");
+        }
+        if (process != null && process.isAlive()) {
+            return;
         }
         List<String> javaArgs = new ArrayList<>(List.of(
                 java.toString(), "-Xmx768m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -96,8 +127,13 @@ public final class RegistryProcess implements AutoCloseable {
                 "-Dquarkus.http.access-log.enabled=false",
                 "-Dquarkus.log.level=WARN",
                 "-Dquarkus.log.category.\"io.apicurio\".level=WARN",
-                "-Dquarkus.otel.sdk.disabled=true",
-                "-jar", runJar.toString()));
+                "-Dquarkus.otel.sdk.disabled=true"));
+        if (keepsData) {
+            // The registry's SQL storage on an H2 file instead of its in-memory default: schemas and their ids
+            // survive a restart, so the ids in records already on the broker still resolve.
+            javaArgs.add("-Dapicurio.datasource.url=jdbc:h2:file:" + workDir.resolve("schemas").toAbsolutePath());
+        }
+        javaArgs.addAll(List.of("-jar", home.resolve("quarkus-run.jar").toString()));
         // sh keeps a pipe from us on stdin; when it closes (we exit, however we exit), it kills the registry.
         List<String> command = new ArrayList<>(List.of("sh", "-c",
                 "\"$@\" & child=$!; trap 'kill $child 2>/dev/null' TERM INT; "
@@ -105,26 +141,22 @@ public final class RegistryProcess implements AutoCloseable {
                 "registry-watchdog"));
         command.addAll(javaArgs);
         Path logFile = workDir.resolve("registry.log");
-        Process process;
         try {
             process = new ProcessBuilder(command)
                     .directory(home.toFile())
                     .redirectErrorStream(true)
-                    .redirectOutput(logFile.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                     .start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the registry with " + java, e);
         }
-        String baseUrl = "http://127.0.0.1:" + port;
-        RegistryProcess registry = new RegistryProcess(process, workDir, baseUrl);
-        try {
-            registry.awaitReady(logFile);
-        } catch (RuntimeException e) {
-            registry.close();
-            throw e;
-        }
-        log.info("Apicurio Registry at {} (java {})", baseUrl, java);
-        return registry;
+        awaitReady(logFile);
+        log.info("Apicurio Registry at {} (java {}{})", baseUrl, java, keepsData ? ", schemas kept in " + workDir : "");
+    }
+
+    /** Stops the registry and keeps its data, to be started again by {@link #startServer()} on the same ports. */
+    public synchronized void stopServer() {
+        stopChild();
     }
 
     private void awaitReady(Path logFile) {
@@ -191,20 +223,32 @@ public final class RegistryProcess implements AutoCloseable {
     }
 
     public boolean isAlive() {
-        return process.isAlive() || process.descendants().anyMatch(ProcessHandle::isAlive);
+        Process p = process;
+        return p != null && (p.isAlive() || p.descendants().anyMatch(ProcessHandle::isAlive));
     }
 
     private void stopProcess() {
-        List<ProcessHandle> descendants = process.descendants().toList();
+        stopChild();
+        if (!keepsData) {
+            EmbeddedKafka.deleteRecursively(workDir);
+        }
+    }
+
+    private void stopChild() {
+        Process p = process;
+        if (p == null) {
+            return;
+        }
+        List<ProcessHandle> descendants = p.descendants().toList();
         try {
-            process.getOutputStream().close(); // the watchdog's cat ends and it kills the registry
+            p.getOutputStream().close(); // the watchdog's cat ends and it kills the registry
         } catch (IOException ignored) {
             // already closed
         }
         try {
-            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 descendants.forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
             for (ProcessHandle d : descendants) {
                 d.onExit().get(10, TimeUnit.SECONDS);
@@ -212,7 +256,7 @@ public final class RegistryProcess implements AutoCloseable {
         } catch (Exception e) {
             descendants.forEach(ProcessHandle::destroyForcibly);
         }
-        EmbeddedKafka.deleteRecursively(workDir);
+        process = null;
     }
 
     @Override

@@ -25,6 +25,11 @@ final class EvaluatorMetrics {
         registry.counter("spin.evaluator.duplicates").increment();
     }
 
+    /** An event read again after the registry, the broker or the checkpoint store could not be reached. */
+    void transientFault() {
+        registry.counter("spin.evaluator.transient.faults").increment();
+    }
+
     void evaluated(Evaluation ev) {
         registry.counter("spin.evaluator.evaluations", "verdict", ev.getVerdict().name()).increment();
         lastVerdict.set(ev.getVerdict() == Verdict.PROMOTE ? 1 : ev.getVerdict() == Verdict.REJECT ? 0 : -1);

@@ -6,6 +6,8 @@ import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.Backoff;
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
@@ -110,6 +112,7 @@ public final class EvaluatorService extends PollingService {
             TransactionStep transaction = new TransactionStep(producer, c);
             ready(true);
             long lastWaitingCheck = 0;
+            Backoff outage = Backoff.standard();
             while (running()) {
                 List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>();
                 try {
@@ -117,21 +120,58 @@ public final class EvaluatorService extends PollingService {
                 } catch (WakeupException e) {
                     break;
                 }
-                if (coordinator.waitingCount() > 0 && clock.millis() - lastWaitingCheck > 2000) {
-                    lastWaitingCheck = clock.millis();
-                    history.syncWith(c, Duration.ofSeconds(30));
-                    promoteWaiting(transaction, history, watcher);
-                }
-                for (ConsumerRecord<byte[], byte[]> raw : polled) {
-                    Decoded<String, CheckpointEvent> decoded = decoder.decode(List.of(raw));
-                    List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(decoded.deadLetters());
-                    for (Decoded.Read<String, CheckpointEvent> read : decoded.records()) {
-                        history.syncWith(c, Duration.ofSeconds(30));
-                        out.addAll(evaluate(read.value(), watcher, history, baseline, manager));
+                try {
+                    if (coordinator.waitingCount() > 0 && clock.millis() - lastWaitingCheck > 2000) {
+                        lastWaitingCheck = clock.millis();
+                        sync(c, history, watcher);
+                        promoteWaiting(transaction, history, watcher);
                     }
-                    transaction.commit(out, Map.of(new TopicPartition(raw.topic(), raw.partition()),
-                            new OffsetAndMetadata(raw.offset() + 1)));
+                    for (ConsumerRecord<byte[], byte[]> raw : polled) {
+                        Decoded<String, CheckpointEvent> decoded = decoder.decode(List.of(raw));
+                        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(decoded.deadLetters());
+                        for (Decoded.Read<String, CheckpointEvent> read : decoded.records()) {
+                            sync(c, history, watcher);
+                            out.addAll(evaluate(read.value(), watcher, history, baseline, manager));
+                        }
+                        transaction.commit(out, Map.of(new TopicPartition(raw.topic(), raw.partition()),
+                                new OffsetAndMetadata(raw.offset() + 1)));
+                    }
+                    outage.reset();
+                } catch (RuntimeException e) {
+                    if (!FaultKind.isTransient(e)) {
+                        throw e;
+                    }
+                    // Nothing of the event is committed: it is evaluated again once the fault has passed.
+                    log.warn("transient fault ({}); the event is evaluated again in {}", e.getMessage(), outage.peek());
+                    metrics.transientFault();
+                    outage.pause();
+                    rewindAll(c, outage);
                 }
+            }
+        }
+    }
+
+    /**
+     * Reads the evaluations and the promotions committed so far: a decision never misses an evaluation of
+     * another suite or a promotion just written (two candidates of one opponent give one promotion).
+     */
+    private static void sync(KafkaConsumer<byte[], byte[]> c, EvaluationHistory history, OpponentWatcher watcher)
+            throws InterruptedException {
+        history.syncWith(c, Duration.ofSeconds(30));
+        watcher.syncWith(c, Duration.ofSeconds(30));
+    }
+
+    /** Rewinds to the committed offsets, however long the broker takes to answer. */
+    private static void rewindAll(KafkaConsumer<byte[], byte[]> c, Backoff outage) throws InterruptedException {
+        while (true) {
+            try {
+                TransactionStep.rewind(c, c.assignment());
+                return;
+            } catch (RuntimeException e) {
+                if (!FaultKind.isTransient(e)) {
+                    throw e;
+                }
+                outage.pause();
             }
         }
     }
@@ -159,6 +199,9 @@ public final class EvaluatorService extends PollingService {
         try {
             baseline.ensure(opp, heldOut.read(), manager);
         } catch (RuntimeException e) {
+            if (FaultKind.isTransient(e)) {
+                throw e; // its files are not there yet, or a topic cannot be read: not the candidate's fault
+            }
             return List.of(record(evaluation(event, opp.getCheckpointId(), Map.of(), Map.of(), 0, Verdict.INVALID,
                     List.of("the opponent " + opp.getCheckpointId() + " cannot be loaded: " + e.getMessage()))));
         }
@@ -166,6 +209,9 @@ public final class EvaluatorService extends PollingService {
         try {
             candidate = CandidateScreen.load(event, manager);
         } catch (RuntimeException e) {
+            if (FaultKind.isTransient(e)) {
+                throw e; // INVALID only for files that are there and wrong (checksum, format)
+            }
             return List.of(counted(evaluation(event, opp.getCheckpointId(), Map.of(), baseline.metrics(), baseline.prompts(),
                     Verdict.INVALID, List.of("candidate refused: " + e.getMessage()))));
         }

@@ -80,11 +80,13 @@ final class PromotionCoordinator {
     }
 
     /**
-     * The waiting candidates to promote now (every required suite passed); those another suite refused or
+     * The waiting candidates to promote now (every required suite passed), at most one per opponent (the
+     * first to wait: the others are dropped as stale once it is promoted); those another suite refused or
      * whose opponent is no longer in force are dropped. A returned candidate stays until {@link #promoted}.
      */
     public List<Waiting> due(List<Evaluation> history, String opponentId) {
         List<Waiting> due = new ArrayList<>();
+        Set<String> opponents = new HashSet<>(); // one promotion per opponent: the first candidate to pass
         for (var it = waiting.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             boolean refused = history.stream().anyMatch(h -> h.getCheckpointId().equals(e.getKey()) && h.getVerdict() != Verdict.PROMOTE);
@@ -92,7 +94,8 @@ final class PromotionCoordinator {
             if (refused || stale) {
                 log.info("{} no longer waits for promotion: {}", e.getKey(), refused ? "another suite refused it" : "the opponent changed");
                 it.remove();
-            } else if (missingSuites(e.getKey(), history).isEmpty()) {
+            } else if (missingSuites(e.getKey(), history).isEmpty()
+                    && opponents.add(e.getValue().opponent().getCheckpointId())) {
                 due.add(e.getValue());
             }
         }

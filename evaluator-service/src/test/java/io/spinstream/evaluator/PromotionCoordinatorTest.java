@@ -83,4 +83,19 @@ class PromotionCoordinatorTest {
         assertThat(nll.due(List.of(evaluation("c2", "exact_match", Verdict.PROMOTE)), "c9")).as("opponent changed").isEmpty();
         assertThat(nll.waitingCount()).isZero();
     }
+
+    @Test
+    void twoCandidatesQueuedBehindOneOpponentGiveOnePromotion() {
+        PromotionCoordinator nll = new PromotionCoordinator(List.of("nll"), List.of("exact_match", "nll"));
+        nll.await(waiting("c1"));
+        nll.await(waiting("c2"));
+        List<Evaluation> bothPassed = List.of(evaluation("c1", "exact_match", Verdict.PROMOTE),
+                evaluation("c2", "exact_match", Verdict.PROMOTE));
+        assertThat(nll.due(bothPassed, "base")).as("the first to wait, alone")
+                .extracting(w -> w.event().getCheckpointId()).containsExactly("c1");
+        nll.promoted("c1");
+        // Once c1 is the opponent, c2 (trained from base) is stale and dropped.
+        assertThat(nll.due(bothPassed, "c1")).isEmpty();
+        assertThat(nll.waitingCount()).isZero();
+    }
 }

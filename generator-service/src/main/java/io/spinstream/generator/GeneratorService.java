@@ -8,6 +8,8 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.Backoff;
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.kafka.TransactionStep;
@@ -31,6 +33,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -111,11 +114,11 @@ public final class GeneratorService extends PollingService {
                      context.kafka().transactionalProducer(topics.prefix() + "-generator-" + context.instanceId()))) {
             watch("opponent follower", watcher::isAlive);
             producer.initTransactions();
-            String refused = null;
+            Backoff refusals = Backoff.standard();
             Opponent opponent = null;
             while (running()) {
                 OpponentPromotion next = watcher.awaitOther(opponent == null ? "" : opponent.id(), 500).orElse(null);
-                if (next == null || next.getCheckpointId().equals(refused)) {
+                if (next == null) {
                     continue;
                 }
                 if (opponent != null) {
@@ -124,12 +127,15 @@ public final class GeneratorService extends PollingService {
                 }
                 try {
                     opponent = Opponent.load(next, manager, settings.template());
+                    refusals.reset();
                 } catch (RuntimeException e) {
-                    refused = next.getCheckpointId();
+                    // Its files may still be arriving on a shared volume: try again, backing off, until it loads
+                    // or another opponent is promoted.
                     ready(false);
-                    log.error("refusing opponent {}: {}; no answers until a loadable opponent is promoted",
-                            next.getCheckpointId(), e.getMessage());
+                    log.error("cannot load opponent {}: {}; no answers until it loads (trying again in {})",
+                            next.getCheckpointId(), e.getMessage(), refusals.peek());
                     metrics.counter("spin.generator.opponent.refused").increment();
+                    refusals.pause();
                     continue;
                 }
                 opponentRound.set(opponent.round());
@@ -156,6 +162,7 @@ public final class GeneratorService extends PollingService {
             ready(true);
             log.info("answering every stream with {} (round {}) in group {}", opponent.id(), opponent.round(), group);
             long batchStarted = 0;
+            Backoff outage = Backoff.standard();
             while (running() && watcher.current().map(p -> p.getCheckpointId().equals(opponent.id())).orElse(true)) {
                 ConsumerRecords<byte[], byte[]> polled;
                 try {
@@ -166,14 +173,22 @@ public final class GeneratorService extends PollingService {
                 if (!polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
                     batchStarted = System.nanoTime();
                 }
-                accept(polled, answerer);
-                if (polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
-                    commitPositionsPastMarkers(c);
-                }
-                boolean full = buffer.size() >= settings.batchSize();
-                boolean waited = (System.nanoTime() - batchStarted) / 1_000_000 >= settings.batchWaitMs();
-                if (!pendingOffsets.isEmpty() && (full || waited)) {
-                    flush(c, producer, answerer, manager);
+                try {
+                    accept(polled, answerer);
+                    if (polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
+                        commitPositionsPastMarkers(c);
+                    }
+                    boolean full = buffer.size() >= settings.batchSize();
+                    boolean waited = (System.nanoTime() - batchStarted) / 1_000_000 >= settings.batchWaitMs();
+                    if (!pendingOffsets.isEmpty() && (full || waited)) {
+                        flush(c, producer, answerer, manager);
+                    }
+                    outage.reset();
+                } catch (RuntimeException e) {
+                    if (!FaultKind.isTransient(e)) {
+                        throw e;
+                    }
+                    retryLater(c, e, outage);
                 }
             }
             // The batch in flight is finished before the opponent changes or the service stops.
@@ -184,6 +199,31 @@ public final class GeneratorService extends PollingService {
             polling(null);
             ready(false);
             clear();
+        }
+    }
+
+    /**
+     * The registry or the broker could not be reached while a batch was read or answered: forget the
+     * uncommitted batch, rewind to the committed offsets and back off. Nothing is dead-lettered or committed.
+     */
+    private void retryLater(KafkaConsumer<byte[], byte[]> c, RuntimeException e, Backoff outage) {
+        log.warn("transient fault ({}); the uncommitted batch is read again in {}", e.getMessage(), outage.peek());
+        clear();
+        metrics.counter("spin.generator.transient.faults").increment();
+        while (true) { // the rewind must happen: records polled after the committed offsets would be skipped
+            try {
+                outage.pause();
+                TransactionStep.rewind(c, c.assignment());
+                return;
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                throw new InterruptException(interrupted);
+            } catch (RuntimeException again) {
+                if (!FaultKind.isTransient(again)) {
+                    throw again;
+                }
+                log.warn("rewinding failed ({}); trying again in {}", again.getMessage(), outage.peek());
+            }
         }
     }
 

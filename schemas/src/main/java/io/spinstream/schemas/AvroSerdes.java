@@ -12,6 +12,7 @@ import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -59,17 +60,35 @@ public final class AvroSerdes {
         return registryUrl;
     }
 
-    /** A value serde for generated Avro records. */
+    /**
+     * A value serde for generated Avro records. Its failures say whose fault they are: a
+     * {@link RegistryUnavailableException} when the registry could not be asked (read the record again
+     * later), a {@link SerializationException} when the record itself is at fault (a dead letter).
+     */
     public <T extends SpecificRecord> Serde<T> value() {
         AvroKafkaSerializer<T> serializer = new AvroKafkaSerializer<>();
         AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>();
         serializer.configure(config, false);
         deserializer.configure(config, false);
+        Serializer<T> guarded = (topic, value) -> {
+            try {
+                return serializer.serialize(topic, value);
+            } catch (RuntimeException e) {
+                throw RegistryUnavailableException.classify(topic, e);
+            }
+        };
         Deserializer<T> checked = (topic, bytes) -> {
             checkWireFormat(bytes);
-            return deserializer.deserialize(topic, bytes);
+            T value;
+            try {
+                value = deserializer.deserialize(topic, bytes);
+            } catch (RuntimeException e) {
+                throw RegistryUnavailableException.classify(topic, e);
+            }
+            Utf8Strictness.check(topic, bytes, value);
+            return value;
         };
-        return Serdes.serdeFrom(serializer, checked);
+        return Serdes.serdeFrom(guarded, checked);
     }
 
     /**

@@ -2,6 +2,8 @@ package io.spinstream.trainer;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.spinstream.runtime.Backoff;
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetterDeserializationHandler;
 import io.spinstream.schemas.HeldOutSplit;
@@ -37,7 +39,20 @@ final class PairJoinerHost implements AutoCloseable {
         // subscription knows it ("Topic ... is unknown to the topology"); a fresh thread resolves the pattern
         // again. Repeated failures within a minute end the joiner, and the trainer with it.
         Deque<Long> replaced = new ArrayDeque<>();
+        Backoff outage = Backoff.standard();
         streams.setUncaughtExceptionHandler(e -> {
+            if (FaultKind.isTransient(e)) {
+                // The registry or the broker cannot be reached: wait, then a fresh thread reads from the committed
+                // offsets again. An outage, however long, never ends the joiner.
+                log.warn("pair joiner thread failed on a transient fault ({}); replacing it after {}", e.toString(), outage.peek());
+                try {
+                    outage.pause();
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+            }
+            outage.reset();
             long now = System.nanoTime();
             replaced.removeIf(t -> now - t > 60_000_000_000L);
             if (replaced.size() >= 5) {

@@ -3,6 +3,8 @@ package io.spinstream.trainer;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.runtime.Backoff;
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
@@ -28,7 +30,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.time.Clock;
@@ -43,6 +48,8 @@ import java.util.Optional;
  * restart resumes the round's newest candidate at its offsets and no pair is lost or trained twice.
  */
 public final class TrainerService extends PollingService {
+    private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
+
 
     /**
      * What the service is told beside the common context.
@@ -100,14 +107,30 @@ public final class TrainerService extends PollingService {
             watch("evaluations follower", evaluations::isAlive);
             Pairs pairs = new Pairs(consumer, producer, joiner, evaluations);
             String opponentId = "";
+            Backoff refusals = Backoff.standard();
             while (running()) {
                 joiner.check();
                 Optional<OpponentPromotion> next = watcher.awaitOther(opponentId, 500);
                 if (next.isEmpty()) {
                     continue;
                 }
+                RoundTrainer opened;
+                try {
+                    opened = open(next.get(), manager, admin, producer);
+                    refusals.reset();
+                } catch (RuntimeException e) {
+                    if (!FaultKind.isTransient(e)) {
+                        throw e;
+                    }
+                    // The opponent's files (or the newest candidate's) may still be arriving: try again.
+                    log.warn("cannot start the round on {}: {}; trying again in {}", next.get().getCheckpointId(),
+                            e.getMessage(), refusals.peek());
+                    ready(false);
+                    refusals.pause();
+                    continue;
+                }
                 opponentId = next.get().getCheckpointId();
-                try (RoundTrainer round = open(next.get(), manager, admin, producer)) {
+                try (RoundTrainer round = opened) {
                     current = round;
                     ready(true);
                     pairs.feed(round, watcher);
@@ -129,6 +152,15 @@ public final class TrainerService extends PollingService {
                         new ProgressLog(clock, settings.round().progressMs())));
     }
 
+    private static void pause(Backoff backoff) {
+        try {
+            backoff.pause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptException(e);
+        }
+    }
+
     /** Reads the pairs topic into a round: decoding, dead letters, rejections and rereading after a rollback. */
     private final class Pairs {
         private final KafkaConsumer<byte[], byte[]> consumer;
@@ -148,12 +180,25 @@ public final class TrainerService extends PollingService {
         /** Until the opponent changes or the service stops. */
         void feed(RoundTrainer round, OpponentWatcher watcher) {
             seek(round);
+            Backoff outage = Backoff.standard();
             while (running() && watcher.current().map(p -> p.getCheckpointId().equals(round.opponentId())).orElse(true)) {
                 joiner.check();
-                for (ConsumerRecord<byte[], byte[]> raw : consumer.poll(Duration.ofMillis(200))) {
-                    accept(round, raw);
+                try {
+                    for (ConsumerRecord<byte[], byte[]> raw : consumer.poll(Duration.ofMillis(200))) {
+                        accept(round, raw);
+                    }
+                    outage.reset();
+                } catch (RuntimeException e) {
+                    if (!FaultKind.isTransient(e)) {
+                        throw e;
+                    }
+                    // The registry or the broker cannot be reached: read again from what the round has taken.
+                    log.warn("transient fault reading pairs ({}); reading again in {}", e.getMessage(), outage.peek());
+                    pause(outage);
+                    seek(round);
+                    continue;
                 }
-                if (round.rejections(evaluations.rejections(round.opponentId()))) {
+                if (round.rejections(evaluations.rejections(round.opponentId(), round.round()))) {
                     seek(round);
                     continue;
                 }

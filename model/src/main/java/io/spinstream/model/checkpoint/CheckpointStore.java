@@ -174,11 +174,11 @@ public final class CheckpointStore {
     /** Loads and verifies the checkpoint folder {@code dir}: sha256 of the weights against its metadata. */
     public static LoadedCheckpoint load(Path dir, NDManager manager) {
         if (!Files.isDirectory(dir)) {
-            throw new CheckpointException("no checkpoint at " + dir);
+            throw CheckpointException.missing("no checkpoint at " + dir);
         }
         Path metaFile = dir.resolve(METADATA);
         if (!Files.isRegularFile(metaFile)) {
-            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + METADATA
+            throw CheckpointException.missing("checkpoint " + dir + " is incomplete: " + METADATA
                     + " is missing (a write that never finished, or a Hugging Face folder: import it instead)");
         }
         CheckpointMetadata metadata;
@@ -194,7 +194,7 @@ public final class CheckpointStore {
                     + "' is not a file of the checkpoint's own folder");
         }
         if (!Files.isRegularFile(weights)) {
-            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + weights.getFileName() + " is missing");
+            throw CheckpointException.missing("checkpoint " + dir + " is incomplete: " + weights.getFileName() + " is missing");
         }
         String actual = sha256Of(weights);
         if (!actual.equalsIgnoreCase(metadata.sha256())) {
@@ -262,7 +262,7 @@ public final class CheckpointStore {
                                         java.util.function.UnaryOperator<LlamaConfig> adjust) {
         Path configFile = dir.resolve(CONFIG);
         if (!Files.isRegularFile(configFile)) {
-            throw new CheckpointException("checkpoint " + dir + " is incomplete: " + CONFIG + " is missing");
+            throw CheckpointException.missing("checkpoint " + dir + " is incomplete: " + CONFIG + " is missing");
         }
         LlamaConfig config;
         try {
@@ -333,7 +333,7 @@ public final class CheckpointStore {
                 digest.update(buf, 0, n);
             }
         } catch (IOException e) {
-            throw new CheckpointException("cannot read " + file + ": " + e.getMessage(), e);
+            throw CheckpointException.missing("cannot read " + file + ": " + e.getMessage(), e);
         }
         return HexFormat.of().formatHex(digest.digest());
     }

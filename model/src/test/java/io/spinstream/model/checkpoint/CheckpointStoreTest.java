@@ -130,15 +130,18 @@ class CheckpointStoreTest {
         bytes[bytes.length - 3] ^= 0x01;
         Files.write(weights, bytes);
         assertThatThrownBy(() -> store.load("flipped", manager))
-                .isInstanceOf(CheckpointException.class).hasMessageContaining("is corrupt: sha256 of model.safetensors");
+                .isInstanceOf(CheckpointException.class).hasMessageContaining("is corrupt: sha256 of model.safetensors")
+                .satisfies(e -> assertThat(((CheckpointException) e).missing()).as("there and wrong: never retried").isFalse());
 
         Files.delete(dir.resolve("partial/spinstream.json"));
         assertThatThrownBy(() -> store.load("partial", manager))
-                .isInstanceOf(CheckpointException.class).hasMessageContaining("is incomplete: spinstream.json is missing");
+                .isInstanceOf(CheckpointException.class).hasMessageContaining("is incomplete: spinstream.json is missing")
+                .satisfies(e -> assertThat(((CheckpointException) e).missing()).as("may still arrive").isTrue());
         // A write that died before its rename leaves a temporary folder, which is never listed.
         Files.createDirectories(dir.resolve(".tmp-r2-dead"));
         assertThat(store.list()).containsExactlyInAnyOrder("good", "flipped");
-        assertThatThrownBy(() -> store.load("missing", manager)).hasMessageContaining("no checkpoint at");
+        assertThatThrownBy(() -> store.load("missing", manager)).hasMessageContaining("no checkpoint at")
+                .satisfies(e -> assertThat(((CheckpointException) e).missing()).isTrue());
         try (LoadedCheckpoint ok = store.load("good", manager)) {
             assertThat(ok.model().parameterCount()).isPositive();
         }

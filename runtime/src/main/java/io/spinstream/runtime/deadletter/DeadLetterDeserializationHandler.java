@@ -1,5 +1,6 @@
 package io.spinstream.runtime.deadletter;
 
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.schemas.AvroSerdes;
 import io.spinstream.schemas.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -15,7 +16,9 @@ import java.util.Objects;
 
 /**
  * The Kafka Streams side of dead letters: a record that does not deserialize is written to the
- * dead-letter topic (inside the task's exactly-once transaction) and processing resumes.
+ * dead-letter topic (inside the task's exactly-once transaction) and processing resumes. When the
+ * registry cannot be asked the record is not at fault: the thread fails and is replaced (see the
+ * host's uncaught-exception handler), so the record is read again.
  * Configured through {@link #settings}.
  */
 public final class DeadLetterDeserializationHandler implements DeserializationExceptionHandler {
@@ -47,6 +50,11 @@ public final class DeadLetterDeserializationHandler implements DeserializationEx
 
     @Override
     public Response handleError(ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record, Exception exception) {
+        if (FaultKind.isTransient(exception)) {
+            // The registry could not be asked: fail the stream thread, which is replaced and reads the record
+            // again from the committed offsets (exactly-once), instead of dead-lettering a good record.
+            return Response.fail();
+        }
         return Response.resume(List.of(deadLetters.record(record,
                 DeadLetters.reason("cannot deserialize in " + context.processorNodeId(), exception))));
     }

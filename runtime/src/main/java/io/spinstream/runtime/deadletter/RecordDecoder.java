@@ -1,5 +1,6 @@
 package io.spinstream.runtime.deadletter;
 
+import io.spinstream.runtime.FaultKind;
 import io.spinstream.schemas.Topic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -11,7 +12,9 @@ import java.util.function.Function;
 /**
  * Decodes raw records through the topic catalogue. Consumers read bytes and decode here, so that a
  * record which does not deserialize becomes a dead letter and the poll loop keeps going (a consumer
- * with an Avro deserializer would fail the whole poll on it).
+ * with an Avro deserializer would fail the whole poll on it). Only the record's own faults become dead
+ * letters; when the registry cannot be asked, {@link #decode} throws and nothing of the batch is
+ * decided, so the caller backs off and reads the batch again.
  */
 public final class RecordDecoder<K, V> {
     private final Function<String, Topic<K, V>> topicOf;
@@ -40,6 +43,9 @@ public final class RecordDecoder<K, V> {
                 }
                 ok.add(new Decoded.Read<>(raw, key, value));
             } catch (RuntimeException e) {
+                if (FaultKind.isTransient(e)) {
+                    throw e; // the registry could not be asked: the record is not at fault, read it again later
+                }
                 dead.add(deadLetters.record(raw, DeadLetters.reason("cannot deserialize", e)));
             }
         }

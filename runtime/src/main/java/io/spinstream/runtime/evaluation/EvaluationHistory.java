@@ -6,13 +6,11 @@ import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.Topic;
 import io.spinstream.schemas.Verdict;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.common.TopicPartition;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -46,12 +44,22 @@ public final class EvaluationHistory implements AutoCloseable {
         }
     }
 
-    /** Distinct candidates rejected against the opponent {@code baselineId} so far. */
-    public int rejections(String baselineId) {
+    /**
+     * Distinct candidates of round {@code round} rejected against its opponent {@code baselineId} so far. A
+     * rejection of an older candidate (stale: trained from an earlier opponent, or the opponent itself
+     * announced again) is not the round's and does not count against it.
+     */
+    public int rejections(String baselineId, int round) {
         synchronized (evaluations) { // asked on every poll of the trainer: no copy of the history
-            return evaluations.stream().filter(e -> e.getVerdict() == Verdict.REJECT && e.getBaselineId().equals(baselineId))
-                    .map(Evaluation::getCheckpointId).collect(Collectors.toSet()).size();
+            return rejections(evaluations, baselineId, round);
         }
+    }
+
+    /** {@link #rejections(String, int)} over a list of evaluations. */
+    public static int rejections(Collection<Evaluation> evaluations, String baselineId, int round) {
+        return evaluations.stream().filter(e -> e.getVerdict() == Verdict.REJECT && e.getBaselineId().equals(baselineId)
+                        && e.getRound() == round)
+                .map(Evaluation::getCheckpointId).collect(Collectors.toSet()).size();
     }
 
     /**
@@ -59,13 +67,7 @@ public final class EvaluationHistory implements AutoCloseable {
      * with {@code consumer}, read_committed: the last stable offsets), so the history answers for it.
      */
     public void syncWith(Consumer<?, ?> consumer, Duration timeout) throws InterruptedException {
-        List<TopicPartition> partitions = consumer.partitionsFor(follower.topic()).stream()
-                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-        Map<TopicPartition, Long> ends = consumer.endOffsets(Set.copyOf(partitions));
-        if (!follower.awaitPositions(ends, timeout)) {
-            throw new IllegalStateException("the evaluations topic " + follower.topic() + " was not read up to " + ends
-                    + " within " + timeout);
-        }
+        follower.syncWith(consumer, timeout);
     }
 
     @Override

@@ -1,8 +1,12 @@
 package io.spinstream.runtime.kafka;
 
+import io.spinstream.runtime.Backoff;
+import io.spinstream.runtime.FaultKind;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,6 +15,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -47,14 +52,14 @@ public final class TopicFollower implements AutoCloseable {
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
+            Backoff backoff = Backoff.standard();
             while (running) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    try {
-                        handler.accept(r);
-                    } catch (RuntimeException e) {
-                        log.warn("unreadable record on {} at offset {}: {}", topic, r.offset(), e.toString());
-                    }
+                ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ofMillis(200));
+                if (!handle(polled)) {
+                    backoff.pause(); // the partitions that failed are rewound to the record that failed
+                    continue;
                 }
+                backoff.reset();
                 synchronized (positions) {
                     partitions.forEach(tp -> positions.put(tp, consumer.position(tp)));
                     positions.notifyAll();
@@ -62,11 +67,40 @@ public final class TopicFollower implements AutoCloseable {
             }
         } catch (WakeupException e) {
             // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             log.error("following {} stopped: {}", topic, e.toString(), e);
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }
+    }
+
+    /**
+     * Hands the batch to the handler in order, partition by partition. A record that fails for a transient
+     * reason (the registry cannot be asked) is not skipped: its partition is rewound to it and false is
+     * returned. A record that can never be read (not in the wire format, an unknown schema id) is logged
+     * and passed.
+     */
+    private boolean handle(ConsumerRecords<byte[], byte[]> polled) {
+        boolean complete = true;
+        for (TopicPartition tp : polled.partitions()) {
+            for (ConsumerRecord<byte[], byte[]> r : polled.records(tp)) {
+                try {
+                    handler.accept(r);
+                } catch (RuntimeException e) {
+                    if (FaultKind.isTransient(e)) {
+                        log.warn("cannot read the record on {} at offset {} now ({}); trying again", tp, r.offset(),
+                                e.getMessage());
+                        consumer.seek(tp, r.offset());
+                        complete = false;
+                        break;
+                    }
+                    log.error("unreadable record on {} at offset {} passed: {}", tp, r.offset(), e.toString());
+                }
+            }
+        }
+        return complete;
     }
 
     /** Whether the following thread still runs (false once it died of an error, or was closed). */
@@ -94,6 +128,21 @@ public final class TopicFollower implements AutoCloseable {
                 positions.wait(Math.min(left, 200));
             }
             return true;
+        }
+    }
+
+    /**
+     * Waits until everything committed to the topic when this is called has been handed to the handler
+     * (end offsets taken with {@code consumer}; read_committed consumers see the last stable offsets).
+     *
+     * @throws TimeoutException (transient) when that takes longer than {@code timeout}
+     */
+    public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, Duration timeout) throws InterruptedException {
+        List<TopicPartition> partitions = consumer.partitionsFor(topic, timeout).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        Map<TopicPartition, Long> ends = consumer.endOffsets(Set.copyOf(partitions), timeout);
+        if (!awaitPositions(ends, timeout)) {
+            throw new TimeoutException("the topic " + topic + " was not read up to " + ends + " within " + timeout);
         }
     }
 

@@ -1,12 +1,15 @@
 package io.spinstream.runtime.kafka;
 
+import io.spinstream.runtime.Backoff;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,6 +17,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * One consume-transform-produce step of a transactional service: begin, send the records, send the
@@ -26,15 +30,24 @@ public final class TransactionStep {
 
     private final Producer<byte[], byte[]> producer;
     private final Consumer<?, ?> consumer;
+    private final Supplier<Backoff> backoffs;
 
     public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer) {
+        this(producer, consumer, Backoff::standard);
+    }
+
+    /** @param backoffs a fresh back-off for each commit or abort that has to be tried again */
+    public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer, Supplier<Backoff> backoffs) {
         this.producer = producer;
         this.consumer = consumer;
+        this.backoffs = backoffs;
     }
 
     /**
      * Commits {@code records} together with {@code offsets} (may be empty: records only); true when
-     * committed, false when the transaction was aborted and the offsets' partitions rewound.
+     * committed, false when the transaction was aborted and the offsets' partitions rewound. A commit or
+     * abort that times out (the broker is unreachable) is tried again with back-off, as the producer
+     * allows, and never followed by an abort: its outcome is not known until it completes.
      */
     public boolean commit(List<ProducerRecord<byte[], byte[]>> records, Map<TopicPartition, OffsetAndMetadata> offsets) {
         try {
@@ -43,15 +56,60 @@ public final class TransactionStep {
             if (!offsets.isEmpty()) {
                 producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
             }
-            producer.commitTransaction();
-            return true;
         } catch (ProducerFencedException e) {
             throw e;
         } catch (KafkaException e) {
-            log.warn("transaction failed ({}); aborted, its input is read again from the committed offsets", e.toString());
-            producer.abortTransaction();
-            rewind(consumer, offsets.keySet());
-            return false;
+            return abort(e, offsets.keySet());
+        }
+        Backoff backoff = backoff();
+        while (true) {
+            try {
+                producer.commitTransaction();
+                return true;
+            } catch (TimeoutException e) {
+                log.warn("committing the transaction timed out ({}); trying the commit again", e.getMessage());
+                pause(backoff);
+            } catch (ProducerFencedException e) {
+                throw e;
+            } catch (KafkaException e) {
+                return abort(e, offsets.keySet());
+            }
+        }
+    }
+
+    private boolean abort(KafkaException cause, Collection<TopicPartition> partitions) {
+        log.warn("transaction failed ({}); aborted, its input is read again from the committed offsets", cause.toString());
+        Backoff backoff = backoff();
+        while (true) {
+            try {
+                producer.abortTransaction();
+                break;
+            } catch (TimeoutException e) {
+                log.warn("aborting the transaction timed out ({}); trying again", e.getMessage());
+                pause(backoff);
+            }
+        }
+        while (true) {
+            try {
+                rewind(consumer, partitions);
+                return false;
+            } catch (TimeoutException e) {
+                log.warn("reading the committed offsets timed out ({}); trying again", e.getMessage());
+                pause(backoff);
+            }
+        }
+    }
+
+    private Backoff backoff() {
+        return backoffs.get();
+    }
+
+    private static void pause(Backoff backoff) {
+        try {
+            backoff.pause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptException(e);
         }
     }
 

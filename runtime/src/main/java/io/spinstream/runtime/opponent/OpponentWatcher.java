@@ -52,6 +52,15 @@ public final class OpponentWatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until every promotion committed when this is called has been read, so {@link #current()}
+     * is not behind a promotion just written (by this evaluator or another).
+     */
+    public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, java.time.Duration timeout)
+            throws InterruptedException {
+        follower.syncWith(consumer, timeout);
+    }
+
     /** Whether it still follows the opponent topic. */
     public boolean isAlive() {
         return follower.isAlive();
