@@ -134,8 +134,19 @@ class EvaluatorServiceTest {
             assertThat(rejected.getMetrics()).containsKeys("heldout_nll", "exact_match");
             assertThat(rejected.getBaselineMetrics()).containsEntry("preference_accuracy", 0.5);
 
+            // better's files are not there yet when its event comes (a copy to a shared volume in progress): the
+            // evaluator tries again instead of judging it INVALID.
+            Path betterDir = f.store.directoryOf("better");
+            Path arriving = betterDir.resolveSibling("better.arriving");
+            Files.move(betterDir, arriving);
             publish(f, event(f, broken, "base"));
             publish(f, event(f, better, "base"));
+            long waitUntil = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (registry.counter("spin.evaluator.transient.faults").count() < 1 && System.nanoTime() < waitUntil) {
+                Thread.sleep(100);
+            }
+            assertThat(registry.counter("spin.evaluator.transient.faults").count()).as("better's files were missing").isPositive();
+            Files.move(arriving, betterDir);
             evs = f.read(f.topics.evaluations(), l -> l.size() >= 3, Duration.ofSeconds(120));
             Evaluation invalid = evs.get(1);
             assertThat(invalid.getVerdict()).isEqualTo(Verdict.INVALID);
