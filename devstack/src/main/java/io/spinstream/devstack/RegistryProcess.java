@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -35,12 +36,19 @@ public final class RegistryProcess implements AutoCloseable {
     private final int managementPort;
     private final Path workDir;
     private final boolean keepsData; // schemas in an H2 file under workDir, kept across restarts
+    private final Map<String, String> serverSettings;
     private final String baseUrl;
     private final Thread shutdownHook;
     private Process process; // null while stopped
     private volatile boolean closed;
 
     private RegistryProcess(Path home, Path java, int port, int managementPort, Path workDir, boolean keepsData) {
+        this(home, java, port, managementPort, workDir, keepsData, Map.of());
+    }
+
+    private RegistryProcess(Path home, Path java, int port, int managementPort, Path workDir, boolean keepsData,
+                            Map<String, String> serverSettings) {
+        this.serverSettings = Map.copyOf(serverSettings);
         this.home = home;
         this.java = java;
         this.port = port;
@@ -77,6 +85,30 @@ public final class RegistryProcess implements AutoCloseable {
     public static RegistryProcess start(Path home, Path java) {
         int[] ports = FreePorts.distinct(2);
         return start(home, java, ports[0], ports[1], null);
+    }
+
+    /**
+     * With further server settings ({@code -Dkey=value}: basic auth, a TLS port and key store), on free
+     * ports, schemas in memory: for tests of clients that authenticate and verify certificates.
+     */
+    public static RegistryProcess startWith(Map<String, String> serverSettings) {
+        int[] ports = FreePorts.distinct(2);
+        Path home = defaultHome();
+        Path java = new JavaRuntimes().javaExecutable(MIN_JAVA);
+        Path workDir;
+        try {
+            workDir = Files.createTempDirectory("spin-registry-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        RegistryProcess registry = new RegistryProcess(home, java, ports[0], ports[1], workDir, false, serverSettings);
+        try {
+            registry.startServer();
+        } catch (RuntimeException e) {
+            registry.close();
+            throw e;
+        }
+        return registry;
     }
 
     /**
@@ -133,6 +165,7 @@ public final class RegistryProcess implements AutoCloseable {
             // survive a restart, so the ids in records already on the broker still resolve.
             javaArgs.add("-Dapicurio.datasource.url=jdbc:h2:file:" + workDir.resolve("schemas").toAbsolutePath());
         }
+        serverSettings.forEach((k, v) -> javaArgs.add("-D" + k + "=" + v));
         javaArgs.addAll(List.of("-jar", home.resolve("quarkus-run.jar").toString()));
         // sh keeps a pipe from us on stdin; when it closes (we exit, however we exit), it kills the registry.
         List<String> command = new ArrayList<>(List.of("sh", "-c",
@@ -170,7 +203,8 @@ public final class RegistryProcess implements AutoCloseable {
                         + " before it was ready; its log ends with:\n" + tail(logFile, 40));
             }
             try {
-                if (http.send(probe, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                int status = http.send(probe, HttpResponse.BodyHandlers.discarding()).statusCode();
+                if (status == 200 || status == 401) { // 401: up, and asking for credentials
                     return;
                 }
             } catch (IOException e) {

@@ -52,6 +52,11 @@ public final class AvroSerdes {
         this(registryUrl, Map.of());
     }
 
+    /** With the credentials and trust store of {@code access}. */
+    public AvroSerdes(RegistryAccess access) {
+        this(access.url(), access.serdeSettings());
+    }
+
     private static String stripSlash(String url) {
         return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }

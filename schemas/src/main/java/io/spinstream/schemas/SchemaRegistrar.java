@@ -23,13 +23,19 @@ public final class SchemaRegistrar {
 
     private final String api;
     private final HttpClient http;
+    private final java.util.Optional<String> authorization;
     private final ObjectMapper json = new ObjectMapper();
 
     /** @param registryUrl the registry's base URL; the Confluent API is under {@code /apis/ccompat/v7} */
     public SchemaRegistrar(String registryUrl) {
-        this.api = (registryUrl.endsWith("/") ? registryUrl.substring(0, registryUrl.length() - 1) : registryUrl)
-                + "/apis/ccompat/v7";
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        this(RegistryAccess.of(registryUrl));
+    }
+
+    /** With the credentials and trust store of {@code access}. */
+    public SchemaRegistrar(RegistryAccess access) {
+        this.api = access.url() + "/apis/ccompat/v7";
+        this.http = access.httpClient();
+        this.authorization = access.authorization();
     }
 
     /** Sets BACKWARD on the topic's subject and registers its value schema; returns the schema id. */
@@ -64,6 +70,7 @@ public final class SchemaRegistrar {
             HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(api + path))
                     .timeout(Duration.ofSeconds(30))
                     .header("Accept", CONTENT_TYPE);
+            authorization.ifPresent(a -> request.header("Authorization", a));
             if (body == null) {
                 request.method(method, HttpRequest.BodyPublishers.noBody());
             } else {

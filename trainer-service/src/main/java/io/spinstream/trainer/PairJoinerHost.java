@@ -31,7 +31,7 @@ final class PairJoinerHost implements AutoCloseable {
         Properties props = new Properties();
         props.putAll(context.kafka().exactlyOnceStreams(topics.prefix() + "-pair-joiner", stateDir,
                 topics.layout().replicationFactor()));
-        props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), context.registryUrl(),
+        props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), context.registry(),
                 "pair-joiner:" + context.instanceId()));
         streams = new KafkaStreams(PairJoiner.topology(topics, split, Clock.systemUTC()), props);
         new KafkaStreamsMetrics(streams).bindTo(metrics);

@@ -11,6 +11,16 @@ public final class CommonKeys {
             ValueType.HOST_PORTS, "the Kafka cluster");
     public static final ConfigKey<String> REGISTRY_URL = ConfigKey.required("spin.registry.url",
             ValueType.HTTP_URL, "the schema registry's base URL (Apicurio; Confluent API under /apis/ccompat/v7)");
+    public static final ConfigKey<String> REGISTRY_USERNAME = ConfigKey.optional("spin.registry.username",
+            ValueType.TEXT, null, "user name for the registry's basic auth (with spin.registry.password; from a Secret)");
+    public static final ConfigKey<String> REGISTRY_PASSWORD = ConfigKey.optional("spin.registry.password",
+            ValueType.TEXT, null, "password for the registry's basic auth (from a Secret)");
+    public static final ConfigKey<java.nio.file.Path> REGISTRY_TRUSTSTORE = ConfigKey.optional("spin.registry.truststore.location",
+            ValueType.READABLE_FILE, null, "trust store for an https registry URL whose certificate the JVM does not trust");
+    public static final ConfigKey<String> REGISTRY_TRUSTSTORE_PASSWORD = ConfigKey.optional("spin.registry.truststore.password",
+            ValueType.TEXT, null, "password of the registry trust store, if it has one");
+    public static final ConfigKey<String> REGISTRY_TRUSTSTORE_TYPE = ConfigKey.optional("spin.registry.truststore.type",
+            ValueType.oneOf("PKCS12", "JKS"), "PKCS12", "format of the registry trust store");
     public static final ConfigKey<String> TOPIC_PREFIX = ConfigKey.optional("spin.topic.prefix",
             ValueType.TOPIC_PREFIX, "spin", "prefix of every topic name");
     public static final ConfigKey<Integer> TOPIC_PARTITIONS = ConfigKey.optional("spin.topic.partitions",
@@ -28,7 +38,8 @@ public final class CommonKeys {
             ValueType.POSITIVE_LONG, "60000", "how long a crashed instance's open transaction blocks its partitions");
 
     public static List<ConfigKey<?>> all() {
-        return List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION,
+        return List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, REGISTRY_USERNAME, REGISTRY_PASSWORD, REGISTRY_TRUSTSTORE,
+                REGISTRY_TRUSTSTORE_PASSWORD, REGISTRY_TRUSTSTORE_TYPE, TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION,
                 INSTANCE_ID, METADATA_MAX_AGE_MS, METRICS_PORT, TRANSACTION_TIMEOUT_MS);
     }
 }

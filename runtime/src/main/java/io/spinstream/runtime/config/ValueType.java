@@ -147,6 +147,14 @@ public interface ValueType<T> {
         return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
     });
 
+    ValueType<java.nio.file.Path> READABLE_FILE = of("the path of a readable file", s -> {
+        java.nio.file.Path p = java.nio.file.Path.of(s);
+        if (!java.nio.file.Files.isRegularFile(p) || !java.nio.file.Files.isReadable(p)) {
+            throw new IllegalArgumentException("no readable file at " + s);
+        }
+        return p;
+    });
+
     ValueType<String> TOPIC_PREFIX = of("letters, digits, '_' or '-' in dot-separated parts, e.g. spin or team.spin",
             s -> {
                 if (!s.matches("[a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*") || s.length() > 150) {

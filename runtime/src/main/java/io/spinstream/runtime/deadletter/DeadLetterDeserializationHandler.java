@@ -2,6 +2,7 @@ package io.spinstream.runtime.deadletter;
 
 import io.spinstream.runtime.FaultKind;
 import io.spinstream.schemas.AvroSerdes;
+import io.spinstream.schemas.RegistryAccess;
 import io.spinstream.schemas.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.streams.StreamsConfig;
@@ -25,17 +26,20 @@ public final class DeadLetterDeserializationHandler implements DeserializationEx
     static final String PREFIX = "spin.deadletter.topic.prefix";
     static final String REGISTRY = "spin.deadletter.registry.url";
     static final String SERVICE = "spin.deadletter.service";
+    static final String SERDE = "spin.deadletter.serde.";
 
     private DeadLetters deadLetters;
 
     /** The Streams settings that install this handler for a service. */
-    public static Map<String, Object> settings(String topicPrefix, String registryUrl, String service) {
+    public static Map<String, Object> settings(String topicPrefix, RegistryAccess registry, String service) {
         Map<String, Object> m = new HashMap<>();
         m.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG,
                 DeadLetterDeserializationHandler.class.getName());
         m.put(PREFIX, topicPrefix);
-        m.put(REGISTRY, registryUrl);
+        m.put(REGISTRY, registry.url());
         m.put(SERVICE, service);
+        // The registry's credentials and trust store, for the serde of the dead letters' own topic.
+        registry.serdeSettings().forEach((k, v) -> m.put(SERDE + k, v));
         return m;
     }
 
@@ -44,7 +48,13 @@ public final class DeadLetterDeserializationHandler implements DeserializationEx
         String prefix = Objects.requireNonNull((String) configs.get(PREFIX), PREFIX + " is not set");
         String registry = Objects.requireNonNull((String) configs.get(REGISTRY), REGISTRY + " is not set");
         String service = Objects.requireNonNull((String) configs.get(SERVICE), SERVICE + " is not set");
-        Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(registry));
+        Map<String, Object> serde = new HashMap<>();
+        configs.forEach((k, v) -> {
+            if (k.startsWith(SERDE)) {
+                serde.put(k.substring(SERDE.length()), v);
+            }
+        });
+        Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(registry, serde));
         this.deadLetters = new DeadLetters(topics.deadLetters(), service, Clock.systemUTC());
     }
 

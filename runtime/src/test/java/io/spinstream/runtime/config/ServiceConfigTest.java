@@ -91,4 +91,34 @@ class ServiceConfigTest {
         org.assertj.core.api.Assertions.assertThat(ok.get(lr)).isEqualTo(3e-5);
         org.assertj.core.api.Assertions.assertThat(ok.get(factor)).isEqualTo(1.0);
     }
+
+    @Test
+    void registryCredentialsComeInPairsAndTheTrustStoreMustBeAFile(@TempDir Path dir) throws Exception {
+        Map<String, String> base = Map.of("SPIN_BOOTSTRAP_SERVERS", "a:1", "SPIN_REGISTRY_URL", "https://r");
+        Map<String, String> userOnly = new java.util.HashMap<>(base);
+        userOnly.put("SPIN_REGISTRY_USERNAME", "alice");
+        ServiceConfig half = ServiceConfig.load(CommonKeys.all(), userOnly, Optional.empty(), Map.of());
+        assertThatThrownBy(() -> io.spinstream.runtime.SpinContext.registryAccess(half))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("SPIN_REGISTRY_USERNAME").hasMessageContaining("SPIN_REGISTRY_PASSWORD")
+                .hasMessageContaining("go together");
+
+        Map<String, String> missingStore = new java.util.HashMap<>(base);
+        missingStore.put("SPIN_REGISTRY_TRUSTSTORE_LOCATION", dir.resolve("nope.p12").toString());
+        assertThatThrownBy(() -> ServiceConfig.load(CommonKeys.all(), missingStore, Optional.empty(), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("SPIN_REGISTRY_TRUSTSTORE_LOCATION").hasMessageContaining("the path of a readable file");
+
+        Path store = Files.writeString(dir.resolve("trust.p12"), "x");
+        Map<String, String> full = new java.util.HashMap<>(base);
+        full.putAll(Map.of("SPIN_REGISTRY_USERNAME", "alice", "SPIN_REGISTRY_PASSWORD", "s3cret",
+                "SPIN_REGISTRY_TRUSTSTORE_LOCATION", store.toString(), "SPIN_REGISTRY_TRUSTSTORE_TYPE", "JKS"));
+        var access = io.spinstream.runtime.SpinContext.registryAccess(
+                ServiceConfig.load(CommonKeys.all(), full, Optional.empty(), Map.of()));
+        assertThat(access.basicAuth()).map(b -> b.username()).contains("alice");
+        assertThat(access.trustStore()).map(t -> t.type()).contains("JKS");
+        assertThat(access.serdeSettings()).containsEntry("apicurio.registry.auth.username", "alice")
+                .containsEntry("apicurio.registry.tls.truststore.type", "JKS");
+        assertThat(access.toString()).doesNotContain("s3cret");
+    }
 }

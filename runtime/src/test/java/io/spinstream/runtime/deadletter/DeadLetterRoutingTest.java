@@ -149,7 +149,7 @@ class DeadLetterRoutingTest {
                 .to(out, Produced.with(Serdes.String(), Serdes.String()));
         Properties props = new Properties();
         props.putAll(kafka.exactlyOnceStreams("dlq-streams-" + UUID.randomUUID(), stateDir, (short) 1));
-        props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), stack.registryUrl(), "test-streams"));
+        props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), io.spinstream.schemas.RegistryAccess.of(stack.registryUrl()), "test-streams"));
         List<String> ids = new ArrayList<>();
         try (KafkaStreams streams = new KafkaStreams(builder.build(), props);
              KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.readCommittedConsumer("out-" + UUID.randomUUID()))) {
