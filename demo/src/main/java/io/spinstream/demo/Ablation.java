@@ -13,6 +13,7 @@ import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.train.StepResult;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.schemas.OpponentPromotion;
@@ -243,7 +244,7 @@ public final class Ablation {
                     .setCreatedAt(Instant.EPOCH).build();
             Sampling s = settings.sampling();
             List<SyntheticResponse> answers = new ArrayList<>();
-            try (Opponent o = Opponent.load(promotion, manager, PromptTemplate.PLAIN); NoGrad ignored = NoGrad.enter()) {
+            try (Opponent o = Opponent.load(promotion, manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE); NoGrad ignored = NoGrad.enter()) {
                 PromptAnswerer answerer = new PromptAnswerer(o, new Sampling(s.temperature(), s.topP(), s.maxNewTokens(), seed),
                         "ablation", Clock.systemUTC());
                 for (int from = 0; from < prompts.size(); from += 256) {

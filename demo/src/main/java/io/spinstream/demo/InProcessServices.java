@@ -12,6 +12,8 @@ import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.health.MetricsServer;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.runtime.config.InitKeys;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.OpponentPromotion;
@@ -22,6 +24,7 @@ import io.spinstream.trainer.round.RoundTrainer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -65,7 +68,9 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
 
     /** Makes {@code base} the run's round-0 opponent. */
     public void promote(DemoBase.Base base) throws Exception {
-        OpponentPromotion p = Opponent.initial(runId, base.metadata(), base.directory());
+        // Into the run's store first: the services read checkpoints from inside their store only.
+        Path inStore = new CheckpointStore(Path.of(context.config().get(InitKeys.STORE))).copyIn(base.directory());
+        OpponentPromotion p = Opponent.initial(runId, base.metadata(), inStore);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer())) {
             producer.send(context.topics().opponent().rawRecord(runId, p)).get();
         }

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import io.spinstream.model.checkpoint.CheckpointException;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.OpponentPromotion;
@@ -62,8 +62,8 @@ final class CandidateScreen {
     }
 
     /** Loads the candidate the event names; refused when its files do not match the event's sha256. */
-    public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager) {
-        LoadedCheckpoint candidate = CheckpointStore.load(Opponent.pathOf(event.getUri()), manager);
+    public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager, CheckpointLocation location) {
+        LoadedCheckpoint candidate = CheckpointStore.load(location.resolve(event.getUri()), manager);
         if (!candidate.metadata().sha256().equalsIgnoreCase(event.getSha256())) {
             candidate.close();
             throw new CheckpointException("its sha256 " + candidate.metadata().sha256() + " differs from the event's "

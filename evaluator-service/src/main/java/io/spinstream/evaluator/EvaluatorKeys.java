@@ -69,7 +69,7 @@ public final class EvaluatorKeys {
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
         all.addAll(List.of(SUITES_RUN, SUITES_REQUIRED, PRIMARY, MARGIN, CONFIDENCE, MIN_EFFECT, GUARDS, MIN_PROMPTS, MAX_PROMPTS,
-                MAX_NEW_TOKENS, BATCH_SIZE));
+                MAX_NEW_TOKENS, BATCH_SIZE, io.spinstream.runtime.config.InitKeys.READ_STORE));
         return all;
     }
 }

@@ -1,5 +1,6 @@
 package io.spinstream.evaluator;
 
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
@@ -17,7 +18,8 @@ public final class EvaluatorMain {
                 PromotionGate.parseGuards(c.find(GUARDS).orElse("")) /* empty: no guards */, c.get(MIN_PROMPTS),
                 c.get(CONFIDENCE), c.get(MIN_EFFECT));
         return new EvaluatorService.Settings(c.get(RoundKeys.RUN_ID), c.get(SUITES_RUN), c.get(SUITES_REQUIRED), gate,
-                RoundKeys.split(c), RoundKeys.template(c), c.get(MAX_PROMPTS), c.get(MAX_NEW_TOKENS), c.get(BATCH_SIZE));
+                RoundKeys.split(c), RoundKeys.template(c), c.get(MAX_PROMPTS), c.get(MAX_NEW_TOKENS), c.get(BATCH_SIZE),
+                CheckpointLocation.from(c));
     }
 
     public static void main(String[] args) {

@@ -16,6 +16,7 @@ import io.spinstream.runtime.deadletter.RecordDecoder;
 import io.spinstream.runtime.evaluation.EvaluationHistory;
 import io.spinstream.runtime.kafka.TopicReader;
 import io.spinstream.runtime.kafka.TransactionStep;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.CheckpointEvent;
 import io.spinstream.schemas.Evaluation;
@@ -54,7 +55,8 @@ public final class EvaluatorService extends PollingService {
 
     /** What the service is told beside the common context. */
     public record Settings(String runId, List<String> suites, List<String> requiredSuites, PromotionGate gate,
-                           HeldOutSplit split, PromptTemplate template, int maxPrompts, int maxNewTokens, int batchSize) {
+                           HeldOutSplit split, PromptTemplate template, int maxPrompts, int maxNewTokens, int batchSize,
+                           CheckpointLocation location) {
         String suiteKey() {
             return String.join("+", suites);
         }
@@ -197,7 +199,7 @@ public final class EvaluatorService extends PollingService {
             case CandidateScreen.Outcome.Score s -> opp = s.opponent();
         }
         try {
-            baseline.ensure(opp, heldOut.read(), manager);
+            baseline.ensure(opp, heldOut.read(), manager, settings.location());
         } catch (RuntimeException e) {
             if (FaultKind.isTransient(e)) {
                 throw e; // its files are not there yet, or a topic cannot be read: not the candidate's fault
@@ -207,7 +209,7 @@ public final class EvaluatorService extends PollingService {
         }
         LoadedCheckpoint candidate;
         try {
-            candidate = CandidateScreen.load(event, manager);
+            candidate = CandidateScreen.load(event, manager, settings.location());
         } catch (RuntimeException e) {
             if (FaultKind.isTransient(e)) {
                 throw e; // INVALID only for files that are there and wrong (checksum, format)

@@ -6,6 +6,7 @@ import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.schemas.OpponentPromotion;
@@ -42,14 +43,14 @@ final class OpponentBaseline implements AutoCloseable {
     }
 
     /** Loads {@code promotion}'s model and scores it on {@code heldOut}, unless that is what is loaded already. */
-    public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager) {
+    public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager, CheckpointLocation location) {
         boolean same = opponent != null && opponent.id().equals(promotion.getCheckpointId());
         if (same && heldOut.equals(prompts)) {
             return;
         }
         if (!same) {
             close();
-            opponent = Opponent.load(promotion, manager, template);
+            opponent = Opponent.load(promotion, manager, template, location);
         }
         prompts = heldOut;
         answers = answer(manager);

@@ -32,7 +32,8 @@ public final class GeneratorKeys {
 
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
-        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED));
+        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED,
+                io.spinstream.runtime.config.InitKeys.READ_STORE));
         return all;
     }
 }

@@ -1,5 +1,6 @@
 package io.spinstream.generator;
 
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.model.Sampling;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
@@ -16,7 +17,7 @@ public final class GeneratorMain {
         Sampling sampling = new Sampling(c.get(TEMPERATURE).floatValue(), c.get(TOP_P).floatValue(),
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
-                RoundKeys.split(c), RoundKeys.template(c));
+                RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c));
     }
 
     public static void main(String[] args) {

@@ -13,6 +13,7 @@ import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.kafka.TransactionStep;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.runtime.opponent.OpponentWatcher;
@@ -60,7 +61,7 @@ public final class GeneratorService extends PollingService {
 
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
-                           PromptTemplate template) {
+                           PromptTemplate template, CheckpointLocation location) {
     }
 
     private final SpinContext context;
@@ -126,7 +127,7 @@ public final class GeneratorService extends PollingService {
                     opponent = null;
                 }
                 try {
-                    opponent = Opponent.load(next, manager, settings.template());
+                    opponent = Opponent.load(next, manager, settings.template(), settings.location());
                     refusals.reset();
                 } catch (RuntimeException e) {
                     // Its files may still be arriving on a shared volume: try again, backing off, until it loads

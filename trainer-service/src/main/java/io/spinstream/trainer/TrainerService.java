@@ -12,7 +12,7 @@ import io.spinstream.runtime.deadletter.Decoded;
 import io.spinstream.runtime.deadletter.RecordDecoder;
 import io.spinstream.runtime.evaluation.EvaluationHistory;
 import io.spinstream.runtime.kafka.GenerationPass;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.OpponentPromotion;
@@ -143,7 +143,7 @@ public final class TrainerService extends PollingService {
 
     private RoundTrainer open(OpponentPromotion opp, NDManager manager, Admin admin, KafkaProducer<byte[], byte[]> producer) {
         RoundPlan.OpponentRef ref = new RoundPlan.OpponentRef(opp.getCheckpointId(), opp.getRound(),
-                Opponent.pathOf(opp.getUri()), opp.getSha256());
+                CheckpointLocation.within(store.root()).resolve(opp.getUri()), opp.getSha256());
         RoundPlan plan = RoundPlan.of(store, ref, settings.round().includePreviousRound());
         RoundEnd.GenerationProgress progress = !settings.end().waitForGeneration() ? RoundEnd.GenerationProgress.NONE
                 : () -> GenerationPass.unfinished(admin, topics, opp.getRound()).stream().map(TopicPartition::toString).toList();

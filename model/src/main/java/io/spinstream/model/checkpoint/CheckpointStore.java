@@ -115,6 +115,36 @@ public final class CheckpointStore {
         }
     }
 
+    /**
+     * Copies the checkpoint folder {@code dir} (checked first: a corrupt one is refused) into this store
+     * under its own id, atomically, unless the store holds it already; returns the folder in the store.
+     */
+    public Path copyIn(Path dir) {
+        CheckpointMetadata m;
+        try (ai.djl.ndarray.NDManager scratch = ai.djl.ndarray.NDManager.newBaseManager();
+             LoadedCheckpoint checked = load(dir, scratch)) {
+            m = checked.metadata();
+        }
+        Path target = directoryOf(m.id());
+        if (Files.isRegularFile(target.resolve(METADATA))) {
+            return target;
+        }
+        Path temp = root.resolve(TEMP_PREFIX + m.id() + "-" + UUID.randomUUID());
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            Files.createDirectories(temp);
+            for (Path f : files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().equals(METADATA)).toList()) {
+                Files.copy(f, temp.resolve(f.getFileName()));
+            }
+            Files.copy(dir.resolve(METADATA), temp.resolve(METADATA)); // last, as in save
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            return target;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot copy checkpoint " + m.id() + " into " + root + ": " + e, e);
+        } finally {
+            deleteQuietly(temp);
+        }
+    }
+
     private static String writeTensors(Path file, Map<String, NDArray> tensors) throws IOException {
         MessageDigest digest = sha256();
         try (OutputStream out = new DigestOutputStream(

@@ -10,6 +10,9 @@ public final class InitKeys {
 
     public static final ConfigKey<String> STORE = ConfigKey.required("spin.checkpoint.store", ValueType.TEXT,
             "folder (a shared volume on Kubernetes) where checkpoints are written");
+    /** The same store as read by services that only read checkpoints: it confines the URIs they follow. */
+    public static final ConfigKey<String> READ_STORE = ConfigKey.optional("spin.checkpoint.store", ValueType.TEXT, null,
+            "the checkpoint store as mounted here; checkpoint URIs outside it are refused (unset: any path is read)");
     public static final ConfigKey<String> MODEL = ConfigKey.required("spin.init.model", ValueType.TEXT,
             "Hugging Face model folder that becomes the run's round-0 opponent");
     public static final ConfigKey<Boolean> REPLACE = ConfigKey.optional("spin.init.replace", ValueType.BOOLEAN, "false",

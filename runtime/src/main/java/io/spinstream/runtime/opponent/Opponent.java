@@ -8,7 +8,6 @@ import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.schemas.OpponentPromotion;
 
-import java.net.URI;
 import java.nio.file.Path;
 
 /** The loaded opponent: the promoted checkpoint's model and tokenizer, checked against the promotion. */
@@ -19,8 +18,9 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
      * Loads the checkpoint a promotion names; refuses one whose sha256 differs from the promotion's or
      * from its own metadata, so no answer ever comes from a wrong model.
      */
-    public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template) {
-        Path dir = pathOf(promotion.getUri());
+    public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template,
+                                CheckpointLocation location) {
+        Path dir = location.resolve(promotion.getUri());
         LoadedCheckpoint ckpt = CheckpointStore.load(dir, manager);
         if (!ckpt.metadata().sha256().equalsIgnoreCase(promotion.getSha256())) {
             ckpt.close();
@@ -36,10 +36,6 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
         return OpponentPromotion.newBuilder().setRunId(runId).setCheckpointId(base.id()).setRound(0)
                 .setUri(dir.toAbsolutePath().toUri().toString()).setSha256(base.sha256())
                 .setCreatedAt(java.time.Instant.now()).build();
-    }
-
-    public static Path pathOf(String uri) {
-        return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
     }
 
     public String id() {
