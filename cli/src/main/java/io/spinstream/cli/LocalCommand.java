@@ -21,7 +21,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code spin local}: a real broker and schema registry on this machine with every topic of the
- * catalogue, until Ctrl-C or SIGTERM.
+ * catalogue, until Ctrl-C or SIGTERM. Both keep their data under {@code --data}: started again, the
+ * stack has its topics, records, offsets and schemas, on the same ports while they are free.
  */
 @Command(name = "local", mixinStandardHelpOptions = true,
         description = "Runs a Kafka broker and a schema registry on this machine with the topics, until Ctrl-C.",
@@ -35,10 +36,13 @@ public final class LocalCommand implements Callable<Integer> {
             description = "Also write the connection settings as a properties file that services read (SPIN_CONFIG_FILE).")
     Path writeConfig;
 
+    @picocli.CommandLine.Mixin
+    DataOption data;
+
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        DevStack stack = DevStack.start();
+        DevStack stack = DevStack.start(data.prepare(DemoCommand.projectDir().resolve("target/local"), "spin local"));
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             System.err.println("stopping the local stack");
@@ -66,7 +70,7 @@ public final class LocalCommand implements Callable<Integer> {
 
     private static void writeConfig(Path file, DevStack stack) throws IOException {
         List<String> lines = List.of(
-                "# written by spin local; stale once it stops",
+                "# written by spin local; the same ports are used again while --data is kept and they are free",
                 CommonKeys.BOOTSTRAP_SERVERS.name() + "=" + stack.bootstrapServers(),
                 CommonKeys.REGISTRY_URL.name() + "=" + stack.registryUrl());
         Path parent = file.toAbsolutePath().getParent();

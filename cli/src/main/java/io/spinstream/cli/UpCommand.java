@@ -6,14 +6,14 @@ import io.spinstream.demo.DemoSetup;
 import io.spinstream.demo.InProcessServices;
 import io.spinstream.cli.ops.PromptFile;
 import io.spinstream.devstack.DevStack;
+import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.kafka.PromptPublisher;
+import io.spinstream.runtime.kafka.TopicReader;
 import io.spinstream.runtime.opponent.RoundZero;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -47,6 +47,9 @@ public final class UpCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A service setting, e.g. --set spin.trainer.lr=1e-4.")
     Map<String, String> set = new LinkedHashMap<>();
 
+    @picocli.CommandLine.Mixin
+    DataOption data;
+
     @Override
     public Integer call() throws Exception {
         if (model != null) {
@@ -61,15 +64,20 @@ public final class UpCommand implements Callable<Integer> {
         DemoSetup setup = demo.setup();
         DemoBase.Base base = setup.base().ensure(root.resolve("base"), System.err::println);
         Path runDir = runDir(root);
-        DevStack stack = DevStack.start();
+        DevStack stack = DevStack.start(runDir.resolve("stack"));
+        String runId = service.getOrDefault("spin.run.id", "spin");
+        boolean[] resumed = new boolean[1];
         InProcessServices services = InProcessServices.start(DemoRun.connected(setup.withSplit(service), stack, runDir,
-                service.getOrDefault("spin.run.id", "spin")), context -> {
-            if (!noDemoStream) {
+                runId), context -> {
+            resumed[0] = new RoundZero(context).opponentOf(runId).isPresent();
+            if (!noDemoStream && !published(context, setup.stream())) {
                 setup.publish(context, System.err);
             }
         });
-        services.promote(base);
-        return serve(stack, services, base.metadata().id(), runDir);
+        if (!resumed[0]) {
+            services.promote(base);
+        }
+        return serve(stack, services, base.metadata().id(), runDir, resumed[0]);
     }
 
     /** The dev stack and the services on the user's model, with the services' own defaults (not the demo's). */
@@ -86,14 +94,21 @@ public final class UpCommand implements Callable<Integer> {
         Map<String, String> service = DemoCommand.serviceSettings(Map.of(), set);
         String runId = service.getOrDefault("spin.run.id", "spin");
         Path runDir = runDir(demo.root());
-        DevStack stack = DevStack.start();
+        DevStack stack = DevStack.start(runDir.resolve("stack"));
         PromptFile prompts = file;
         String[] base = new String[1];
+        boolean[] resumed = new boolean[1];
         InProcessServices services;
         try {
             services = InProcessServices.start(DemoRun.connected(service, stack, runDir, runId), context -> {
                 try {
-                    if (prompts != null) {
+                    var current = new RoundZero(context).opponentOf(runId);
+                    if (current.isPresent()) { // started again on its data: the run goes on where it was
+                        resumed[0] = true;
+                        base[0] = current.get().getCheckpointId();
+                        return;
+                    }
+                    if (prompts != null && !published(context, "sft")) {
                         new PromptPublisher(context).publish("sft", prompts.prompts(), n -> {
                         });
                         System.err.printf("published %d prompts (%s) on %s%n", prompts.prompts().size(), prompts.format().key(),
@@ -115,15 +130,22 @@ public final class UpCommand implements Callable<Integer> {
         if (prompts == null) {
             System.err.println("no prompts yet: add your SFT data with ./spin prompts add --stream NAME --file F.jsonl");
         }
-        return serve(stack, services, base[0], runDir);
+        return serve(stack, services, base[0], runDir, resumed[0]);
     }
 
-    private static Path runDir(Path root) {
-        return root.resolve("up").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    /** The --data folder (emptied first with --fresh). */
+    private Path runDir(Path root) throws java.io.IOException {
+        return data.prepare(root.resolve("up").resolve("data"), "spin up");
+    }
+
+    /** Whether the stream holds committed prompts already (published before a restart): never published twice. */
+    private static boolean published(SpinContext context, String stream) {
+        return !new TopicReader(context.kafka()).values(context.topics().prompts(stream)).isEmpty();
     }
 
     /** Prints the connection, then runs until Ctrl-C or a service fails. */
-    private static Integer serve(DevStack stack, InProcessServices services, String opponent, Path runDir) throws Exception {
+    private static Integer serve(DevStack stack, InProcessServices services, String opponent, Path runDir, boolean resumed)
+            throws Exception {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("stopping the services and the local stack");
@@ -134,8 +156,9 @@ public final class UpCommand implements Callable<Integer> {
         System.out.println("bootstrap=" + stack.bootstrapServers());
         System.out.println("registry=" + stack.registryUrl());
         System.out.flush();
-        System.err.printf("services up: run %s, opponent %s (round 0), checkpoints in %s; Ctrl-C stops everything%n",
-                services.runId(), opponent, runDir.resolve("store"));
+        System.err.printf("services up: run %s %s, checkpoints in %s, data kept in %s; Ctrl-C stops everything%n",
+                services.runId(), resumed ? "resumed (its opponent and rounds kept)" : "started, opponent " + opponent + " (round 0)",
+                runDir.resolve("store"), runDir);
         while (!stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)) {
             try {
                 services.checkHealthy();

@@ -8,6 +8,7 @@ import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.Backoff;
 import io.spinstream.runtime.FaultKind;
+import io.spinstream.runtime.FaultPoints;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
@@ -111,7 +112,9 @@ public final class EvaluatorService extends PollingService {
             producer.initTransactions();
             polling(c);
             c.subscribe(List.of(topics.checkpoints().name()));
-            TransactionStep transaction = new TransactionStep(producer, c);
+            TransactionStep transaction = new TransactionStep(producer, c, Backoff::standard,
+                    () -> context.faults().reach(FaultPoints.EVALUATOR_SENT));
+            recoverWaiting(c, history, watcher);
             ready(true);
             long lastWaitingCheck = 0;
             Backoff outage = Backoff.standard();
@@ -135,8 +138,11 @@ public final class EvaluatorService extends PollingService {
                             sync(c, history, watcher);
                             out.addAll(evaluate(read.value(), watcher, history, baseline, manager));
                         }
-                        transaction.commit(out, Map.of(new TopicPartition(raw.topic(), raw.partition()),
+                        boolean committed = transaction.commit(out, Map.of(new TopicPartition(raw.topic(), raw.partition()),
                                 new OffsetAndMetadata(raw.offset() + 1)));
+                        if (committed && coordinator.waitingCount() > 0) {
+                            context.faults().reach(FaultPoints.EVALUATOR_WAITING);
+                        }
                     }
                     outage.reset();
                 } catch (RuntimeException e) {
@@ -149,6 +155,39 @@ public final class EvaluatorService extends PollingService {
                     outage.pause();
                     rewindAll(c, outage);
                 }
+            }
+        }
+    }
+
+    /**
+     * After a restart: the candidates this evaluator passed that wait for another suite were kept in
+     * memory only; they are found again in the history (passed here, trained from the opponent in force,
+     * not promoted), so a crash while one waits never loses its promotion.
+     */
+    private void recoverWaiting(KafkaConsumer<byte[], byte[]> c, EvaluationHistory history, OpponentWatcher watcher)
+            throws InterruptedException {
+        if (!coordinator.isPromoter() || coordinator.missingSuites("", List.of()).isEmpty()) {
+            return; // nothing ever waits here: every required suite is run here, or another evaluator promotes
+        }
+        sync(c, history, watcher);
+        Optional<OpponentPromotion> current = watcher.current();
+        if (current.isEmpty()) {
+            return;
+        }
+        String opponentId = current.get().getCheckpointId();
+        List<Evaluation> passed = history.all().stream().filter(e -> e.getSuite().equals(settings.suiteKey())
+                && e.getVerdict() == Verdict.PROMOTE && e.getBaselineId().equals(opponentId)).toList();
+        if (passed.isEmpty()) {
+            return;
+        }
+        Map<String, CheckpointEvent> events = new HashMap<>();
+        new TopicReader(context.kafka()).values(topics.checkpoints()).forEach(e -> events.put(e.getCheckpointId(), e));
+        for (Evaluation e : passed) {
+            CheckpointEvent event = events.get(e.getCheckpointId());
+            if (event != null) {
+                coordinator.await(new PromotionCoordinator.Waiting(event, current.get(), e));
+                log.info("{} passed suites {} before a restart and waits for the other required suites again",
+                        e.getCheckpointId(), settings.suiteKey());
             }
         }
     }

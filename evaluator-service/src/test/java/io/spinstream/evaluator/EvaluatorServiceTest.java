@@ -43,13 +43,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 @BrokerTest
 class EvaluatorServiceTest {
 
-    private static CheckpointEvent event(SpinFixtures f, CheckpointMetadata ckpt, String parent) {
+    static CheckpointEvent event(SpinFixtures f, CheckpointMetadata ckpt, String parent) {
         return CheckpointEvent.newBuilder().setCheckpointId(ckpt.id()).setParentOpponentId(parent).setRound(0).setStep(10)
                 .setUri(f.store.directoryOf(ckpt.id()).toUri().toString()).setSha256(ckpt.sha256())
                 .setCreatedAt(Instant.now()).build();
     }
 
-    private static void publish(SpinFixtures f, CheckpointEvent e) throws Exception {
+    static void publish(SpinFixtures f, CheckpointEvent e) throws Exception {
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(f.kafka.idempotentProducer())) {
             p.send(new ProducerRecord<>(f.topics.checkpoints().name(), e.getCheckpointId().getBytes(StandardCharsets.UTF_8),
                     f.topics.checkpoints().serializeValue(e))).get();
@@ -57,7 +57,7 @@ class EvaluatorServiceTest {
     }
 
     /** 50 verifiable sums on one stream; returns the held-out ones (share 0.5). */
-    private static List<Prompt> produceSums(SpinFixtures f) throws Exception {
+    static List<Prompt> produceSums(SpinFixtures f) throws Exception {
         List<Prompt> prompts = IntStream.range(0, 50).mapToObj(i -> SpinFixtures.prompt("arith", "q" + i,
                 i + "+" + i + "=", String.valueOf(2 * i))).toList();
         f.produce("arith", prompts, List.of());
@@ -65,7 +65,7 @@ class EvaluatorServiceTest {
         return prompts.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
     }
 
-    private static LlamaModel fineTuned(SpinFixtures f, NDManager m, List<Prompt> prompts, boolean wrong) {
+    static LlamaModel fineTuned(SpinFixtures f, NDManager m, List<Prompt> prompts, boolean wrong) {
         LlamaModel model = SpinFixtures.tinyModel(m, 1);
         try (SpinTokenizer tok = SpinTokenizer.load(f.tokenizerOf("base"), PromptTemplate.PLAIN, 2);
              TrainStep step = new TrainStep(model, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),

@@ -10,6 +10,7 @@ import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.Backoff;
 import io.spinstream.runtime.FaultKind;
+import io.spinstream.runtime.FaultPoints;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.kafka.TransactionStep;
@@ -286,7 +287,8 @@ public final class GeneratorService extends PollingService {
                 e.setValue(new OffsetAndMetadata(position));
             }
         }
-        if (!new TransactionStep(producer, c).commit(out, new HashMap<>(pendingOffsets))) {
+        if (!new TransactionStep(producer, c, Backoff::standard, () -> context.faults().reach(FaultPoints.GENERATOR_SENT))
+                .commit(out, new HashMap<>(pendingOffsets))) {
             clear();
             return;
         }

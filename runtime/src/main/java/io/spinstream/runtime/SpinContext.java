@@ -18,7 +18,7 @@ import java.util.Optional;
  * and its instance name. Made once in a service's {@code main} and passed to the classes that need it.
  */
 public record SpinContext(ServiceConfig config, KafkaSettings kafka, Topics topics, String instanceId,
-                          RegistryAccess registry) {
+                          RegistryAccess registry, FaultPoints faults) {
 
     public static SpinContext from(ServiceConfig config) {
         RegistryAccess registry = registryAccess(config);
@@ -27,7 +27,7 @@ public record SpinContext(ServiceConfig config, KafkaSettings kafka, Topics topi
                         config.get(CommonKeys.TOPIC_REPLICATION).shortValue()),
                 new AvroSerdes(registry));
         String instance = config.find(CommonKeys.INSTANCE_ID).orElseGet(SpinContext::hostName);
-        return new SpinContext(config, KafkaSettings.from(config), topics, instance, registry);
+        return new SpinContext(config, KafkaSettings.from(config), topics, instance, registry, FaultPoints.fromSystemProperty());
     }
 
     /** The registry's URL, credentials and trust store; user name and password come together or not at all. */

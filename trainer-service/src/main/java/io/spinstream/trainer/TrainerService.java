@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.runtime.Backoff;
 import io.spinstream.runtime.FaultKind;
+import io.spinstream.runtime.FaultPoints;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
@@ -81,7 +82,8 @@ public final class TrainerService extends PollingService {
         this.topics = context.topics();
         this.registry = registry;
         this.deadLetters = new DeadLetters(topics.deadLetters(), "trainer:" + context.instanceId(), clock);
-        this.store = new CheckpointStore(settings.round().checkpointing().store());
+        this.store = new CheckpointStore(settings.round().checkpointing().store(),
+                temp -> context.faults().reach(FaultPoints.TRAINER_CANDIDATE_WRITTEN));
         this.metrics = new TrainerMetrics(registry, clock, () -> current);
     }
 
@@ -148,7 +150,7 @@ public final class TrainerService extends PollingService {
         RoundEnd.GenerationProgress progress = !settings.end().waitForGeneration() ? RoundEnd.GenerationProgress.NONE
                 : () -> GenerationPass.unfinished(admin, topics, opp.getRound()).stream().map(TopicPartition::toString).toList();
         return new RoundTrainer(plan, settings.round(), store, new RoundEnd(clock, settings.end().idleMs(), progress), manager,
-                List.of(new CandidateAnnouncer(producer, topics, clock), metrics,
+                List.of(new FaultPointListener(context.faults()), new CandidateAnnouncer(producer, topics, clock), metrics,
                         new ProgressLog(clock, settings.round().progressMs())));
     }
 

@@ -52,10 +52,21 @@ public final class CheckpointStore {
     private static final String TEMP_PREFIX = ".tmp-";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+    private final java.util.function.Consumer<Path> beforeRename;
     private final Path root;
 
     public CheckpointStore(Path root) {
+        this(root, dir -> {
+        });
+    }
+
+    /**
+     * @param beforeRename told the temporary folder of every checkpoint written, complete, just before it is
+     *                     renamed into place (where a test kills the writer mid-save)
+     */
+    public CheckpointStore(Path root, java.util.function.Consumer<Path> beforeRename) {
         this.root = root;
+        this.beforeRename = beforeRename;
     }
 
     public Path root() {
@@ -100,6 +111,7 @@ public final class CheckpointStore {
             CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha, stateSha);
             // The metadata goes last: a folder without it was never completed.
             Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
+            beforeRename.accept(temp);
             try {
                 Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {

@@ -31,16 +31,23 @@ public final class TransactionStep {
     private final Producer<byte[], byte[]> producer;
     private final Consumer<?, ?> consumer;
     private final Supplier<Backoff> backoffs;
+    private final Runnable beforeCommit;
 
     public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer) {
-        this(producer, consumer, Backoff::standard);
+        this(producer, consumer, Backoff::standard, () -> {
+        });
     }
 
-    /** @param backoffs a fresh back-off for each commit or abort that has to be tried again */
-    public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer, Supplier<Backoff> backoffs) {
+    /**
+     * @param backoffs   a fresh back-off for each commit or abort that has to be tried again
+     * @param beforeCommit runs once everything is sent, before the commit (a fault point of the tests)
+     */
+    public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer, Supplier<Backoff> backoffs,
+                           Runnable beforeCommit) {
         this.producer = producer;
         this.consumer = consumer;
         this.backoffs = backoffs;
+        this.beforeCommit = beforeCommit;
     }
 
     /**
@@ -61,6 +68,7 @@ public final class TransactionStep {
         } catch (KafkaException e) {
             return abort(e, offsets.keySet());
         }
+        beforeCommit.run();
         Backoff backoff = backoff();
         while (true) {
             try {
