@@ -89,7 +89,7 @@ class TrainerServiceTest {
         return pb.start();
     }
 
-    private static CheckpointEvent endOfRound(SpinFixtures f, Duration timeout) {
+    static CheckpointEvent endOfRound(SpinFixtures f, Duration timeout) {
         List<CheckpointEvent> events = f.read(f.topics.checkpoints(), l -> l.stream().anyMatch(CheckpointEvent::getEndOfRound), timeout);
         return events.stream().filter(CheckpointEvent::getEndOfRound).findFirst().orElseThrow(
                 () -> new AssertionError("no end-of-round checkpoint; events: " + events));
