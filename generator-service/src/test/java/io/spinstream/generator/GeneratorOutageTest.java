@@ -130,4 +130,34 @@ class GeneratorOutageTest {
         }
         assertThat(service.failure()).isNull();
     }
+
+    @Test
+    void aBrokerOutageLongerThanTheTransactionTimeoutLosesAndRepeatsNothing(DevStack stack, @TempDir Path dir) throws Exception {
+        SpinFixtures f = GeneratorServiceTest.fixtures(stack, dir);
+        f.promote(f.checkpoint("base", 1), 0);
+        List<Prompt> prompts = sums("arith", 0, 600);
+        f.produce("arith", prompts, List.of());
+        PrometheusMeterRegistry registry = MetricsServer.newRegistry();
+        // The coordinator aborts a transaction open for 5 s: the outage outlasts the one in flight.
+        GeneratorService service = start(f, registry, Map.of("SPIN_KAFKA_MAX_BLOCK_MS", "2000",
+                "SPIN_TRANSACTION_TIMEOUT_MS", "5000", "SPIN_GENERATOR_BATCH_SIZE", "4"));
+        Set<String> expected = trainIds(prompts);
+        try {
+            f.answers(a -> a.size() >= 40, Duration.ofSeconds(90));
+            stack.broker().stopServer();
+            Thread.sleep(12_000);
+        } finally {
+            stack.broker().startServer();
+        }
+        try {
+            List<SyntheticResponse> answers = f.answers(a -> a.size() >= expected.size(), Duration.ofSeconds(180));
+            assertThat(service.deadBecause()).as("%s", service.failure()).isEmpty();
+            assertThat(f.answers(a -> false, Duration.ofSeconds(2))).as("each exactly once")
+                    .extracting(SyntheticResponse::getPromptId).containsExactlyInAnyOrderElementsOf(expected);
+            assertThat(answers.size()).isEqualTo(expected.size());
+        } finally {
+            service.stop();
+        }
+        assertThat(service.failure()).isNull();
+    }
 }
