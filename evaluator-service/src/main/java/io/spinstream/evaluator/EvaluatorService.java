@@ -128,14 +128,14 @@ public final class EvaluatorService extends PollingService {
                 try {
                     if (coordinator.waitingCount() > 0 && clock.millis() - lastWaitingCheck > 2000) {
                         lastWaitingCheck = clock.millis();
-                        sync(c, history, watcher);
+                        sync(c, history, watcher, transaction);
                         promoteWaiting(transaction, history, watcher);
                     }
                     for (ConsumerRecord<byte[], byte[]> raw : polled) {
                         Decoded<String, CheckpointEvent> decoded = decoder.decode(List.of(raw));
                         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(decoded.deadLetters());
                         for (Decoded.Read<String, CheckpointEvent> read : decoded.records()) {
-                            sync(c, history, watcher);
+                            sync(c, history, watcher, transaction);
                             out.addAll(evaluate(read.value(), watcher, history, baseline, manager));
                         }
                         boolean committed = transaction.commit(out, Map.of(new TopicPartition(raw.topic(), raw.partition()),
@@ -169,7 +169,7 @@ public final class EvaluatorService extends PollingService {
         if (!coordinator.isPromoter() || coordinator.missingSuites("", List.of()).isEmpty()) {
             return; // nothing ever waits here: every required suite is run here, or another evaluator promotes
         }
-        sync(c, history, watcher);
+        sync(c, history, watcher, null);
         Optional<OpponentPromotion> current = watcher.current();
         if (current.isEmpty()) {
             return;
@@ -196,10 +196,11 @@ public final class EvaluatorService extends PollingService {
      * Reads the evaluations and the promotions committed so far: a decision never misses an evaluation of
      * another suite or a promotion just written (two candidates of one opponent give one promotion).
      */
-    private static void sync(KafkaConsumer<byte[], byte[]> c, EvaluationHistory history, OpponentWatcher watcher)
-            throws InterruptedException {
-        history.syncWith(c, Duration.ofSeconds(30));
-        watcher.syncWith(c, Duration.ofSeconds(30));
+    private static void sync(KafkaConsumer<byte[], byte[]> c, EvaluationHistory history, OpponentWatcher watcher,
+                             TransactionStep own) throws InterruptedException {
+        Map<TopicPartition, Long> written = own == null ? Map.of() : own.written();
+        history.syncWith(c, Duration.ofSeconds(30), written);
+        watcher.syncWith(c, Duration.ofSeconds(30), written);
     }
 
     /** Rewinds to the committed offsets, however long the broker takes to answer. */

@@ -6,11 +6,13 @@ import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.Topic;
 import io.spinstream.schemas.Verdict;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.common.TopicPartition;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -68,6 +70,11 @@ public final class EvaluationHistory implements AutoCloseable {
      */
     public void syncWith(Consumer<?, ?> consumer, Duration timeout) throws InterruptedException {
         follower.syncWith(consumer, timeout);
+    }
+
+    /** As {@link #syncWith(Consumer, Duration)}, and past this instance's own last transaction ({@code written}). */
+    public void syncWith(Consumer<?, ?> consumer, Duration timeout, Map<TopicPartition, Long> written) throws InterruptedException {
+        follower.syncWith(consumer, timeout, written);
     }
 
     @Override

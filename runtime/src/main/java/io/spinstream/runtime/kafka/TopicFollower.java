@@ -138,9 +138,24 @@ public final class TopicFollower implements AutoCloseable {
      * @throws TimeoutException (transient) when that takes longer than {@code timeout}
      */
     public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, Duration timeout) throws InterruptedException {
+        syncWith(consumer, timeout, Map.of());
+    }
+
+    /**
+     * As {@link #syncWith(org.apache.kafka.clients.consumer.Consumer, Duration)}, and at least up to
+     * {@code written} (the ends of this instance's own last transaction, which the end offsets may not
+     * show yet: its commit markers are written after the commit returns).
+     */
+    public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, Duration timeout,
+                         Map<TopicPartition, Long> written) throws InterruptedException {
         List<TopicPartition> partitions = consumer.partitionsFor(topic, timeout).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-        Map<TopicPartition, Long> ends = consumer.endOffsets(Set.copyOf(partitions), timeout);
+        Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(Set.copyOf(partitions), timeout));
+        written.forEach((tp, end) -> {
+            if (tp.topic().equals(topic)) {
+                ends.merge(tp, end, Math::max);
+            }
+        });
         if (!awaitPositions(ends, timeout)) {
             throw new TimeoutException("the topic " + topic + " was not read up to " + ends + " within " + timeout);
         }

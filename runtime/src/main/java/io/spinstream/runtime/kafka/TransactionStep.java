@@ -5,6 +5,7 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
@@ -13,10 +14,14 @@ import org.apache.kafka.common.errors.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.function.Supplier;
 
 /**
@@ -32,6 +37,7 @@ public final class TransactionStep {
     private final Consumer<?, ?> consumer;
     private final Supplier<Backoff> backoffs;
     private final Runnable beforeCommit;
+    private Map<TopicPartition, Long> written = Map.of();
 
     public TransactionStep(Producer<byte[], byte[]> producer, Consumer<?, ?> consumer) {
         this(producer, consumer, Backoff::standard, () -> {
@@ -57,9 +63,10 @@ public final class TransactionStep {
      * allows, and never followed by an abort: its outcome is not known until it completes.
      */
     public boolean commit(List<ProducerRecord<byte[], byte[]>> records, Map<TopicPartition, OffsetAndMetadata> offsets) {
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
         try {
             producer.beginTransaction();
-            records.forEach(producer::send);
+            records.forEach(r -> sent.add(producer.send(r)));
             if (!offsets.isEmpty()) {
                 producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
             }
@@ -73,6 +80,7 @@ public final class TransactionStep {
         while (true) {
             try {
                 producer.commitTransaction();
+                written = endsOf(sent);
                 return true;
             } catch (TimeoutException e) {
                 log.warn("committing the transaction timed out ({}); trying the commit again", e.getMessage());
@@ -83,6 +91,33 @@ public final class TransactionStep {
                 return abort(e, offsets.keySet());
             }
         }
+    }
+
+    /**
+     * Where the records of the last committed transaction end, per partition (offset + 1). A read-committed
+     * reader may not see them at once (the commit markers are written after the commit returns): wait
+     * for these positions before deciding on what the transaction wrote.
+     */
+    public Map<TopicPartition, Long> written() {
+        return written;
+    }
+
+    private static Map<TopicPartition, Long> endsOf(List<Future<RecordMetadata>> sent) {
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        for (Future<RecordMetadata> f : sent) {
+            try {
+                RecordMetadata m = f.get(); // done: the commit flushed every send
+                if (m.hasOffset()) {
+                    ends.merge(new TopicPartition(m.topic(), m.partition()), m.offset() + 1, Math::max);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptException(e);
+            } catch (ExecutionException e) {
+                throw new KafkaException("a send of a committed transaction failed", e.getCause());
+            }
+        }
+        return Map.copyOf(ends);
     }
 
     private boolean abort(KafkaException cause, Collection<TopicPartition> partitions) {

@@ -53,12 +53,12 @@ public final class OpponentWatcher implements AutoCloseable {
     }
 
     /**
-     * Waits until every promotion committed when this is called has been read, so {@link #current()}
-     * is not behind a promotion just written (by this evaluator or another).
+     * Waits until every promotion committed when this is called has been read, and past {@code written}
+     * (this instance's own last transaction), so {@link #current()} is not behind a promotion just written.
      */
-    public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, java.time.Duration timeout)
-            throws InterruptedException {
-        follower.syncWith(consumer, timeout);
+    public void syncWith(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, java.time.Duration timeout,
+                         java.util.Map<org.apache.kafka.common.TopicPartition, Long> written) throws InterruptedException {
+        follower.syncWith(consumer, timeout, written);
     }
 
     /** Whether it still follows the opponent topic. */

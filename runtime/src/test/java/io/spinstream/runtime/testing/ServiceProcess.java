@@ -29,6 +29,12 @@ public final class ServiceProcess implements AutoCloseable {
      * @param faultPoint {@code NAME[@N]} to arm, or null
      */
     public static ServiceProcess start(String mainClass, Map<String, String> env, String faultPoint, Path log) throws IOException {
+        return start(mainClass, List.of(), env, faultPoint, log);
+    }
+
+    /** With command-line arguments (a {@code spin} command). */
+    public static ServiceProcess start(String mainClass, List<String> args, Map<String, String> env, String faultPoint, Path log)
+            throws IOException {
         String java = ProcessHandle.current().info().command().orElseThrow();
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
@@ -38,6 +44,7 @@ public final class ServiceProcess implements AutoCloseable {
             command.add("-D" + FaultPoints.PROPERTY + "=" + faultPoint);
         }
         command.addAll(List.of("-cp", classpath, mainClass));
+        command.addAll(args);
         ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         b.environment().putAll(env);
