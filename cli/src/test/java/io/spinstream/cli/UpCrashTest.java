@@ -57,6 +57,8 @@ class UpCrashTest {
         Path sft = Files.writeString(dir.resolve("sft.jsonl"), lines);
         Path data = dir.resolve("data");
         Path logs = Files.createDirectories(Path.of("target/up-crash")); // kept for a look after a failure
+        Files.deleteIfExists(logs.resolve("1.log"));
+        Files.deleteIfExists(logs.resolve("2.log"));
         List<String> args = new ArrayList<>(List.of("up", "--model", model.toString(), "--sft", sft.toString(),
                 "--data", data.toString()));
         args.addAll(SETTINGS);

@@ -38,7 +38,8 @@ class EvaluatorCrashTest {
     private static Setting setting(DevStack stack, Path dir, Map<String, String> env) throws Exception {
         Map<String, String> all = new java.util.HashMap<>(Map.of(
                 "SPIN_HELDOUT_SHARE", "0.5", "SPIN_GATE_MIN_PROMPTS", "10", "SPIN_EVALUATOR_MAX_NEW_TOKENS", "6",
-                "SPIN_GATE_GUARDS", ""));
+                "SPIN_GATE_GUARDS", "",
+                "SPIN_KAFKA_SESSION_TIMEOUT_MS", "6000")); // a killed member leaves its group in seconds, not 45
         all.putAll(env);
         SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), EvaluatorKeys.all(), all);
         List<Prompt> heldOut = EvaluatorServiceTest.produceSums(f);
