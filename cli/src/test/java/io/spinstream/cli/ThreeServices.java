@@ -27,11 +27,16 @@ final class ThreeServices {
     private ThreeServices() {
     }
 
-    static SpinFixtures fixtures(DevStack stack, Path dir) {
+    /** The keys of the three services together. */
+    static List<ConfigKey<?>> keys() {
         List<ConfigKey<?>> keys = new ArrayList<>(GeneratorKeys.all());
         keys.addAll(TrainerKeys.all());
         keys.addAll(EvaluatorKeys.all());
-        return new SpinFixtures(stack, dir.resolve("store"), keys.stream().distinct().toList(), Map.ofEntries(
+        return keys.stream().distinct().toList();
+    }
+
+    static SpinFixtures fixtures(DevStack stack, Path dir) {
+        return new SpinFixtures(stack, dir.resolve("store"), keys(), Map.ofEntries(
                 Map.entry("SPIN_HELDOUT_SHARE", "0.25"),
                 Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
                 Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),

@@ -48,7 +48,9 @@ public final class ServiceConfig {
     public static ServiceConfig load(Collection<ConfigKey<?>> keys, Map<String, String> env, Optional<Path> file,
                                      Map<String, String> overrides) {
         Map<String, ConfigKey<?>> declared = new LinkedHashMap<>();
-        keys.forEach(k -> declared.put(k.name(), k));
+        // Services run together (the demo, spin up) may declare one key twice, required by one (the trainer's
+        // store) and optional for another: the required one stands.
+        keys.forEach(k -> declared.merge(k.name(), k, (a, b) -> a.required() ? a : b));
         List<String> problems = new ArrayList<>();
         Map<String, String> raw = new TreeMap<>();
 

@@ -1,0 +1,144 @@
+package io.spinstream.cli;
+
+import io.spinstream.devstack.BrokerTest;
+import io.spinstream.devstack.DevStack;
+import io.spinstream.runtime.PollingService;
+import io.spinstream.runtime.testing.SpinFixtures;
+import io.spinstream.schemas.Evaluation;
+import io.spinstream.schemas.OpponentPromotion;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The three services on a tiny model for 50 verdicts (each a pass of training, a candidate and its
+ * evaluation; a rejection rolls back and trains again, a promotion starts a round): one promotion per
+ * round, each prompt answered once per round, each candidate judged once, and what a long run must not
+ * grow without bound measured at the 10th and the 50th verdict: heap after a GC, resident memory, the pair
+ * joiner's state stores. The checkpoint store grows by the candidates written and nothing else (no
+ * leftover temporary folders); a retention policy is not part of this.
+ */
+@BrokerTest
+@Tag("fault")
+class SoakTest {
+    private static final int ROUNDS = 50;
+
+    private record Sample(int round, double heapMb, double rssMb, double stateMb, double storeMb, long storeFolders) {
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "| %d | %.1f | %.1f | %.2f | %.2f | %d |", round, heapMb, rssMb,
+                    stateMb, storeMb, storeFolders);
+        }
+    }
+
+    @Test
+    void fiftyRoundsStayBounded(DevStack stack, @TempDir Path dir) throws Exception {
+        SpinFixtures f = new SpinFixtures(stack, dir.resolve("store"), ThreeServices.keys(), Map.ofEntries(
+                Map.entry("SPIN_HELDOUT_SHARE", "0.3"),
+                Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
+                Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),
+                Map.entry("SPIN_GENERATOR_BATCH_SIZE", "8"),
+                Map.entry("SPIN_GENERATOR_MAX_NEW_TOKENS", "4"),
+                Map.entry("SPIN_TRAINER_BATCH_SIZE", "4"),
+                Map.entry("SPIN_TRAINER_CHECKPOINT_EVERY_STEPS", "1000"),
+                Map.entry("SPIN_TRAINER_IDLE_MS", "800"),
+                Map.entry("SPIN_TRAINER_PROGRESS_MS", "60000"),
+                Map.entry("SPIN_TRAINER_LR", "1e-3"),
+                Map.entry("SPIN_GATE_GUARDS", ""),
+                // A rejected candidate is trained again from the opponent at half the rate: every verdict leads to
+                // another candidate, promoted or not, so the run never stands still.
+                Map.entry("SPIN_TRAINER_REJECTION_POLICY", "rollback"),
+                Map.entry("SPIN_TRAINER_REJECTION_ROLLBACK_AFTER", "1"),
+                Map.entry("SPIN_GATE_MIN_PROMPTS", "3"),
+                Map.entry("SPIN_EVALUATOR_SUITES", "nll"),
+                Map.entry("SPIN_EVALUATOR_REQUIRED_SUITES", "nll"),
+                Map.entry("SPIN_EVALUATOR_MAX_NEW_TOKENS", "4")));
+        f.promote(f.checkpoint("base", 1), 0);
+        List<Prompt> prompts = IntStream.range(0, 20).mapToObj(i -> SpinFixtures.prompt("arith", "s" + i, i + "+1=",
+                String.valueOf(i + 1))).toList();
+        f.produce("arith", prompts, List.of());
+        List<PollingService> services = ThreeServices.start(f);
+        List<Sample> samples = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try {
+            for (int target : new int[]{10, ROUNDS}) {
+                List<Evaluation> verdicts = f.read(f.topics.evaluations(), l -> l.size() >= target,
+                        Duration.ofSeconds(12L * target));
+                assertThat(verdicts).as("verdicts by now (after %.0f s)", (System.nanoTime() - t0) / 1e9)
+                        .hasSizeGreaterThanOrEqualTo(target);
+                services.forEach(s -> assertThat(s.deadBecause()).isEmpty());
+                samples.add(sample(target, dir));
+            }
+        } finally {
+            services.forEach(PollingService::stop);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2));
+        System.out.printf("soak: %d verdicts (%d promotions) in %.0f s (%.1f s a verdict)%n"
+                + "| verdicts | heap MB | RSS MB | state MB | store MB | store folders |%n",
+                ROUNDS, opponents.size() - 1, seconds, seconds / ROUNDS);
+        samples.forEach(System.out::println);
+        services.forEach(s -> assertThat(s.failure()).isNull());
+
+        assertThat(opponents).extracting(OpponentPromotion::getRound).as("one promotion per round")
+                .doesNotHaveDuplicates().startsWith(0, 1, 2, 3);
+        List<Evaluation> verdicts = f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(2));
+        assertThat(verdicts.stream().map(Evaluation::getCheckpointId)).as("each candidate judged once").doesNotHaveDuplicates();
+        List<SyntheticResponse> answers = f.answers(l -> false, Duration.ofSeconds(2));
+        assertThat(answers.stream().map(a -> a.getRound() + "/" + a.getPromptId())).as("each prompt once per round")
+                .doesNotHaveDuplicates();
+
+        Sample early = samples.get(0);
+        Sample late = samples.get(1);
+        assertThat(late.heapMb() - early.heapMb()).as("heap growth from round 10 to 50, MB").isLessThan(64);
+        assertThat(late.rssMb() - early.rssMb()).as("resident memory growth from round 10 to 50, MB").isLessThan(400);
+        assertThat(late.stateMb()).as("pair joiner state, MB").isLessThan(64);
+        try (Stream<Path> entries = Files.list(dir.resolve("store"))) {
+            assertThat(entries.map(p -> p.getFileName().toString())).as("no temporary folders left")
+                    .noneMatch(n -> n.startsWith("."));
+        }
+        double perFolder = late.storeMb() / late.storeFolders();
+        assertThat(early.storeMb() / early.storeFolders()).as("every checkpoint the same size").isCloseTo(perFolder,
+                org.assertj.core.data.Percentage.withPercentage(25));
+    }
+
+    private static Sample sample(int round, Path dir) throws IOException {
+        System.gc();
+        double heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / 1e6;
+        double rss = 0;
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                rss = Long.parseLong(line.replaceAll("\\D", "")) / 1e3;
+            }
+        }
+        long folders;
+        try (Stream<Path> s = Files.list(dir.resolve("store"))) {
+            folders = s.filter(Files::isDirectory).count();
+        }
+        return new Sample(round, heap, rss, size(dir.resolve("streams")) / 1e6, size(dir.resolve("store")) / 1e6, folders);
+    }
+
+    private static long size(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+}
