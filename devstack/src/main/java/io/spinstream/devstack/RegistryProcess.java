@@ -101,7 +101,11 @@ public final class RegistryProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        RegistryProcess registry = new RegistryProcess(home, java, ports[0], ports[1], workDir, false, serverSettings);
+        return started(new RegistryProcess(home, java, ports[0], ports[1], workDir, false, serverSettings));
+    }
+
+    /** Starts {@code registry}'s server; closes it (and its folder) when that fails. */
+    private static RegistryProcess started(RegistryProcess registry) {
         try {
             registry.startServer();
         } catch (RuntimeException e) {
@@ -132,14 +136,7 @@ public final class RegistryProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        RegistryProcess registry = new RegistryProcess(home, java, port, managementPort, workDir, dataDir != null);
-        try {
-            registry.startServer();
-        } catch (RuntimeException e) {
-            registry.close();
-            throw e;
-        }
-        return registry;
+        return started(new RegistryProcess(home, java, port, managementPort, workDir, dataDir != null));
     }
 
     /** Starts the registry (again) on its ports and data; a no-op while it runs. */

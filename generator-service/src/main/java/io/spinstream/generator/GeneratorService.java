@@ -35,7 +35,6 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -214,14 +213,11 @@ public final class GeneratorService extends PollingService {
         metrics.counter("spin.generator.transient.faults").increment();
         while (true) { // the rewind must happen: records polled after the committed offsets would be skipped
             try {
-                outage.pause();
+                outage.pauseOrThrow();
                 TransactionStep.rewind(c, c.assignment());
                 return;
-            } catch (InterruptedException interrupted) {
-                Thread.currentThread().interrupt();
-                throw new InterruptException(interrupted);
             } catch (RuntimeException again) {
-                if (!FaultKind.isTransient(again)) {
+                if (!FaultKind.isTransient(again)) { // an interrupt too
                     throw again;
                 }
                 log.warn("rewinding failed ({}); trying again in {}", again.getMessage(), outage.peek());

@@ -36,6 +36,19 @@ public final class Backoff {
         return slept;
     }
 
+    /**
+     * {@link #pause()} for loops that cannot throw {@link InterruptedException}: an interrupt is kept on
+     * the thread and thrown as Kafka's unchecked {@link org.apache.kafka.common.errors.InterruptException}.
+     */
+    public Duration pauseOrThrow() {
+        try {
+            return pause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
     /** The pause the next {@link #pause()} sleeps. */
     public Duration peek() {
         return next;

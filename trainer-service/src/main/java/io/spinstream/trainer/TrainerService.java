@@ -31,7 +31,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -154,15 +153,6 @@ public final class TrainerService extends PollingService {
                         new ProgressLog(clock, settings.round().progressMs())));
     }
 
-    private static void pause(Backoff backoff) {
-        try {
-            backoff.pause();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptException(e);
-        }
-    }
-
     /** Reads the pairs topic into a round: decoding, dead letters, rejections and rereading after a rollback. */
     private final class Pairs {
         private final KafkaConsumer<byte[], byte[]> consumer;
@@ -196,7 +186,7 @@ public final class TrainerService extends PollingService {
                     }
                     // The registry or the broker cannot be reached: read again from what the round has taken.
                     log.warn("transient fault reading pairs ({}); reading again in {}", e.getMessage(), outage.peek());
-                    pause(outage);
+                    outage.pauseOrThrow();
                     seek(round);
                     continue;
                 }

@@ -84,7 +84,7 @@ public final class TransactionStep {
                 return true;
             } catch (TimeoutException e) {
                 log.warn("committing the transaction timed out ({}); trying the commit again", e.getMessage());
-                pause(backoff);
+                backoff.pauseOrThrow();
             } catch (ProducerFencedException e) {
                 throw e;
             } catch (KafkaException e) {
@@ -129,7 +129,7 @@ public final class TransactionStep {
                 break;
             } catch (TimeoutException e) {
                 log.warn("aborting the transaction timed out ({}); trying again", e.getMessage());
-                pause(backoff);
+                backoff.pauseOrThrow();
             }
         }
         while (true) {
@@ -138,22 +138,13 @@ public final class TransactionStep {
                 return false;
             } catch (TimeoutException e) {
                 log.warn("reading the committed offsets timed out ({}); trying again", e.getMessage());
-                pause(backoff);
+                backoff.pauseOrThrow();
             }
         }
     }
 
     private Backoff backoff() {
         return backoffs.get();
-    }
-
-    private static void pause(Backoff backoff) {
-        try {
-            backoff.pause();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptException(e);
-        }
     }
 
     /** Seeks {@code partitions} back to the group's committed offsets (the beginning where none is committed). */
