@@ -3,6 +3,7 @@
 #   ./spin local            a real broker + registry on this machine, with the topics (Ctrl-C stops it)
 #   ./spin test             the whole test suite (what CI runs)
 #   ./spin test --fast      only the tests that need no broker (tag "broker" left out)
+#   ./spin test --no-fault  everything but the fault matrix and the soak (tag "fault" left out)
 #   ./spin build            build everything, skip tests
 #   ./spin <command> ...    any other command of the command line (./spin --help lists them)
 set -euo pipefail
@@ -78,6 +79,9 @@ case "${1:-}" in
     if [ "${1:-}" = "--fast" ]; then
       shift
       set -- -DexcludedGroups=broker "$@"
+    elif [ "${1:-}" = "--no-fault" ]; then
+      shift
+      set -- -DexcludedGroups=fault "$@"
     fi
     mvn_cmd verify "$@"
     exit $?

@@ -3,6 +3,7 @@ package io.spinstream.cli;
 import io.spinstream.demo.DemoRun;
 import io.spinstream.demo.DemoSetup;
 import io.spinstream.runtime.config.ConfigKey;
+import io.spinstream.runtime.config.ServiceConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -62,10 +63,13 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         for (Map.Entry<String, String> e : flags.entrySet()) {
-            if (DemoRun.serviceKeys().stream().noneMatch(k -> k.name().equals(e.getKey()))) {
+            boolean kafkaClient = e.getKey().startsWith(ServiceConfig.KAFKA_PASSTHROUGH)
+                    && e.getKey().length() > ServiceConfig.KAFKA_PASSTHROUGH.length();
+            if (!kafkaClient && DemoRun.serviceKeys().stream().noneMatch(k -> k.name().equals(e.getKey()))) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new DemoCommand()),
-                        "--set " + e.getKey() + ": not a service setting; expected one of "
-                                + DemoRun.serviceKeys().stream().map(ConfigKey::name).sorted().toList());
+                        "--set " + e.getKey() + ": not a service setting; expected " + ServiceConfig.KAFKA_PASSTHROUGH
+                                + "* (a Kafka client setting) or one of "
+                                + DemoRun.serviceKeys().stream().map(ConfigKey::name).distinct().sorted().toList());
             }
             out.put(e.getKey(), e.getValue());
         }

@@ -43,7 +43,8 @@ class UpCrashTest {
             "--set", "spin.generator.batch.size=8", "--set", "spin.generator.max.new.tokens=6",
             "--set", "spin.trainer.batch.size=4", "--set", "spin.trainer.checkpoint.every.steps=2",
             "--set", "spin.trainer.idle.ms=4000", "--set", "spin.trainer.lr=3e-3", "--set", "spin.gate.min.prompts=5",
-            "--set", "spin.evaluator.max.new.tokens=6", "--set", "spin.metrics.port=0");
+            "--set", "spin.evaluator.max.new.tokens=6", "--set", "spin.metrics.port=0",
+            "--set", "spin.kafka.session.timeout.ms=6000"); // the killed run's group members leave in seconds
 
     @Test
     void aKilledSpinUpResumesItsRunFromItsData(@TempDir Path dir) throws Exception {

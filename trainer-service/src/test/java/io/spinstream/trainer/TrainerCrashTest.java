@@ -34,6 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("fault")
 class TrainerCrashTest {
     private static final String MAIN = TrainerMain.class.getName();
+    /** A killed pair joiner leaves its group in seconds, not after the default 45 s session. */
+    private static final Map<String, String> SHORT_SESSION = Map.of("SPIN_KAFKA_SESSION_TIMEOUT_MS", "6000");
 
     @ParameterizedTest
     @ValueSource(strings = {FaultPoints.TRAINER_CANDIDATE_WRITTEN, FaultPoints.TRAINER_CANDIDATE_RENAMED})
@@ -42,12 +44,12 @@ class TrainerCrashTest {
         SpinFixtures f = TrainerServiceTest.fixtures(stack, dir);
         f.promote(f.checkpoint("base", 1), 0);
         TrainerServiceTest.producePairs(f);
-        try (ServiceProcess killed = ServiceProcess.start(MAIN, f.env(Map.of()), point, dir.resolve("1.log"))) {
+        try (ServiceProcess killed = ServiceProcess.start(MAIN, f.env(SHORT_SESSION), point, dir.resolve("1.log"))) {
             assertThat(killed.awaitExit(Duration.ofSeconds(180))).as(killed.tail(30)).isEqualTo(137);
         }
         List<CheckpointEvent> before = f.read(f.topics.checkpoints(), l -> false, Duration.ofSeconds(2));
         assertThat(before).as("killed before its first candidate was announced").isEmpty();
-        try (ServiceProcess again = ServiceProcess.start(MAIN, f.env(Map.of()), null, dir.resolve("2.log"))) {
+        try (ServiceProcess again = ServiceProcess.start(MAIN, f.env(SHORT_SESSION), null, dir.resolve("2.log"))) {
             CheckpointEvent end = TrainerServiceTest.endOfRound(f, Duration.ofSeconds(180));
             assertThat(end.getTrainMetrics().get("pairs_trained")).as(again.tail(30)).isEqualTo(44.0);
             assertThat(end.getConsumedOffsets()).singleElement().satisfies(o -> assertThat(o.getOffset()).isEqualTo(47L));
@@ -70,7 +72,8 @@ class TrainerCrashTest {
         f.promote(f.checkpoint("base", 1), 0);
         TrainerServiceTest.producePairs(f);
         Map<String, String> env = f.env(Map.of("SPIN_TRAINER_REJECTION_POLICY", "rollback",
-                "SPIN_TRAINER_REJECTION_ROLLBACK_AFTER", "1", "SPIN_TRAINER_REJECTION_LR_FACTOR", "0.5"));
+                "SPIN_TRAINER_REJECTION_ROLLBACK_AFTER", "1", "SPIN_TRAINER_REJECTION_LR_FACTOR", "0.5",
+                "SPIN_KAFKA_SESSION_TIMEOUT_MS", "6000"));
         try (ServiceProcess killed = ServiceProcess.start(MAIN, env, FaultPoints.TRAINER_ROLLED_BACK, dir.resolve("1.log"))) {
             CheckpointEvent first = TrainerServiceTest.endOfRound(f, Duration.ofSeconds(180));
             reject(f, first.getCheckpointId());

@@ -85,7 +85,8 @@ class TrainerServiceTest {
                 "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=2", "-Dai.djl.pytorch.num_interop_threads=1",
                 "-cp", classpath, TrainerMain.class.getName())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        pb.environment().putAll(f.env(Map.of("SPIN_INSTANCE_ID", "trainer-b")));
+        // A short session: the killed instance's pair joiner leaves its group in seconds, not 45.
+        pb.environment().putAll(f.env(Map.of("SPIN_INSTANCE_ID", "trainer-b", "SPIN_KAFKA_SESSION_TIMEOUT_MS", "6000")));
         return pb.start();
     }
 
