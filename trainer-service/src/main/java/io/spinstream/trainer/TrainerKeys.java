@@ -33,6 +33,8 @@ public final class TrainerKeys {
             "8", "pairs per micro-batch");
     public static final ConfigKey<Integer> ACCUMULATION = ConfigKey.optional("spin.trainer.accumulation",
             ValueType.POSITIVE_INT, "1", "micro-batches per optimiser step");
+    public static final ConfigKey<Integer> KEEP = ConfigKey.optional("spin.checkpoint.keep", ValueType.NON_NEGATIVE_INT, "3",
+            "checkpoints kept beside the opponents, the open candidates and the resume point (without optimiser state)");
     public static final ConfigKey<Integer> CHECKPOINT_EVERY = ConfigKey.optional("spin.trainer.checkpoint.every.steps",
             ValueType.POSITIVE_INT, "50", "a candidate checkpoint every N steps");
     public static final ConfigKey<Long> IDLE_MS = ConfigKey.optional("spin.trainer.idle.ms", ValueType.POSITIVE_LONG,
@@ -65,7 +67,7 @@ public final class TrainerKeys {
 
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
-        all.addAll(List.of(STORE, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
+        all.addAll(List.of(STORE, KEEP, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
                 CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
                 ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS, ROUND_END));
         return all;

@@ -1,5 +1,6 @@
 package io.spinstream.trainer;
 
+import io.spinstream.model.checkpoint.CheckpointRetention;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
@@ -27,7 +28,7 @@ public final class TrainerMain {
                 RejectionPolicy.of(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER), c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)),
                 c.get(INCLUDE_PREVIOUS), RoundKeys.template(c), c.get(PROGRESS_MS));
         return new TrainerService.Settings(round, new RoundEnd.Rule(c.get(IDLE_MS), c.get(ROUND_END).equals("generation")),
-                RoundKeys.split(c), Path.of(c.get(STATE_DIR)));
+                RoundKeys.split(c), Path.of(c.get(STATE_DIR)), new CheckpointRetention(c.get(KEEP)));
     }
 
     public static void main(String[] args) {

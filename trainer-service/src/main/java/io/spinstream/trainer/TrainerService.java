@@ -2,6 +2,7 @@ package io.spinstream.trainer;
 
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.spinstream.model.checkpoint.CheckpointRetention;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.runtime.Backoff;
 import io.spinstream.runtime.FaultKind;
@@ -58,7 +59,8 @@ public final class TrainerService extends PollingService {
      * @param end      when a round's pass is over
      * @param stateDir Kafka Streams state of the pair join
      */
-    public record Settings(RoundSettings round, RoundEnd.Rule end, HeldOutSplit split, Path stateDir) {
+    public record Settings(RoundSettings round, RoundEnd.Rule end, HeldOutSplit split, Path stateDir,
+                           CheckpointRetention retention) {
         String runId() {
             return round.checkpointing().runId();
         }
@@ -117,7 +119,7 @@ public final class TrainerService extends PollingService {
                 }
                 RoundTrainer opened;
                 try {
-                    opened = open(next.get(), manager, admin, producer);
+                    opened = open(next.get(), manager, admin, producer, evaluations);
                     refusals.reset();
                 } catch (RuntimeException e) {
                     if (!FaultKind.isTransient(e)) {
@@ -142,7 +144,8 @@ public final class TrainerService extends PollingService {
         }
     }
 
-    private RoundTrainer open(OpponentPromotion opp, NDManager manager, Admin admin, KafkaProducer<byte[], byte[]> producer) {
+    private RoundTrainer open(OpponentPromotion opp, NDManager manager, Admin admin, KafkaProducer<byte[], byte[]> producer,
+                              EvaluationHistory evaluations) {
         RoundPlan.OpponentRef ref = new RoundPlan.OpponentRef(opp.getCheckpointId(), opp.getRound(),
                 CheckpointLocation.within(store.root()).resolve(opp.getUri()), opp.getSha256());
         RoundPlan plan = RoundPlan.of(store, ref, settings.round().includePreviousRound());
@@ -150,6 +153,7 @@ public final class TrainerService extends PollingService {
                 : () -> GenerationPass.unfinished(admin, topics, opp.getRound()).stream().map(TopicPartition::toString).toList();
         return new RoundTrainer(plan, settings.round(), store, new RoundEnd(clock, settings.end().idleMs(), progress), manager,
                 List.of(new FaultPointListener(context.faults()), new CandidateAnnouncer(producer, topics, clock), metrics,
+                        new StoreRetention(store, settings.retention(), evaluations),
                         new ProgressLog(clock, settings.round().progressMs())));
     }
 

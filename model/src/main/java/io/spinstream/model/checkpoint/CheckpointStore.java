@@ -111,9 +111,11 @@ public final class CheckpointStore {
             CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha, stateSha);
             // The metadata goes last: a folder without it was never completed.
             Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
+            forceAll(temp);
             beforeRename.accept(temp);
             try {
                 Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+                force(root);
             } catch (AtomicMoveNotSupportedException e) {
                 throw new CheckpointException("the checkpoint store " + root + " cannot rename atomically", e);
             }
@@ -148,13 +150,115 @@ public final class CheckpointStore {
                 Files.copy(f, temp.resolve(f.getFileName()));
             }
             Files.copy(dir.resolve(METADATA), temp.resolve(METADATA)); // last, as in save
+            forceAll(temp);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            force(root);
             return target;
         } catch (IOException e) {
             throw new CheckpointException("cannot copy checkpoint " + m.id() + " into " + root + ": " + e, e);
         } finally {
             deleteQuietly(temp);
         }
+    }
+
+    /**
+     * Deletes checkpoint {@code id}: renamed out of sight first, so a deletion cut short leaves a
+     * temporary folder ({@link #removeTemporaryFolders}), never a half checkpoint under its id.
+     */
+    public void delete(String id) {
+        Path dir = directoryOf(id);
+        if (!Files.exists(dir)) {
+            return;
+        }
+        Path doomed = root.resolve(TEMP_PREFIX + "deleted-" + id + "-" + UUID.randomUUID());
+        try {
+            Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new CheckpointException("cannot delete checkpoint " + id + ": " + e.getMessage(), e);
+        }
+        deleteQuietly(doomed);
+    }
+
+    /**
+     * Drops checkpoint {@code id}'s optimiser state: its metadata is rewritten without the state's sha256
+     * (atomically), then the state file is deleted. The weights and their sha256 stay as they were.
+     */
+    public void dropTrainingState(String id) {
+        Path dir = directoryOf(id);
+        CheckpointMetadata m = metadata(id).orElseThrow(() -> new CheckpointException("no checkpoint " + id + " in " + root));
+        if (m.trainingStateSha256() == null && !Files.exists(dir.resolve(TRAINING_STATE))) {
+            return;
+        }
+        CheckpointMetadata without = new CheckpointMetadata(m.format(), m.id(), m.parentId(), m.round(), m.step(), m.createdAt(),
+                m.weightsFile(), m.sha256(), m.metrics(), m.offsets(), null);
+        Path temp = dir.resolve(METADATA + ".tmp-" + UUID.randomUUID());
+        try {
+            Files.write(temp, JSON.writeValueAsBytes(without));
+            force(temp);
+            Files.move(temp, dir.resolve(METADATA), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.deleteIfExists(dir.resolve(TRAINING_STATE));
+        } catch (IOException e) {
+            throw new CheckpointException("cannot drop the optimiser state of " + id + ": " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+
+    /**
+     * Removes the temporary folders of writes and deletions that never finished (a crash), those not
+     * touched for {@code olderThan} (a live writer's folder is younger); returns how many were removed.
+     */
+    public int removeTemporaryFolders(java.time.Duration olderThan) {
+        if (!Files.isDirectory(root)) {
+            return 0;
+        }
+        long cutoff = System.currentTimeMillis() - olderThan.toMillis();
+        int removed = 0;
+        try (Stream<Path> dirs = Files.list(root)) {
+            for (Path d : dirs.filter(d -> d.getFileName().toString().startsWith(TEMP_PREFIX)).toList()) {
+                if (Files.getLastModifiedTime(d).toMillis() <= cutoff) {
+                    deleteQuietly(d);
+                    removed++;
+                }
+            }
+        } catch (IOException e) {
+            throw new CheckpointException("cannot list " + root + ": " + e.getMessage(), e);
+        }
+        return removed;
+    }
+
+    /** Bytes of every file of checkpoint {@code id}. */
+    public long sizeOf(String id) {
+        try (Stream<Path> files = Files.walk(directoryOf(id))) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** Flushes a file (or a folder's entries) to the device: a rename must not outrun its contents. */
+    private static void force(Path p) throws IOException {
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(p, Files.isDirectory(p)
+                ? java.nio.file.StandardOpenOption.READ : java.nio.file.StandardOpenOption.WRITE)) {
+            c.force(true);
+        } catch (IOException e) {
+            if (!Files.isDirectory(p)) {
+                throw e; // some file systems cannot open a folder for force(); its files are flushed already
+            }
+        }
+    }
+
+    private static void forceAll(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                force(f);
+            }
+        }
+        force(dir);
     }
 
     private static String writeTensors(Path file, Map<String, NDArray> tensors) throws IOException {

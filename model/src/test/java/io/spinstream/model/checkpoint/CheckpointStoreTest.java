@@ -215,4 +215,36 @@ class CheckpointStoreTest {
         HfFolders.writeSafetensors(file, List.copyOf(weights.keySet()), shapes, weights, dtype);
         assertThat(List.of(file)).allMatch(Files::exists);
     }
+
+    @Test
+    void aCheckpointIsDeletedOutOfSightItsOptimiserStateDroppedAndCrashedWritesCleared(@TempDir Path dir) throws Exception {
+        CheckpointStore store = new CheckpointStore(dir);
+        try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(20, 16, 1, 2, 2, 16), manager, 1, DataType.FLOAT32)) {
+            Map<String, ai.djl.ndarray.NDArray> state = Map.of("m", manager.ones(new ai.djl.ndarray.types.Shape(4)));
+            store.save(model, null, CheckpointMetadata.of("a", null, 0, 1, null, null), state);
+            store.save(model, null, CheckpointMetadata.of("b", null, 0, 2, null, null), state);
+        }
+        String sha = store.metadata("a").orElseThrow().sha256();
+        long before = store.sizeOf("a");
+        store.dropTrainingState("a");
+        assertThat(Files.exists(dir.resolve("a").resolve(CheckpointStore.TRAINING_STATE))).isFalse();
+        assertThat(store.metadata("a").orElseThrow().trainingStateSha256()).isNull();
+        assertThat(store.metadata("a").orElseThrow().sha256()).as("the weights' sha256 is unchanged").isEqualTo(sha);
+        assertThat(store.sizeOf("a")).isLessThan(before);
+        try (LoadedCheckpoint loaded = store.load("a", manager)) {
+            assertThat(loaded.metadata().id()).isEqualTo("a");
+        }
+
+        store.delete("b");
+        assertThat(store.list()).containsExactly("a");
+        assertThat(Files.exists(dir.resolve("b"))).isFalse();
+
+        Path crashed = Files.createDirectories(dir.resolve(".tmp-c-123"));
+        Files.writeString(crashed.resolve("model.safetensors"), "partial");
+        Files.setLastModifiedTime(crashed, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 600_000));
+        Path live = Files.createDirectories(dir.resolve(".tmp-d-456"));
+        assertThat(store.removeTemporaryFolders(java.time.Duration.ofMinutes(1))).isEqualTo(1);
+        assertThat(Files.exists(crashed)).isFalse();
+        assertThat(Files.exists(live)).as("a write in progress is left alone").isTrue();
+    }
 }
