@@ -57,8 +57,7 @@ public record CheckpointRetention(int keep) {
         String resume = checkpoints.stream().filter(m -> opponentId != null && opponentId.equals(m.parentId()))
                 .max(Comparator.comparingLong(CheckpointMetadata::step)).map(CheckpointMetadata::id).orElse(null);
         List<CheckpointMetadata> newestFirst = new ArrayList<>(checkpoints);
-        newestFirst.sort(Comparator.comparing((CheckpointMetadata m) -> m.createdAt() == null ? "" : m.createdAt())
-                .thenComparingLong(CheckpointMetadata::step).reversed());
+        newestFirst.sort(Comparator.comparing(CheckpointRetention::created).thenComparingLong(CheckpointMetadata::step).reversed());
         List<Decision> out = new ArrayList<>();
         int others = 0;
         for (CheckpointMetadata m : newestFirst) {
@@ -79,5 +78,13 @@ public record CheckpointRetention(int keep) {
             }
         }
         return out;
+    }
+
+    private static java.time.Instant created(CheckpointMetadata m) {
+        try {
+            return m.createdAt() == null ? java.time.Instant.EPOCH : java.time.Instant.parse(m.createdAt());
+        } catch (java.time.format.DateTimeParseException e) {
+            return java.time.Instant.EPOCH;
+        }
     }
 }

@@ -24,10 +24,10 @@ class CheckpointRetentionTest {
                 m("r0-s20", "base", 0, 20, "2026-12-01T10:02:00Z"),   // promoted: opponent of round 1
                 m("r0-s30", "base", 0, 30, "2026-12-01T10:03:00Z"),   // stale once r0-s20 was promoted
                 m("r1-s10", "r0-s20", 1, 10, "2026-12-01T10:04:00Z"), // promoted: opponent of round 2, in force
-                m("r1-s20", "r0-s20", 1, 20, "2026-12-01T10:05:00Z"), // stale
+                m("r1-s20", "r0-s20", 1, 20, "2026-12-01T10:06:00.500Z"), // stale, written half a second after r2-s10
                 m("r2-s10", "r1-s10", 2, 10, "2026-12-01T10:06:00Z"), // refused
-                m("r2-s20", "r1-s10", 2, 20, "2026-12-01T10:07:00Z"), // open: not judged yet
-                m("r2-s30", "r1-s10", 2, 30, "2026-12-01T10:08:00Z")); // the resume point
+                m("r2-s20", "r1-s10", 2, 20, "2026-12-01T10:08:00Z"), // open: not judged yet (the same second)
+                m("r2-s30", "r1-s10", 2, 30, "2026-12-01T10:08:00.250Z")); // the resume point
         List<CheckpointRetention.Decision> plan = new CheckpointRetention(1).plan(store, "r1-s10", Set.of("r0-s10", "r2-s10"));
         Map<String, String> kind = plan.stream().collect(Collectors.toMap(CheckpointRetention.Decision::id,
                 d -> d.getClass().getSimpleName() + ": " + d.reason()));
@@ -36,8 +36,8 @@ class CheckpointRetentionTest {
                 .containsEntry("base", "KeepWeights: promoted (an ancestor of the opponent)")
                 .containsEntry("r2-s30", "Keep: the trainer's resume point")
                 .containsEntry("r2-s20", "Keep: a candidate of the current round not refused yet")
-                .containsEntry("r2-s10", "KeepWeights: one of the newest 1 others")
-                .containsEntry("r1-s20", "Delete: stale (trained from an earlier opponent), older than the newest 1")
+                .containsEntry("r1-s20", "KeepWeights: one of the newest 1 others")
+                .containsEntry("r2-s10", "Delete: refused, older than the newest 1")
                 .containsEntry("r0-s30", "Delete: stale (trained from an earlier opponent), older than the newest 1")
                 .containsEntry("r0-s10", "Delete: refused, older than the newest 1");
         assertThat(plan).hasSize(store.size());
