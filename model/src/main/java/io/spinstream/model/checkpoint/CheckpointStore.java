@@ -464,7 +464,9 @@ public final class CheckpointStore {
 
     private static long modified(Path p) {
         try {
-            return Files.getLastModifiedTime(p.resolve(METADATA)).toMillis();
+            // The weights, not the metadata: dropping the optimiser state rewrites the metadata of an old checkpoint.
+            Path weights = p.resolve(WEIGHTS);
+            return Files.getLastModifiedTime(Files.exists(weights) ? weights : p.resolve(METADATA)).toMillis();
         } catch (IOException e) {
             return 0;
         }
