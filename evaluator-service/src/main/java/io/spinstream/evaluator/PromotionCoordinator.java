@@ -72,6 +72,11 @@ final class PromotionCoordinator {
         return new Pass(true, null);
     }
 
+    /** Whether a candidate can ever wait here: this evaluator promotes, and some required suite runs elsewhere. */
+    public boolean mayWait() {
+        return isPromoter() && !missingSuites("", List.of()).isEmpty();
+    }
+
     /** Remembers a passing candidate this evaluator will promote once the other suites pass it. */
     public void await(Waiting w) {
         if (isPromoter()) {

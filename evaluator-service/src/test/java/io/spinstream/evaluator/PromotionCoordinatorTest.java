@@ -51,6 +51,9 @@ class PromotionCoordinatorTest {
         assertThat(nll.promoterSuite()).isEqualTo("nll");
         assertThat(nll.isPromoter()).isTrue();
         assertThat(em.isPromoter()).isFalse();
+        assertThat(nll.mayWait()).as("promotes, and exact_match runs elsewhere").isTrue();
+        assertThat(em.mayWait()).isFalse();
+        assertThat(new PromotionCoordinator(List.of("nll", "exact_match"), List.of("nll", "exact_match")).mayWait()).isFalse();
 
         // exact_match passed first: it does not promote; nll passes later and promotes at once.
         List<Evaluation> history = List.of(evaluation("c1", "exact_match", Verdict.PROMOTE));
