@@ -57,7 +57,7 @@ public final class EvaluatorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, List<String> suites, List<String> requiredSuites, PromotionGate gate,
                            HeldOutSplit split, PromptTemplate template, int maxPrompts, int maxNewTokens, int batchSize,
-                           CheckpointLocation location) {
+                           CheckpointLocation location, ai.djl.Device device) {
         String suiteKey() {
             return String.join("+", suites);
         }
@@ -97,7 +97,8 @@ public final class EvaluatorService extends PollingService {
         Map<String, Object> props = context.kafka().readCommittedConsumer(group());
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1); // one evaluation per transaction
         props.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 30 * 60 * 1000); // an evaluation may take minutes
-        try (NDManager manager = NDManager.newBaseManager();
+        log.info("computing on {}", settings.device());
+        try (NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              EvaluationHistory history = new EvaluationHistory(context.kafka(), topics.evaluations());
              OpponentBaseline baseline = new OpponentBaseline(SuiteRunner.of(settings.suites(), settings.batchSize(),

@@ -17,7 +17,8 @@ public final class GeneratorMain {
         Sampling sampling = new Sampling(c.get(TEMPERATURE).floatValue(), c.get(TOP_P).floatValue(),
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
-                RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c));
+                RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c),
+                RoundKeys.device(c));
     }
 
     public static void main(String[] args) {

@@ -61,7 +61,7 @@ public final class GeneratorService extends PollingService {
 
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
-                           PromptTemplate template, CheckpointLocation location) {
+                           PromptTemplate template, CheckpointLocation location, ai.djl.Device device) {
     }
 
     private final SpinContext context;
@@ -109,7 +109,8 @@ public final class GeneratorService extends PollingService {
 
     @Override
     protected void work() throws Exception {
-        try (NDManager manager = NDManager.newBaseManager();
+        log.info("computing on {}", settings.device());
+        try (NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                      context.kafka().transactionalProducer(topics.prefix() + "-generator-" + context.instanceId()))) {

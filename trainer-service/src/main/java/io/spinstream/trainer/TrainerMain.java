@@ -28,7 +28,8 @@ public final class TrainerMain {
                 RejectionPolicy.of(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER), c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)),
                 c.get(INCLUDE_PREVIOUS), RoundKeys.template(c), c.get(PROGRESS_MS));
         return new TrainerService.Settings(round, new RoundEnd.Rule(c.get(IDLE_MS), c.get(ROUND_END).equals("generation")),
-                RoundKeys.split(c), Path.of(c.get(STATE_DIR)), new CheckpointRetention(c.get(KEEP)));
+                RoundKeys.split(c), Path.of(c.get(STATE_DIR)), new CheckpointRetention(c.get(KEEP)),
+                RoundKeys.device(c));
     }
 
     public static void main(String[] args) {

@@ -60,7 +60,7 @@ public final class TrainerService extends PollingService {
      * @param stateDir Kafka Streams state of the pair join
      */
     public record Settings(RoundSettings round, RoundEnd.Rule end, HeldOutSplit split, Path stateDir,
-                           CheckpointRetention retention) {
+                           CheckpointRetention retention, ai.djl.Device device) {
         String runId() {
             return round.checkpointing().runId();
         }
@@ -96,8 +96,9 @@ public final class TrainerService extends PollingService {
 
     @Override
     protected void work() throws Exception {
+        log.info("computing on {}", settings.device());
         try (PairJoinerHost joiner = new PairJoinerHost(context, settings.split(), settings.stateDir(), registry);
-             NDManager manager = NDManager.newBaseManager();
+             NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(context.kafka().idempotentProducer());
              KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(context.kafka().groupLessConsumer());

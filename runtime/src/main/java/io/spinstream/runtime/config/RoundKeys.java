@@ -27,8 +27,16 @@ public final class RoundKeys {
     public static final ConfigKey<Double> TEST_SHARE = ConfigKey.optional("spin.test.share", ValueType.FRACTION, "0.1",
             "share of every stream kept for reports only: never trained on, read by no gate (disjoint from the held-out share)");
 
+    public static final ConfigKey<String> DEVICE = ConfigKey.optional("spin.device", ComputeDevice.TYPE, "auto",
+            "where the model computes: auto (a GPU when the engine reports one), cpu, cuda or cuda:N");
+
     public static List<ConfigKey<?>> all() {
-        return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, TEST_SHARE, PROMPT_TEMPLATE);
+        return List.of(RUN_ID, HELD_OUT_SHARE, HELD_OUT_SALT, TEST_SHARE, PROMPT_TEMPLATE, DEVICE);
+    }
+
+    /** The device this service computes on, checked against the engine (a GPU it does not report is refused). */
+    public static ai.djl.Device device(ServiceConfig c) {
+        return new ComputeDevice(c.get(DEVICE)).resolve();
     }
 
     public static HeldOutSplit split(ServiceConfig c) {
