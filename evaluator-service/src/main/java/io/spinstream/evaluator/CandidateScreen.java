@@ -15,7 +15,7 @@ import java.util.Optional;
 
 /**
  * What a checkpoint event must pass before it is scored: not evaluated by these suites already (a
- * repeated event), an opponent in force, not the opponent itself, trained from the opponent in force
+ * repeated event), not refused by another suite set, an opponent in force, not the opponent itself, trained from the opponent in force
  * (else stale), and files that match the event's sha256 (else corrupt).
  */
 final class CandidateScreen {
@@ -23,6 +23,10 @@ final class CandidateScreen {
     public sealed interface Outcome {
         /** Evaluated by these suites before: nothing is written again. */
         record Skip(String reason) implements Outcome {
+        }
+
+        /** Refused by another suite set: nothing is written. */
+        record Settled(String reason) implements Outcome {
         }
 
         /** A verdict without scoring, against {@code baselineId} (empty when there is no opponent). */
@@ -46,6 +50,13 @@ final class CandidateScreen {
         String id = event.getCheckpointId();
         if (history.stream().anyMatch(e -> e.getCheckpointId().equals(id) && e.getSuite().equals(suiteKey))) {
             return new Outcome.Skip("checkpoint " + id + " was evaluated by suites " + suiteKey + " already");
+        }
+        // Refused by another suite set: it can never be promoted, so it is not scored (and the trainer's
+        // retention may already have deleted its files).
+        Optional<Evaluation> refused = history.stream().filter(e -> e.getCheckpointId().equals(id)
+                && (e.getVerdict() == Verdict.REJECT || e.getVerdict() == Verdict.INVALID)).findFirst();
+        if (refused.isPresent()) {
+            return new Outcome.Settled("checkpoint " + id + " was refused by suites " + refused.get().getSuite() + " already");
         }
         if (opponent.isEmpty()) {
             return new Outcome.Refuse(Verdict.INVALID, "", "no opponent has been promoted for run " + runId);

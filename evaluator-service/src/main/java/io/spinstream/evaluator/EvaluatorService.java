@@ -234,6 +234,10 @@ public final class EvaluatorService extends PollingService {
                 metrics.duplicate();
                 return List.of();
             }
+            case CandidateScreen.Outcome.Settled settled -> {
+                log.info("{}: not scored", settled.reason());
+                return List.of();
+            }
             case CandidateScreen.Outcome.Refuse r -> {
                 return List.of(record(evaluation(event, r.baselineId(), Map.of(), Map.of(), 0, r.verdict(), List.of(r.reason()))));
             }

@@ -24,8 +24,11 @@ class CandidateScreenTest {
     void repeatedStaleAndOpponentEventsAreNotScored() {
         assertThat(screen.screen(event("c1"), Optional.of(opponent("base")), List.of(evaluation("c1", "nll+exact_match", Verdict.REJECT))))
                 .isInstanceOf(CandidateScreen.Outcome.Skip.class);
-        assertThat(screen.screen(event("c1"), Optional.of(opponent("base")), List.of(evaluation("c1", "nll", Verdict.REJECT))))
+        assertThat(screen.screen(event("c1"), Optional.of(opponent("base")), List.of(evaluation("c1", "nll", Verdict.PROMOTE))))
                 .as("another suite set's evaluation is not a repeat").isInstanceOf(CandidateScreen.Outcome.Score.class);
+        assertThat(screen.screen(event("c1"), Optional.of(opponent("base")), List.of(evaluation("c1", "nll", Verdict.REJECT))))
+                .as("refused by another suite set: never promoted, not scored (its files may be gone)")
+                .isEqualTo(new CandidateScreen.Outcome.Settled("checkpoint c1 was refused by suites nll already"));
         assertThat(screen.screen(event("c1"), Optional.empty(), List.of()))
                 .isEqualTo(new CandidateScreen.Outcome.Refuse(Verdict.INVALID, "", "no opponent has been promoted for run run"));
         assertThat(screen.screen(event("c1"), Optional.of(opponent("c1")), List.of())).isEqualTo(
