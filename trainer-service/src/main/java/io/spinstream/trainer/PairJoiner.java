@@ -1,5 +1,6 @@
 package io.spinstream.trainer;
 
+import io.spinstream.runtime.kafka.PatientSerde;
 import io.spinstream.schemas.HeldOutSplit;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
@@ -20,6 +21,7 @@ import org.apache.kafka.streams.state.Stores;
 import org.apache.kafka.common.serialization.Serdes;
 
 import java.time.Clock;
+import java.time.Duration;
 
 /**
  * The Kafka Streams topology that turns synthetic answers into training pairs: a table of prompts over
@@ -33,12 +35,17 @@ public final class PairJoiner {
     static final String SYNTHETIC_STORE = "synthetic";
     static final String EMITTED_STORE = "emitted-pairs";
 
+    private static final Duration PATIENCE = Duration.ofMinutes(2);
+
     private PairJoiner() {
     }
 
     public static Topology topology(Topics topics, HeldOutSplit split, Clock clock) {
         StreamsBuilder builder = new StreamsBuilder();
-        var promptSerde = topics.prompts("any").valueSerde();
+        // A registry outage is waited out inside the serdes (up to two minutes) rather than failing the thread.
+        var promptSerde = PatientSerde.of(topics.prompts("any").valueSerde(), PATIENCE);
+        var syntheticSerde = PatientSerde.of(topics.synthetic().valueSerde(), PATIENCE);
+        var pairSerde = PatientSerde.of(topics.pairs().valueSerde(), PATIENCE);
         KTable<String, Prompt> prompts = builder
                 .stream(topics.promptsPattern(), Consumed.with(topics.prompts("any").keySerde(), promptSerde))
                 // A prompt whose record key is not its prompt_id would pair one prompt's answer with another's text.
@@ -46,17 +53,17 @@ public final class PairJoiner {
                 .toTable(Materialized.<String, Prompt, KeyValueStore<Bytes, byte[]>>as(PROMPTS_STORE)
                         .withKeySerde(topics.prompts("any").keySerde()).withValueSerde(promptSerde));
         KTable<String, SyntheticResponse> synthetic = builder
-                .stream(topics.synthetic().name(), Consumed.with(topics.synthetic().keySerde(), topics.synthetic().valueSerde()))
+                .stream(topics.synthetic().name(), Consumed.with(topics.synthetic().keySerde(), syntheticSerde))
                 .filter((id, s) -> id != null && split.isTraining(id))
                 .toTable(Materialized.<String, SyntheticResponse, KeyValueStore<Bytes, byte[]>>as(SYNTHETIC_STORE)
-                        .withKeySerde(topics.synthetic().keySerde()).withValueSerde(topics.synthetic().valueSerde()));
+                        .withKeySerde(topics.synthetic().keySerde()).withValueSerde(syntheticSerde));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(EMITTED_STORE),
                 Serdes.String(), Serdes.String()));
         synthetic.join(prompts, (s, p) -> pair(p, s, clock))
                 .toStream()
                 .filter((id, pair) -> pair != null)
                 .process(FirstOfEachPair::new, EMITTED_STORE)
-                .to(topics.pairs().name(), Produced.with(topics.pairs().keySerde(), topics.pairs().valueSerde()));
+                .to(topics.pairs().name(), Produced.with(topics.pairs().keySerde(), pairSerde));
         return builder.build();
     }
 
