@@ -79,7 +79,9 @@ class EndToEndRoundTest {
             assertThat(verdict.getMetrics()).containsKeys("heldout_nll", "exact_match");
             List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(3));
             if (verdict.getVerdict() == Verdict.PROMOTE) {
-                assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).containsExactly("base", candidate.getCheckpointId());
+                // Round 1 may have reached its own verdict by now (rounds take seconds): round 0 led to this promotion.
+                assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).startsWith("base", candidate.getCheckpointId());
+                assertThat(opponents).extracting(OpponentPromotion::getRound).doesNotHaveDuplicates();
                 // The generator starts round 1 with the promoted candidate.
                 List<SyntheticResponse> next = f.answers(l -> l.stream().anyMatch(a -> a.getRound() == 1), Duration.ofSeconds(60));
                 assertThat(next).anyMatch(a -> a.getRound() == 1 && a.getOpponentId().equals(candidate.getCheckpointId()));

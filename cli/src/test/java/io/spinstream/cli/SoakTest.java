@@ -29,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The three services on a tiny model for 50 verdicts (each a pass of training, a candidate and its
  * evaluation; a rejection rolls back and trains again, a promotion starts a round): one promotion per
  * round, each prompt answered once per round, each candidate judged once, and what a long run must not
- * grow without bound measured at the 10th and the 50th verdict: heap after a GC, resident memory, the pair
+ * grow without bound measured at the 10th and the 50th verdict: heap after a GC, resident memory beside the heap, the pair
  * joiner's state stores, and the checkpoint store, which keeps the promoted opponents and a few others
  * (retention) with no leftover temporary folders.
  */
@@ -91,7 +91,7 @@ class SoakTest {
         double seconds = (System.nanoTime() - t0) / 1e9;
         List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2));
         System.out.printf("soak: %d verdicts (%d promotions) in %.0f s (%.1f s a verdict)%n"
-                + "| verdicts | heap MB | RSS MB | joiner state MB | store MB | store folders | with optimiser state | promotions |%n",
+                + "| verdicts | heap MB | RSS beside the heap MB | joiner state MB | store MB | store folders | with optimiser state | promotions |%n",
                 ROUNDS, opponents.size() - 1, seconds, seconds / ROUNDS);
         samples.forEach(System.out::println);
         services.forEach(s -> assertThat(s.failure()).isNull());
@@ -107,7 +107,8 @@ class SoakTest {
         Sample early = samples.get(0);
         Sample late = samples.get(1);
         assertThat(late.heapMb() - early.heapMb()).as("heap growth from round 10 to 50, MB").isLessThan(64);
-        assertThat(late.rssMb() - early.rssMb()).as("resident memory growth from round 10 to 50, MB").isLessThan(400);
+        assertThat(late.rssMb() - early.rssMb()).as("growth of resident memory beside the heap, 10th to 50th verdict, MB")
+                .isLessThan(300);
         assertThat(late.stateMb()).as("pair joiner state, MB").isLessThan(64);
         try (Stream<Path> entries = Files.list(dir.resolve("store"))) {
             assertThat(entries.map(p -> p.getFileName().toString())).as("no temporary folders left")
@@ -122,13 +123,17 @@ class SoakTest {
 
     private static Sample sample(int round, Path dir, int promotions) throws IOException {
         System.gc();
-        double heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / 1e6;
+        var heapUsage = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        double heap = heapUsage.getUsed() / 1e6;
         double rss = 0;
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("VmRSS:")) {
                 rss = Long.parseLong(line.replaceAll("\\D", "")) / 1e3;
             }
         }
+        // Resident memory beside the Java heap: the heap's own size is the collector's choice (it grows back
+        // after other tests of this JVM shrank it), native memory that keeps growing would be a leak.
+        rss -= heapUsage.getCommitted() / 1e6;
         long folders;
         try (Stream<Path> s = Files.list(dir.resolve("store"))) {
             folders = s.filter(Files::isDirectory).count();
