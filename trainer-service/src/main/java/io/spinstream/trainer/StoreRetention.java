@@ -51,6 +51,8 @@ final class StoreRetention implements RoundListener {
                 .filter(e -> e.getVerdict() == Verdict.REJECT || e.getVerdict() == Verdict.INVALID)
                 .map(Evaluation::getCheckpointId).collect(Collectors.toSet());
         List<CheckpointMetadata> all = store.list().stream().flatMap(id -> store.metadata(id).stream()).toList();
+        Set<String> withState = all.stream().filter(m -> m.trainingStateSha256() != null).map(CheckpointMetadata::id)
+                .collect(Collectors.toSet());
         int deleted = 0;
         int dropped = 0;
         long freed = 0;
@@ -62,8 +64,8 @@ final class StoreRetention implements RoundListener {
                     deleted++;
                 }
                 case CheckpointRetention.Decision.KeepWeights k -> {
-                    long before = store.sizeOf(k.id());
-                    if (store.metadata(k.id()).map(m -> m.trainingStateSha256() != null).orElse(false)) {
+                    if (withState.contains(k.id())) {
+                        long before = store.sizeOf(k.id());
                         store.dropTrainingState(k.id());
                         freed += before - store.sizeOf(k.id());
                         dropped++;
