@@ -131,6 +131,11 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
     }
 
     public String toJson() {
+        return toJson(ai.djl.ndarray.types.DataType.FLOAT32);
+    }
+
+    /** config.json, stating the type the weights are stored in. */
+    public String toJson(ai.djl.ndarray.types.DataType weights) {
         ObjectNode n = JSON.createObjectNode();
         n.putArray("architectures").add(architecture);
         n.put("model_type", switch (architecture) {
@@ -153,7 +158,7 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
         n.put("bos_token_id", bosTokenId);
         n.put("eos_token_id", eosTokenId);
         n.put("pad_token_id", padTokenId);
-        n.put("torch_dtype", "float32");
+        n.put("torch_dtype", Precision.nameOf(weights));
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(n);
         } catch (IOException e) {

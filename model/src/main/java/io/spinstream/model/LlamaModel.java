@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
+import io.spinstream.model.lora.LoraAdapter;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -27,21 +28,43 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> parameters;
+    private final Precision precision;
     private final NDArray ropeCos;
     private final NDArray ropeSin;
+    private LoraAdapter adapter; // trained over the frozen base when set
 
-    private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters) {
+    private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters, Precision precision) {
         this.config = config;
         this.manager = manager;
         this.parameters = parameters;
-        DataType type = parameters.get("model.embed_tokens.weight").getDataType();
-        NDArray[] tables = ropeTables(manager, config, type);
+        this.precision = precision;
+        NDArray[] tables = ropeTables(manager, config, precision.compute());
         this.ropeCos = tables[0];
         this.ropeSin = tables[1];
     }
 
-    /** A model with the given parameters (moved into a manager of the model's own). */
+    /** A float32 model (float64 when the tensors are) with the given parameters, copied into a manager of its own. */
     public static LlamaModel of(LlamaConfig config, NDManager parent, Map<String, NDArray> tensors) {
+        NDArray embed = tensors.get("model.embed_tokens.weight");
+        boolean f64 = embed != null && embed.getDataType() == DataType.FLOAT64;
+        return of(config, parent, tensors, f64 ? Precision.FLOAT64 : Precision.FLOAT32);
+    }
+
+    /** A model with the given parameters kept in {@code precision.weights()} (copied into a manager of its own). */
+    public static LlamaModel of(LlamaConfig config, NDManager parent, Map<String, NDArray> tensors, Precision precision) {
+        return build(config, parent, tensors, precision, false);
+    }
+
+    /**
+     * As {@link #of(LlamaConfig, NDManager, Map, Precision)}, but takes the tensors over instead of copying
+     * them (a loader's: one copy of the weights in memory, not two); converted ones are closed.
+     */
+    public static LlamaModel adopt(LlamaConfig config, NDManager parent, Map<String, NDArray> tensors, Precision precision) {
+        return build(config, parent, tensors, precision, true);
+    }
+
+    private static LlamaModel build(LlamaConfig config, NDManager parent, Map<String, NDArray> tensors, Precision precision,
+                                    boolean take) {
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> params = new LinkedHashMap<>();
         for (String name : config.parameterNames()) {
@@ -56,14 +79,22 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("tensor " + name + " has shape " + t.getShape() + ", expected "
                         + new Shape(expected));
             }
-            NDArray p = t.getDataType() == DataType.FLOAT32 || t.getDataType() == DataType.FLOAT64
-                    ? t.duplicate() : t.toType(DataType.FLOAT32, true);
+            NDArray p;
+            if (t.getDataType() == precision.weights()) {
+                p = take ? t : t.duplicate();
+            } else {
+                p = t.toType(precision.weights(), true);
+                if (take) {
+                    t.close();
+                }
+            }
             p.attach(manager);
             p.setName(name);
-            p.setRequiresGradient(true);
+            // Half-precision weights are a frozen base: only float32 weights are trained here.
+            p.setRequiresGradient(Precision.isFull(precision.weights()));
             params.put(name, p);
         }
-        return new LlamaModel(config, manager, params);
+        return new LlamaModel(config, manager, params, precision);
     }
 
     /** Random initialisation: N(0, 0.02) weights, unit norms, zero biases; deterministic in {@code seed}. */
@@ -106,8 +137,63 @@ public final class LlamaModel implements AutoCloseable {
         return parameters.values().stream().mapToLong(p -> p.getShape().size()).sum();
     }
 
+    /** The type forward passes compute in. */
     public DataType dataType() {
-        return parameters.get("model.embed_tokens.weight").getDataType();
+        return precision.compute();
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    /** The adapter trained over this (then frozen) model, or null. */
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    /**
+     * Puts {@code lora} over this model: from now on the base weights are frozen and forward passes add the
+     * adapter's output; returns the adapter it replaces (the caller closes it), or null.
+     */
+    public LoraAdapter attach(LoraAdapter lora) {
+        for (String module : lora.modules()) {
+            if (!parameters.containsKey(module + ".weight")) {
+                throw new IllegalArgumentException("adapter targets " + module + ", which this model does not have");
+            }
+        }
+        LoraAdapter before = adapter;
+        adapter = lora;
+        parameters.values().forEach(p -> p.setRequiresGradient(false));
+        return before;
+    }
+
+    /**
+     * Adds {@code lora}'s B A to the weights it adapts, for good (each weight rounded once to its type); the
+     * model forgets nothing else. Where an adapter is attached it stays attached.
+     */
+    public void merge(LoraAdapter lora) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager scope = manager.newSubManager()) {
+            for (String module : lora.modules()) {
+                String name = module + ".weight";
+                NDArray w = parameters.get(name);
+                if (w == null) {
+                    throw new IllegalArgumentException("adapter targets " + module + ", which this model does not have");
+                }
+                DataType sum = w.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+                NDArray merged = w.toType(sum, true).addi(lora.weightDelta(module, scope).toType(sum, false));
+                NDArray kept = w.getDataType() == sum ? merged : merged.toType(w.getDataType(), false);
+                kept.attach(manager);
+                kept.setName(name);
+                kept.setRequiresGradient(w.hasGradient());
+                parameters.put(name, kept);
+                w.close();
+            }
+        }
+    }
+
+    /** What training changes: the adapter's matrices when one is attached, else every weight. */
+    public Map<String, NDArray> trainableParameters() {
+        return adapter != null ? adapter.parameters() : parameters();
     }
 
     private static NDArray[] ropeTables(NDManager manager, LlamaConfig config, DataType type) {
@@ -150,15 +236,17 @@ public final class LlamaModel implements AutoCloseable {
         int kvHeads = config.numKvHeads();
         int headDim = config.headDim();
 
-        NDArray x = Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE).singletonOrThrow();
+        NDManager scope = inputIds.getManager();
+        NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
+                .singletonOrThrow());
         NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
         NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
-        NDArray mask = attentionMask(x.getManager(), batch, steps, past, keyMask, x.getDataType());
+        NDArray mask = attentionMask(scope, batch, steps, past, keyMask, x.getDataType());
         double scale = 1.0 / Math.sqrt(headDim);
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String p = "model.layers." + layer + ".";
-            NDArray h = rmsNorm(x, param(p + "input_layernorm.weight"));
+            NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
             // One GEMM for q, k and v (and one for the MLP's gate and up below): fewer, larger matmuls
             // run closer to the GEMM ceiling; the weights keep their separate HF names.
             NDArray qkv = fused(h, p + "self_attn.", "q_proj", "k_proj", "v_proj");
@@ -186,20 +274,20 @@ public final class LlamaModel implements AutoCloseable {
                 scores = scores.addi(mask);
             }
             NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
-            x = x.add(Linear.linear(attended, param(p + "self_attn.o_proj.weight")).singletonOrThrow());
+            x = x.add(fused(attended, p + "self_attn.", "o_proj"));
 
-            NDArray m = rmsNorm(x, param(p + "post_attention_layernorm.weight"));
+            NDArray m = rmsNorm(x, weight(p + "post_attention_layernorm.weight", scope));
             NDArray gateUp = fused(m, p + "mlp.", "gate_proj", "up_proj");
             long inter = config.intermediateSize();
             NDArray gateIn = gateUp.get("..., :" + inter);
             // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
             NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
             NDArray up = gateUp.get("..., " + inter + ":");
-            x = x.add(Linear.linear(gate.mul(up), param(p + "mlp.down_proj.weight")).singletonOrThrow());
+            x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
         }
-        x = rmsNorm(x, param("model.norm.weight"));
+        x = rmsNorm(x, weight("model.norm.weight", scope));
         String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return Linear.linear(x, param(head)).singletonOrThrow();
+        return Linear.linear(x, weight(head, scope)).singletonOrThrow();
     }
 
     /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */
@@ -211,7 +299,25 @@ public final class LlamaModel implements AutoCloseable {
         return parameters.get(name);
     }
 
-    /** h times the named projections' weights stacked along their output axis (and biases, if any). */
+    /** A weight in the compute type: itself, or a converted copy in {@code scope}. */
+    private NDArray weight(String name, NDManager scope) {
+        NDArray w = parameters.get(name);
+        if (w.getDataType() == precision.compute()) {
+            return w;
+        }
+        NDArray c = w.toType(precision.compute(), true);
+        c.attach(scope);
+        return c;
+    }
+
+    private NDArray compute(NDArray a) {
+        return a.getDataType() == precision.compute() ? a : a.toType(precision.compute(), false);
+    }
+
+    /**
+     * h times the named projections' weights stacked along their output axis (and biases, if any), plus the
+     * adapter's output for the projections it adapts.
+     */
     private NDArray fused(NDArray h, String prefix, String... projections) {
         NDList weights = new NDList();
         NDList biases = new NDList();
@@ -222,15 +328,42 @@ public final class LlamaModel implements AutoCloseable {
                 biases.add(bias);
             }
         }
-        // The stacked copies belong to h's scope (the step's), not to the model.
-        NDArray w = NDArrays.concat(weights, 0);
-        w.attach(h.getManager());
-        if (biases.isEmpty()) {
-            return Linear.linear(h, w).singletonOrThrow();
+        NDManager scope = h.getManager();
+        NDArray out;
+        if (projections.length == 1 && biases.isEmpty()) {
+            out = Linear.linear(h, weight(prefix + projections[0] + ".weight", scope)).singletonOrThrow();
+        } else {
+            // The stacked copies belong to h's scope (the step's), not to the model.
+            NDArray w = compute(NDArrays.concat(weights, 0));
+            w.attach(scope);
+            if (biases.isEmpty()) {
+                out = Linear.linear(h, w).singletonOrThrow();
+            } else {
+                NDArray b = compute(NDArrays.concat(biases, 0));
+                b.attach(scope);
+                out = Linear.linear(h, w, b).singletonOrThrow();
+            }
         }
-        NDArray b = NDArrays.concat(biases, 0);
-        b.attach(h.getManager());
-        return Linear.linear(h, w, b).singletonOrThrow();
+        if (adapter == null || java.util.Arrays.stream(projections).noneMatch(proj -> adapter.adapts(prefix + proj))) {
+            return out;
+        }
+        return out.add(adapted(h, prefix, projections, out.getShape()));
+    }
+
+    /** The adapter's outputs for the projections, side by side as in the fused output (zeros where none). */
+    private NDArray adapted(NDArray h, String prefix, String[] projections, Shape outShape) {
+        NDList parts = new NDList();
+        for (String proj : projections) {
+            String module = prefix + proj;
+            if (adapter.adapts(module)) {
+                parts.add(adapter.delta(module, h));
+            } else {
+                long[] dims = outShape.getShape().clone();
+                dims[dims.length - 1] = config.shapeOf(module + ".weight")[0];
+                parts.add(h.getManager().zeros(new Shape(dims), h.getDataType()));
+            }
+        }
+        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, -1);
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {

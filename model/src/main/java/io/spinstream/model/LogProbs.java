@@ -14,7 +14,9 @@ public final class LogProbs {
         NDArray inputs = batch.inputs(manager);
         NDArray positions = LlamaModel.defaultPositions(manager, batch.batch(), batch.steps());
         NDArray logits = model.forward(inputs, positions, null, null);
-        NDArray logp = logits.logSoftmax(-1);
+        // Log-probs in float32 at least: a half-precision forward pass loses too much in the softmax's sums.
+        NDArray logp = (io.spinstream.model.Precision.isFull(logits.getDataType()) ? logits
+                : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
         return logp.gather(batch.targets(manager).expandDims(-1), 2).squeeze(-1);
     }
 

@@ -11,6 +11,8 @@ import java.util.Map;
  *
  * @param parentId the opponent this checkpoint was trained from (null for a base)
  * @param offsets  consumed offsets by "topic-partition" (the trainer resumes from them)
+ * @param adapter  "lora" for a PEFT adapter over {@code baseId} (weights_file is then the adapter's), else null
+ * @param baseId   the checkpoint an adapter applies to (in the same store); its weights' sha256 is {@code baseSha256}
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record CheckpointMetadata(
@@ -24,7 +26,12 @@ public record CheckpointMetadata(
         @JsonProperty("sha256") String sha256,
         @JsonProperty("metrics") Map<String, Double> metrics,
         @JsonProperty("offsets") Map<String, Long> offsets,
-        @JsonProperty("training_state_sha256") String trainingStateSha256) {
+        @JsonProperty("training_state_sha256") String trainingStateSha256,
+        @JsonProperty("adapter") String adapter,
+        @JsonProperty("base_id") String baseId,
+        @JsonProperty("base_sha256") String baseSha256) {
+
+    public static final String LORA = "lora";
 
     public static final int FORMAT = 1;
 
@@ -36,11 +43,27 @@ public record CheckpointMetadata(
     /** What a writer states; the store fills in the format, time, file and sha256. */
     public static CheckpointMetadata of(String id, String parentId, int round, long step, Map<String, Double> metrics,
                                         Map<String, Long> offsets) {
-        return new CheckpointMetadata(FORMAT, id, parentId, round, step, null, null, null, metrics, offsets, null);
+        return new CheckpointMetadata(FORMAT, id, parentId, round, step, null, null, null, metrics, offsets, null, null, null,
+                null);
+    }
+
+    /** The same, stating that it is a LoRA adapter over checkpoint {@code base}. */
+    public CheckpointMetadata adapterOver(CheckpointMetadata base) {
+        return new CheckpointMetadata(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
+                trainingStateSha256, LORA, base.id(), base.sha256());
+    }
+
+    public boolean isAdapter() {
+        return adapter != null;
     }
 
     CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256, String stateSha256) {
         return new CheckpointMetadata(FORMAT, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
-                stateSha256);
+                stateSha256, adapter, baseId, baseSha256);
+    }
+
+    CheckpointMetadata withoutTrainingState() {
+        return new CheckpointMetadata(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
+                null, adapter, baseId, baseSha256);
     }
 }

@@ -77,7 +77,28 @@ public record CheckpointRetention(int keep) {
                         : "stale (trained from an earlier opponent), older than the newest " + keep));
             }
         }
-        return out;
+        return keepBases(out, byId);
+    }
+
+    /** A LoRA adapter is nothing without its base: a base that would be deleted is kept for what needs it. */
+    private static List<Decision> keepBases(List<Decision> decisions, Map<String, CheckpointMetadata> byId) {
+        Map<String, Decision> byDecision = new java.util.LinkedHashMap<>();
+        decisions.forEach(d -> byDecision.put(d.id(), d));
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (Decision d : List.copyOf(byDecision.values())) {
+                CheckpointMetadata m = byId.get(d.id());
+                if (d instanceof Decision.Delete || m == null || m.baseId() == null) {
+                    continue;
+                }
+                if (byDecision.get(m.baseId()) instanceof Decision.Delete) {
+                    byDecision.put(m.baseId(), new Decision.KeepWeights(m.baseId(), "the base of LoRA adapter " + d.id()));
+                    changed = true;
+                }
+            }
+        }
+        return List.copyOf(byDecision.values());
     }
 
     private static java.time.Instant created(CheckpointMetadata m) {

@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.Precision;
+import io.spinstream.model.lora.LoraAdapter;
+import io.spinstream.model.lora.LoraConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -85,9 +88,21 @@ public final class CheckpointStore {
         return save(model, tokenizerJson, metadata, Map.of());
     }
 
-    /** As {@link #save(LlamaModel, Path, CheckpointMetadata)}, with the training state beside the weights. */
+    /**
+     * As {@link #save(LlamaModel, Path, CheckpointMetadata)}, with the training state beside the weights. A
+     * model with a LoRA adapter attached is saved as the adapter alone, in PEFT's layout
+     * ({@code adapter_config.json}, {@code adapter_model.safetensors}); its metadata must name the base
+     * ({@link CheckpointMetadata#adapterOver}).
+     */
     public CheckpointMetadata save(LlamaModel model, Path tokenizerJson, CheckpointMetadata metadata,
                                    Map<String, NDArray> trainingState) {
+        LoraAdapter adapter = model.adapter();
+        if (adapter != null && !metadata.isAdapter()) {
+            throw new IllegalArgumentException("checkpoint " + metadata.id() + " is a LoRA adapter: its metadata must name its base");
+        }
+        if (adapter == null && metadata.isAdapter()) {
+            throw new IllegalArgumentException("checkpoint " + metadata.id() + " names a base but the model has no adapter");
+        }
         Path target = directoryOf(metadata.id());
         if (Files.exists(target)) {
             throw new CheckpointException("checkpoint " + metadata.id() + " exists already at " + target);
@@ -95,8 +110,12 @@ public final class CheckpointStore {
         Path temp = root.resolve(TEMP_PREFIX + metadata.id() + "-" + UUID.randomUUID());
         try {
             Files.createDirectories(temp);
-            Files.writeString(temp.resolve(CONFIG), model.config().toJson());
-            String sha = writeTensors(temp.resolve(WEIGHTS), model.parameters());
+            Files.writeString(temp.resolve(CONFIG), model.config().toJson(model.precision().weights()));
+            String weightsFile = adapter == null ? WEIGHTS : LoraAdapter.WEIGHTS;
+            if (adapter != null) {
+                Files.writeString(temp.resolve(LoraAdapter.CONFIG), adapter.config().toPeftJson(metadata.baseId()));
+            }
+            String sha = writeTensors(temp.resolve(weightsFile), adapter == null ? model.parameters() : adapter.parameters());
             String stateSha = trainingState.isEmpty() ? null : writeTensors(temp.resolve(TRAINING_STATE), trainingState);
             if (tokenizerJson != null) {
                 Files.copy(tokenizerJson, temp.resolve(TOKENIZER));
@@ -108,7 +127,7 @@ public final class CheckpointStore {
                     }
                 }
             }
-            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), WEIGHTS, sha, stateSha);
+            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), weightsFile, sha, stateSha);
             // The metadata goes last: a folder without it was never completed.
             Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
             forceAll(temp);
@@ -189,8 +208,7 @@ public final class CheckpointStore {
         if (m.trainingStateSha256() == null && !Files.exists(dir.resolve(TRAINING_STATE))) {
             return;
         }
-        CheckpointMetadata without = new CheckpointMetadata(m.format(), m.id(), m.parentId(), m.round(), m.step(), m.createdAt(),
-                m.weightsFile(), m.sha256(), m.metrics(), m.offsets(), null);
+        CheckpointMetadata without = m.withoutTrainingState();
         Path temp = dir.resolve(METADATA + ".tmp-" + UUID.randomUUID());
         try {
             Files.write(temp, JSON.writeValueAsBytes(without));
@@ -271,44 +289,78 @@ public final class CheckpointStore {
     }
 
     /**
-     * Writes checkpoint {@code id} as a plain Hugging Face folder (config.json, model.safetensors with HF
-     * tensor names, the tokenizer files, a generation_config.json) that transformers loads; the weights are
-     * checked against their sha256 first. {@code target} must not exist or be empty.
+     * Writes checkpoint {@code id} as transformers and PEFT load it: a full checkpoint as a plain Hugging
+     * Face folder (config.json, model.safetensors, the tokenizer files, generation_config.json); a LoRA
+     * adapter as PEFT's adapter folder (adapter_config.json naming its base by id, adapter_model.safetensors,
+     * the tokenizer files). The weights are checked against their sha256 first. {@code target} must not
+     * exist or be empty.
      */
     public Path exportHuggingFace(String id, Path target) {
         Path dir = directoryOf(id);
         CheckpointMetadata m = metadata(id).orElseThrow(() -> new CheckpointException("no checkpoint " + id + " in " + root));
-        Path weights = dir.resolve(m.weightsFile() == null ? WEIGHTS : m.weightsFile());
+        Path weights = dir.resolve(weightsName(m));
         if (!Files.isRegularFile(weights) || !sha256Of(weights).equalsIgnoreCase(m.sha256())) {
             throw new CheckpointException("checkpoint " + id + " is corrupt: " + weights.getFileName() + " does not match its sha256");
         }
         try {
-            if (Files.exists(target)) {
-                try (Stream<Path> inside = Files.list(target)) {
-                    if (inside.findAny().isPresent()) {
-                        throw new CheckpointException("export folder " + target + " is not empty");
-                    }
-                }
+            prepareExportFolder(target);
+            if (m.isAdapter()) {
+                Files.copy(dir.resolve(LoraAdapter.CONFIG), target.resolve(LoraAdapter.CONFIG));
+                Files.copy(weights, target.resolve(LoraAdapter.WEIGHTS));
+            } else {
+                Files.copy(dir.resolve(CONFIG), target.resolve(CONFIG));
+                Files.copy(weights, target.resolve(WEIGHTS));
             }
-            Files.createDirectories(target);
-            Files.copy(dir.resolve(CONFIG), target.resolve(CONFIG));
-            Files.copy(weights, target.resolve(WEIGHTS));
-            List<String> tokenizerFiles = new ArrayList<>(List.of(TOKENIZER));
-            tokenizerFiles.addAll(TOKENIZER_COMPANIONS);
-            for (String f : tokenizerFiles) {
-                if (Files.isRegularFile(dir.resolve(f))) {
-                    Files.copy(dir.resolve(f), target.resolve(f));
-                }
-            }
-            if (!Files.isRegularFile(target.resolve("generation_config.json"))) {
-                LlamaConfig c = LlamaConfig.read(dir.resolve(CONFIG));
-                Files.writeString(target.resolve("generation_config.json"), JSON.writerWithDefaultPrettyPrinter()
-                        .writeValueAsString(Map.of("bos_token_id", c.bosTokenId(), "eos_token_id", c.eosTokenId(),
-                                "pad_token_id", c.padTokenId())));
-            }
+            copyTokenizerFiles(dir, target, LlamaConfig.read(dir.resolve(CONFIG)));
             return target;
         } catch (IOException e) {
             throw new CheckpointException("cannot export " + id + " to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes checkpoint {@code id} as a plain Hugging Face folder with every adapter of its lineage merged
+     * into the weights (for a full checkpoint the same as {@link #exportHuggingFace}).
+     */
+    public Path exportMerged(String id, Path target) {
+        if (metadata(id).map(m -> !m.isAdapter()).orElse(true)) {
+            return exportHuggingFace(id, target);
+        }
+        try (NDManager manager = NDManager.newBaseManager(); LoadedCheckpoint merged = load(id, manager)) {
+            prepareExportFolder(target);
+            LlamaModel model = merged.model();
+            Files.writeString(target.resolve(CONFIG), model.config().toJson(model.precision().weights()));
+            writeTensors(target.resolve(WEIGHTS), model.parameters());
+            copyTokenizerFiles(merged.directory(), target, model.config());
+            return target;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot export " + id + " to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void prepareExportFolder(Path target) throws IOException {
+        if (Files.exists(target)) {
+            try (Stream<Path> inside = Files.list(target)) {
+                if (inside.findAny().isPresent()) {
+                    throw new CheckpointException("export folder " + target + " is not empty");
+                }
+            }
+        }
+        Files.createDirectories(target);
+    }
+
+    private static void copyTokenizerFiles(Path dir, Path target, LlamaConfig c) throws IOException {
+        List<String> tokenizerFiles = new ArrayList<>(List.of(TOKENIZER));
+        tokenizerFiles.addAll(TOKENIZER_COMPANIONS);
+        for (String f : tokenizerFiles) {
+            if (Files.isRegularFile(dir.resolve(f))) {
+                Files.copy(dir.resolve(f), target.resolve(f));
+            }
+        }
+        if (!Files.isRegularFile(target.resolve("generation_config.json"))) {
+            Files.writeString(target.resolve("generation_config.json"), JSON.writerWithDefaultPrettyPrinter()
+                    .writeValueAsString(Map.of("bos_token_id", c.bosTokenId(), "eos_token_id", c.eosTokenId(),
+                            "pad_token_id", c.padTokenId())));
         }
     }
 
@@ -317,8 +369,95 @@ public final class CheckpointStore {
         return load(directoryOf(id), manager);
     }
 
-    /** Loads and verifies the checkpoint folder {@code dir}: sha256 of the weights against its metadata. */
+    /** Loads and verifies the checkpoint folder {@code dir} as float32; an adapter comes merged into its base. */
     public static LoadedCheckpoint load(Path dir, NDManager manager) {
+        return load(dir, manager, Precision.FLOAT32);
+    }
+
+    /** As {@link #load(Path, NDManager)}, the weights kept in {@code precision}. */
+    public static LoadedCheckpoint load(Path dir, NDManager manager, Precision precision) {
+        return load(dir, manager, precision, false, new java.util.HashSet<>());
+    }
+
+    /**
+     * Loads checkpoint {@code dir} to go on training it: a LoRA adapter comes attached (trainable) to its
+     * merged base instead of merged into it.
+     */
+    public static LoadedCheckpoint loadForTraining(Path dir, NDManager manager, Precision precision) {
+        return load(dir, manager, precision, true, new java.util.HashSet<>());
+    }
+
+    /**
+     * Where {@code dir} is a LoRA adapter over {@code base} (the checkpoint already loaded), merges only the
+     * adapter into base's model, which it takes over (the caller no longer closes {@code base}); empty, and
+     * base untouched, where it is anything else.
+     */
+    public static Optional<LoadedCheckpoint> loadOnto(Path dir, LoadedCheckpoint base) {
+        CheckpointMetadata m = verified(dir);
+        if (!m.isAdapter() || !m.baseId().equals(base.metadata().id()) || !m.baseSha256().equalsIgnoreCase(base.metadata().sha256())
+                || base.model().adapter() != null) {
+            return Optional.empty();
+        }
+        LlamaModel model = base.model();
+        try (LoraAdapter adapter = readAdapter(dir, m, model.config(), model.manager())) {
+            model.merge(adapter);
+        }
+        return Optional.of(new LoadedCheckpoint(model, m, dir));
+    }
+
+    private static LoadedCheckpoint load(Path dir, NDManager manager, Precision precision, boolean attach,
+                                         java.util.Set<Path> visited) {
+        CheckpointMetadata metadata = verified(dir);
+        if (!metadata.isAdapter()) {
+            return new LoadedCheckpoint(readModel(dir, List.of(dir.resolve(weightsName(metadata)).normalize()), manager,
+                    c -> c, precision), metadata, dir);
+        }
+        if (!visited.add(dir.toAbsolutePath().normalize())) {
+            throw new CheckpointException("checkpoint " + dir + " is refused: its chain of bases comes back to itself");
+        }
+        if (metadata.baseId() == null || !LEGAL_ID.matcher(metadata.baseId()).matches() || metadata.baseSha256() == null) {
+            throw new CheckpointException("adapter " + dir + " is refused: base_id and base_sha256 must name its base checkpoint");
+        }
+        // The base lives beside the adapter, in the same store.
+        Path baseDir = dir.toAbsolutePath().normalize().getParent().resolve(metadata.baseId());
+        LoadedCheckpoint base = load(baseDir, manager, precision, false, visited);
+        try {
+            if (!base.metadata().sha256().equalsIgnoreCase(metadata.baseSha256())) {
+                throw new CheckpointException("adapter " + dir + " is refused: its base " + metadata.baseId() + " has sha256 "
+                        + base.metadata().sha256() + ", the adapter was trained on " + metadata.baseSha256());
+            }
+            LoraAdapter adapter = readAdapter(dir, metadata, base.model().config(), manager);
+            if (attach) {
+                base.model().attach(adapter);
+            } else {
+                try (adapter) {
+                    base.model().merge(adapter);
+                }
+            }
+            return new LoadedCheckpoint(base.model(), metadata, dir);
+        } catch (RuntimeException e) {
+            base.close();
+            throw e;
+        }
+    }
+
+    private static LoraAdapter readAdapter(Path dir, CheckpointMetadata m, LlamaConfig config, NDManager manager) {
+        try (NDManager scratch = manager.newSubManager()) {
+            LoraConfig lora = LoraConfig.fromPeftJson(Files.readString(dir.resolve(LoraAdapter.CONFIG)));
+            return LoraAdapter.of(config, lora, manager, Safetensors.read(dir.resolve(weightsName(m)), scratch));
+        } catch (IOException e) {
+            throw CheckpointException.missing("adapter " + dir + ": cannot read " + LoraAdapter.CONFIG + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("adapter " + dir + " is refused: " + e.getMessage(), e);
+        }
+    }
+
+    private static String weightsName(CheckpointMetadata m) {
+        return m.weightsFile() == null ? WEIGHTS : m.weightsFile();
+    }
+
+    /** The metadata of the checkpoint folder {@code dir}, its weights (and training state) checked against their sha256. */
+    private static CheckpointMetadata verified(Path dir) {
         if (!Files.isDirectory(dir)) {
             throw CheckpointException.missing("no checkpoint at " + dir);
         }
@@ -333,7 +472,7 @@ public final class CheckpointStore {
         } catch (IOException e) {
             throw new CheckpointException("checkpoint " + dir + ": " + METADATA + " is unreadable: " + e.getMessage(), e);
         }
-        String weightsName = metadata.weightsFile() == null ? WEIGHTS : metadata.weightsFile();
+        String weightsName = weightsName(metadata);
         Path weights = dir.resolve(weightsName).normalize();
         if (!dir.normalize().equals(weights.getParent())) {
             throw new CheckpointException("checkpoint " + dir + " is refused: weights_file '" + weightsName
@@ -354,7 +493,7 @@ public final class CheckpointStore {
                         + " is missing or does not match its sha256");
             }
         }
-        return new LoadedCheckpoint(readModel(dir, List.of(weights), manager), metadata, dir);
+        return metadata;
     }
 
     /**
@@ -368,7 +507,13 @@ public final class CheckpointStore {
 
     /** As {@link #importHuggingFace(Path, NDManager)}, with the config adjusted before the model is built. */
     public static LlamaModel importHuggingFace(Path dir, NDManager manager, java.util.function.UnaryOperator<LlamaConfig> adjust) {
-        return readModel(dir, weightFiles(dir), manager, adjust);
+        return readModel(dir, weightFiles(dir), manager, adjust, Precision.FLOAT32);
+    }
+
+    /** As {@link #importHuggingFace(Path, NDManager, java.util.function.UnaryOperator)}, the weights kept in {@code precision}. */
+    public static LlamaModel importHuggingFace(Path dir, NDManager manager, java.util.function.UnaryOperator<LlamaConfig> adjust,
+                                               Precision precision) {
+        return readModel(dir, weightFiles(dir), manager, adjust, precision);
     }
 
     /** The weight files of a Hugging Face folder: model.safetensors, or the shards its index names (each must exist). */
@@ -400,12 +545,8 @@ public final class CheckpointStore {
         return files;
     }
 
-    private static LlamaModel readModel(Path dir, List<Path> weightFiles, NDManager manager) {
-        return readModel(dir, weightFiles, manager, c -> c);
-    }
-
     private static LlamaModel readModel(Path dir, List<Path> weightFiles, NDManager manager,
-                                        java.util.function.UnaryOperator<LlamaConfig> adjust) {
+                                        java.util.function.UnaryOperator<LlamaConfig> adjust, Precision precision) {
         Path configFile = dir.resolve(CONFIG);
         if (!Files.isRegularFile(configFile)) {
             throw CheckpointException.missing("checkpoint " + dir + " is incomplete: " + CONFIG + " is missing");
@@ -418,14 +559,20 @@ public final class CheckpointStore {
         }
         try (NDManager scratch = manager.newSubManager()) {
             Map<String, NDArray> tensors = new LinkedHashMap<>();
+            // Narrowed as they are read, so a half-precision base never exists in float32 as a whole.
+            java.util.function.UnaryOperator<NDArray> narrow = t -> Precision.isFull(precision.weights())
+                    || t.getDataType() == precision.weights() ? t : t.toType(precision.weights(), false);
             for (Path f : weightFiles) {
-                tensors.putAll(Safetensors.read(f, scratch));
+                tensors.putAll(Safetensors.read(f, scratch, narrow));
             }
             if (config.tieWordEmbeddings()) {
                 tensors.remove("lm_head.weight"); // some exporters write the tied copy as well
             }
+            NDArray embed = tensors.get("model.embed_tokens.weight");
+            Precision p = precision.equals(Precision.FLOAT32) && embed != null && embed.getDataType() == ai.djl.ndarray.types.DataType.FLOAT64
+                    ? Precision.FLOAT64 : precision; // a float64 checkpoint (gradient checks) stays float64
             try {
-                return LlamaModel.of(config, manager, tensors);
+                return LlamaModel.adopt(config, manager, tensors, p);
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException("checkpoint " + dir + " does not match its config.json: " + e.getMessage(), e);
             }
@@ -465,7 +612,7 @@ public final class CheckpointStore {
     private static long modified(Path p) {
         try {
             // The weights, not the metadata: dropping the optimiser state rewrites the metadata of an old checkpoint.
-            Path weights = p.resolve(WEIGHTS);
+            Path weights = Files.exists(p.resolve(WEIGHTS)) ? p.resolve(WEIGHTS) : p.resolve(LoraAdapter.WEIGHTS);
             return Files.getLastModifiedTime(Files.exists(weights) ? weights : p.resolve(METADATA)).toMillis();
         } catch (IOException e) {
             return 0;

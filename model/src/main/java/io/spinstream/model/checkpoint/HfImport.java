@@ -46,10 +46,24 @@ public final class HfImport {
             return new Imported(existing.get(), store.directoryOf(id), true);
         }
         int eos = endOfAnswer(dir);
-        try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager, c -> eos < 0 ? c : c.withEos(eos))) {
+        // float16 weights stay float16 in the store (a frozen base loads without growing); bfloat16 ones are
+        // kept as float32, exactly (the engine here cannot hold bfloat16).
+        io.spinstream.model.Precision precision = storedType(dir).equals("float16")
+                ? new io.spinstream.model.Precision(ai.djl.ndarray.types.DataType.FLOAT16, ai.djl.ndarray.types.DataType.FLOAT32)
+                : io.spinstream.model.Precision.FLOAT32;
+        try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager, c -> eos < 0 ? c : c.withEos(eos), precision)) {
             CheckpointMetadata saved = store.save(model, dir.resolve(CheckpointStore.TOKENIZER),
                     CheckpointMetadata.of(id, null, 0, 0, Map.of(), null));
             return new Imported(saved, store.directoryOf(id), false);
+        }
+    }
+
+    /** config.json's torch_dtype ("float32" when it says none). */
+    static String storedType(Path dir) {
+        try {
+            return JSON.readTree(dir.resolve(CheckpointStore.CONFIG).toFile()).path("torch_dtype").asText("float32");
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read " + dir.resolve(CheckpointStore.CONFIG) + ": " + e.getMessage(), e);
         }
     }
 

@@ -24,7 +24,7 @@ import java.util.Map;
 /**
  * The safetensors format (8-byte little-endian header length, a JSON header of name → dtype, shape and
  * byte range, then the raw little-endian data), as Hugging Face writes it. Reads F32, F64, F16 and BF16
- * (converted to float32); writes F32/F64.
+ * (widened to float32); writes F32, F64 and F16.
  */
 public final class Safetensors {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -33,30 +33,31 @@ public final class Safetensors {
     private Safetensors() {
     }
 
+    /**
+     * Writes the tensors in their own types (F32, F64, BF16, F16): the header first, from the shapes alone,
+     * then one tensor's bytes at a time, so no second copy of all the weights is ever held.
+     */
     public static void write(OutputStream out, Map<String, NDArray> tensors) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         header.putObject("__metadata__").put("format", "pt");
         long offset = 0;
-        Map<String, byte[]> data = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             NDArray t = e.getValue();
             String dtype = switch (t.getDataType()) {
                 case FLOAT32 -> "F32";
                 case FLOAT64 -> "F64";
+                case FLOAT16 -> "F16";
                 default -> throw new IllegalArgumentException("cannot write " + e.getKey() + " of type " + t.getDataType());
             };
-            ByteBuffer raw = t.toByteBuffer(); // native order on x86/ARM Linux is little-endian
-            byte[] bytes = new byte[raw.remaining()];
-            raw.order(ByteOrder.LITTLE_ENDIAN).get(bytes);
+            long bytes = t.getShape().size() * width(dtype);
             ObjectNode entry = header.putObject(e.getKey());
             entry.put("dtype", dtype);
             var shape = entry.putArray("shape");
             for (long d : t.getShape().getShape()) {
                 shape.add(d);
             }
-            entry.putArray("data_offsets").add(offset).add(offset + bytes.length);
-            offset += bytes.length;
-            data.put(e.getKey(), bytes);
+            entry.putArray("data_offsets").add(offset).add(offset + bytes);
+            offset += bytes;
         }
         byte[] headerBytes = JSON.writeValueAsBytes(header);
         int padding = (8 - headerBytes.length % 8) % 8; // keep the data 8-byte aligned, as HF does
@@ -67,9 +68,24 @@ public final class Safetensors {
         }
         out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
         out.write(padded);
-        for (byte[] bytes : data.values()) {
-            out.write(bytes);
+        byte[] chunk = new byte[1 << 20];
+        for (NDArray t : tensors.values()) {
+            ByteBuffer raw = t.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN); // native order on x86/ARM Linux
+            while (raw.hasRemaining()) {
+                int n = Math.min(chunk.length, raw.remaining());
+                raw.get(chunk, 0, n);
+                out.write(chunk, 0, n);
+            }
         }
+    }
+
+    private static int width(String dtype) {
+        return switch (dtype) {
+            case "F32" -> 4;
+            case "F64" -> 8;
+            case "F16", "BF16" -> 2;
+            default -> -1;
+        };
     }
 
     /**
@@ -119,8 +135,16 @@ public final class Safetensors {
         return new Header(JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)), 8 + headerLen, size);
     }
 
-    /** Every tensor of the file, by name, in the file's order, as float32 unless it is F64. */
+    /** Every tensor of the file, by name, in the file's order, in its own type (bfloat16 as float32). */
     public static Map<String, NDArray> read(Path file, NDManager manager) {
+        return read(file, manager, t -> t);
+    }
+
+    /**
+     * As {@link #read(Path, NDManager)}, each tensor passed through {@code convert} as soon as it is read
+     * (a loader narrowing to half precision holds one wide tensor at a time, never the whole file).
+     */
+    public static Map<String, NDArray> read(Path file, NDManager manager, java.util.function.UnaryOperator<NDArray> convert) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Header h = header(file, channel);
             JsonNode header = h.json();
@@ -133,7 +157,12 @@ public final class Safetensors {
                 if (f.getKey().equals("__metadata__")) {
                     continue;
                 }
-                out.put(f.getKey(), tensor(file, channel, f.getKey(), f.getValue(), dataStart, size, manager));
+                NDArray read = tensor(file, channel, f.getKey(), f.getValue(), dataStart, size, manager);
+                NDArray kept = convert.apply(read);
+                if (kept != read) {
+                    read.close();
+                }
+                out.put(f.getKey(), kept);
             }
             return out;
         } catch (IOException e) {
@@ -150,12 +179,10 @@ public final class Safetensors {
         }
         long begin = info.path("data_offsets").path(0).asLong(-1);
         long end = info.path("data_offsets").path(1).asLong(-1);
-        int width = switch (dtype) {
-            case "F32" -> 4;
-            case "F64" -> 8;
-            case "F16", "BF16" -> 2;
-            default -> throw new CheckpointException(file + ": tensor " + name + " has unsupported dtype " + dtype);
-        };
+        int width = width(dtype);
+        if (width < 0) {
+            throw new CheckpointException(file + ": tensor " + name + " has unsupported dtype " + dtype);
+        }
         long elements = new Shape(shape).size();
         if (begin < 0 || end - begin != elements * width || dataStart + end > size) {
             throw new CheckpointException(file + ": tensor " + name + " has byte range [" + begin + ", " + end
@@ -176,6 +203,8 @@ public final class Safetensors {
                 buf.asDoubleBuffer().get(v);
                 yield manager.create(v, s);
             }
+            // bfloat16 widens to float32 exactly (the upper half of a float32's bits): DJL 0.35's PyTorch
+            // binding cannot hold bfloat16 tensors (it aborts the process on them).
             case "BF16" -> {
                 float[] v = new float[(int) elements];
                 for (int i = 0; i < v.length; i++) {
@@ -183,13 +212,8 @@ public final class Safetensors {
                 }
                 yield manager.create(v, s);
             }
-            default -> { // F16
-                float[] v = new float[(int) elements];
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = Float.float16ToFloat(buf.getShort());
-                }
-                yield manager.create(v, s).toType(DataType.FLOAT32, false);
-            }
+            // float16 stays float16: whoever needs float32 converts (a frozen half-precision base never does).
+            default -> manager.create(buf, s, DataType.FLOAT16);
         };
     }
 }

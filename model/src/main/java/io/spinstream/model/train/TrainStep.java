@@ -38,6 +38,12 @@ public final class TrainStep implements AutoCloseable {
     /** @param maxGradNorm global-norm clip; 0 or less disables clipping */
     public TrainStep(LlamaModel model, Objective objective, Optimizer optimizer, LearningRateSchedule schedule,
                      double maxGradNorm) {
+        for (Map.Entry<String, NDArray> e : model.trainableParameters().entrySet()) {
+            if (!io.spinstream.model.Precision.isFull(e.getValue().getDataType())) {
+                throw new IllegalArgumentException("trained parameters are float32, but " + e.getKey() + " is "
+                        + e.getValue().getDataType() + ": a half-precision model is trained through a LoRA adapter");
+            }
+        }
         this.model = model;
         this.objective = objective;
         this.optimizer = optimizer;
@@ -90,7 +96,7 @@ public final class TrainStep implements AutoCloseable {
                     grads.values().forEach(g -> g.muli(factor));
                 }
                 try (NoGrad ignored = NoGrad.enter()) {
-                    optimizer.update(model.parameters(), grads, lr);
+                    optimizer.update(model.trainableParameters(), grads, lr);
                 }
             }
             zero(grads);
@@ -139,7 +145,8 @@ public final class TrainStep implements AutoCloseable {
             chosen = LogProbs.of(model, scope, TokenBatch.of(micro.chosen(), pad));
             rejected = chosen;
         }
-        DataType type = model.dataType();
+        // The loss in float32 (float64 in gradient checks), whatever the forward pass computed in.
+        DataType type = chosen.sum().getDataType();
         NDArray refChosen = scope.create(micro.refChosen()).toType(type, false);
         NDArray refRejected = scope.create(micro.refRejected()).toType(type, false);
         NDArray identical = scope.create(micro.identical(), new Shape(n)).toType(type, false);
@@ -153,7 +160,7 @@ public final class TrainStep implements AutoCloseable {
 
     private Map<String, NDArray> gradients(NDManager scope) {
         Map<String, NDArray> grads = new LinkedHashMap<>();
-        model.parameters().forEach((name, p) -> {
+        model.trainableParameters().forEach((name, p) -> {
             NDArray g = p.getGradient();
             g.attach(scope);
             grads.put(name, g);

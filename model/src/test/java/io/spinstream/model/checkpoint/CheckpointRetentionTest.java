@@ -13,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class CheckpointRetentionTest {
 
     private static CheckpointMetadata m(String id, String parent, int round, long step, String createdAt) {
-        return new CheckpointMetadata(1, id, parent, round, step, createdAt, "model.safetensors", "00", Map.of(), Map.of(), "11");
+        return new CheckpointMetadata(1, id, parent, round, step, createdAt, "model.safetensors", "00", Map.of(), Map.of(), "11", null, null, null);
     }
 
     @Test
