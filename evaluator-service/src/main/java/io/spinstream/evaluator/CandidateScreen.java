@@ -73,8 +73,10 @@ final class CandidateScreen {
     }
 
     /** Loads the candidate the event names; refused when its files do not match the event's sha256. */
-    public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager, CheckpointLocation location) {
-        LoadedCheckpoint candidate = CheckpointStore.load(location.resolve(event.getUri()), manager);
+    public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager, CheckpointLocation location,
+                                        io.spinstream.model.Precision precision) {
+        // A LoRA candidate comes merged into its base (the opponent it was trained from).
+        LoadedCheckpoint candidate = CheckpointStore.load(location.resolve(event.getUri()), manager, precision);
         if (!candidate.metadata().sha256().equalsIgnoreCase(event.getSha256())) {
             candidate.close();
             throw new CheckpointException("its sha256 " + candidate.metadata().sha256() + " differs from the event's "

@@ -19,7 +19,7 @@ public final class EvaluatorMain {
                 c.get(CONFIDENCE), c.get(MIN_EFFECT));
         return new EvaluatorService.Settings(c.get(RoundKeys.RUN_ID), c.get(SUITES_RUN), c.get(SUITES_REQUIRED), gate,
                 RoundKeys.split(c), RoundKeys.template(c), c.get(MAX_PROMPTS), c.get(MAX_NEW_TOKENS), c.get(BATCH_SIZE),
-                CheckpointLocation.from(c), RoundKeys.device(c));
+                CheckpointLocation.from(c), RoundKeys.device(c), RoundKeys.precision(c, RoundKeys.device(c)));
     }
 
     public static void main(String[] args) {

@@ -57,7 +57,7 @@ public final class EvaluatorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, List<String> suites, List<String> requiredSuites, PromotionGate gate,
                            HeldOutSplit split, PromptTemplate template, int maxPrompts, int maxNewTokens, int batchSize,
-                           CheckpointLocation location, ai.djl.Device device) {
+                           CheckpointLocation location, ai.djl.Device device, io.spinstream.model.Precision precision) {
         String suiteKey() {
             return String.join("+", suites);
         }
@@ -244,7 +244,7 @@ public final class EvaluatorService extends PollingService {
             case CandidateScreen.Outcome.Score s -> opp = s.opponent();
         }
         try {
-            baseline.ensure(opp, heldOut.read(), manager, settings.location());
+            baseline.ensure(opp, heldOut.read(), manager, settings.location(), settings.precision());
         } catch (RuntimeException e) {
             if (FaultKind.isTransient(e)) {
                 throw e; // its files are not there yet, or a topic cannot be read: not the candidate's fault
@@ -254,7 +254,7 @@ public final class EvaluatorService extends PollingService {
         }
         LoadedCheckpoint candidate;
         try {
-            candidate = CandidateScreen.load(event, manager, settings.location());
+            candidate = CandidateScreen.load(event, manager, settings.location(), settings.precision());
         } catch (RuntimeException e) {
             if (FaultKind.isTransient(e)) {
                 throw e; // INVALID only for files that are there and wrong (checksum, format)

@@ -43,14 +43,15 @@ final class OpponentBaseline implements AutoCloseable {
     }
 
     /** Loads {@code promotion}'s model and scores it on {@code heldOut}, unless that is what is loaded already. */
-    public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager, CheckpointLocation location) {
+    public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager, CheckpointLocation location,
+                       io.spinstream.model.Precision precision) {
         boolean same = opponent != null && opponent.id().equals(promotion.getCheckpointId());
         if (same && heldOut.equals(prompts)) {
             return;
         }
         if (!same) {
             close();
-            opponent = Opponent.load(promotion, manager, template, location);
+            opponent = Opponent.load(promotion, manager, template, location, precision);
         }
         prompts = heldOut;
         answers = answer(manager);

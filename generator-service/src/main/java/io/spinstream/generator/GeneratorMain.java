@@ -18,7 +18,7 @@ public final class GeneratorMain {
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
                 RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c),
-                RoundKeys.device(c));
+                RoundKeys.device(c), RoundKeys.precision(c, RoundKeys.device(c)));
     }
 
     public static void main(String[] args) {

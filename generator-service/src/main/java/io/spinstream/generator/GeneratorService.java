@@ -61,7 +61,8 @@ public final class GeneratorService extends PollingService {
 
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
-                           PromptTemplate template, CheckpointLocation location, ai.djl.Device device) {
+                           PromptTemplate template, CheckpointLocation location, ai.djl.Device device,
+                           io.spinstream.model.Precision precision) {
     }
 
     private final SpinContext context;
@@ -109,7 +110,7 @@ public final class GeneratorService extends PollingService {
 
     @Override
     protected void work() throws Exception {
-        log.info("computing on {}", settings.device());
+        log.info("computing on {} ({})", settings.device(), settings.precision());
         try (NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
@@ -123,12 +124,11 @@ public final class GeneratorService extends PollingService {
                 if (next == null) {
                     continue;
                 }
-                if (opponent != null) {
-                    opponent.close();
-                    opponent = null;
-                }
+                Opponent previous = opponent;
+                opponent = null;
                 try {
-                    opponent = Opponent.load(next, manager, settings.template(), settings.location());
+                    // A LoRA opponent over the one loaded comes as its adapter alone, merged in place.
+                    opponent = Opponent.next(previous, next, manager, settings.template(), settings.location(), settings.precision());
                     refusals.reset();
                 } catch (RuntimeException e) {
                     // Its files may still be arriving on a shared volume: try again, backing off, until it loads

@@ -11,6 +11,20 @@ import java.util.List;
 
 /** The trainer's configuration keys. */
 public final class TrainerKeys {
+    /** {@code spin.trainer.lora.targets} read: known projection names, at least one. */
+    static final class LoraTargets {
+        private LoraTargets() {
+        }
+
+        static List<String> parse(String raw) {
+            List<String> names = java.util.Arrays.stream(raw.split(",")).map(String::trim).filter(t -> !t.isEmpty()).distinct().toList();
+            if (names.isEmpty() || !io.spinstream.model.lora.LoraConfig.PROJECTIONS.containsAll(names)) {
+                throw new IllegalArgumentException(raw);
+            }
+            return names;
+        }
+    }
+
     private TrainerKeys() {
     }
 
@@ -65,11 +79,25 @@ public final class TrainerKeys {
             "when a round's pass ends: 'generation' = no new pair for idle.ms and the round's generators have answered"
                     + " every prompt; 'idle' = no new pair for idle.ms (for pairs that come from elsewhere)");
 
+    public static final ConfigKey<Integer> LORA_RANK = ConfigKey.optional("spin.trainer.lora.rank", ValueType.NON_NEGATIVE_INT, "0",
+            "LoRA rank r: 0 = full fine-tuning (every weight trained); r > 0 = the base frozen and an adapter of rank r trained"
+                    + " (candidates are PEFT adapters)");
+    public static final ConfigKey<Double> LORA_ALPHA = ConfigKey.optional("spin.trainer.lora.alpha", ValueType.POSITIVE_NUMBER,
+            "16", "lora_alpha: the adapter's output is scaled by alpha / r");
+    public static final ConfigKey<Double> LORA_DROPOUT = ConfigKey.optional("spin.trainer.lora.dropout", ValueType.FRACTION, "0",
+            "dropout on the adapter's input while training (below 1)");
+    public static final ConfigKey<String> LORA_TARGETS = ConfigKey.optional("spin.trainer.lora.targets",
+            ValueType.of("a comma-separated list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", s -> {
+                LoraTargets.parse(s);
+                return s;
+            }), String.join(",", io.spinstream.model.lora.LoraConfig.PROJECTIONS), "the projections LoRA adapts");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());
         all.addAll(List.of(STORE, KEEP, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
                 CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
-                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS, ROUND_END));
+                ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS, ROUND_END, LORA_RANK, LORA_ALPHA, LORA_DROPOUT,
+                LORA_TARGETS));
         return all;
     }
 }

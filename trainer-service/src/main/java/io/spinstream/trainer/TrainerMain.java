@@ -20,16 +20,25 @@ public final class TrainerMain {
 
     /** The trainer's settings, parsed once from its configuration. */
     public static TrainerService.Settings settings(ServiceConfig c) {
-        RoundSettings.Training training = new RoundSettings.Training(Objective.parse(c.get(OBJECTIVE)), c.get(OPTIMIZER),
+        ai.djl.Device device = RoundKeys.device(c);
+        io.spinstream.model.Precision precision = RoundKeys.precision(c, device);
+        int rank = c.get(LORA_RANK);
+        if (rank == 0 && !io.spinstream.model.Precision.isFull(precision.weights())) {
+            throw new io.spinstream.runtime.config.ConfigException(RoundKeys.MODEL_DTYPE.name() + "=" + c.get(RoundKeys.MODEL_DTYPE)
+                    + " holds the trainer's model in half precision, which only a LoRA adapter can be trained over: set "
+                    + LORA_RANK.name() + " > 0 or " + RoundKeys.MODEL_DTYPE.name() + "=float32");
+        }
+        RoundSettings.Training full = new RoundSettings.Training(Objective.parse(c.get(OBJECTIVE)), c.get(OPTIMIZER),
                 c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE), c.get(ACCUMULATION));
+        RoundSettings.Training training = rank == 0 ? full : full.withLora(new io.spinstream.model.lora.LoraConfig(rank,
+                c.get(LORA_ALPHA), c.get(LORA_DROPOUT), TrainerKeys.LoraTargets.parse(c.get(LORA_TARGETS)), false), precision);
         RoundSettings round = new RoundSettings(training,
                 new RoundSettings.Checkpointing(c.get(RoundKeys.RUN_ID), Path.of(c.get(STORE)), c.get(CHECKPOINT_EVERY)),
                 new RoundSettings.Convergence(c.get(CONVERGED_SHARE), c.get(CONVERGED_MIN_PAIRS)),
                 RejectionPolicy.of(c.get(REJECTION_POLICY), c.get(ROLLBACK_AFTER), c.get(ROLLBACK_LR_FACTOR), c.get(STOP_AFTER)),
                 c.get(INCLUDE_PREVIOUS), RoundKeys.template(c), c.get(PROGRESS_MS));
         return new TrainerService.Settings(round, new RoundEnd.Rule(c.get(IDLE_MS), c.get(ROUND_END).equals("generation")),
-                RoundKeys.split(c), Path.of(c.get(STATE_DIR)), new CheckpointRetention(c.get(KEEP)),
-                RoundKeys.device(c));
+                RoundKeys.split(c), Path.of(c.get(STATE_DIR)), new CheckpointRetention(c.get(KEEP)), device);
     }
 
     public static void main(String[] args) {

@@ -49,8 +49,13 @@ public record CheckpointMetadata(
 
     /** The same, stating that it is a LoRA adapter over checkpoint {@code base}. */
     public CheckpointMetadata adapterOver(CheckpointMetadata base) {
+        return adapterOver(base.id(), base.sha256());
+    }
+
+    /** The same, stating that it is a LoRA adapter over checkpoint {@code baseId}, whose weights have {@code baseSha256}. */
+    public CheckpointMetadata adapterOver(String baseId, String baseSha256) {
         return new CheckpointMetadata(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
-                trainingStateSha256, LORA, base.id(), base.sha256());
+                trainingStateSha256, LORA, baseId, baseSha256);
     }
 
     public boolean isAdapter() {

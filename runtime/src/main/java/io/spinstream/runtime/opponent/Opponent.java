@@ -1,6 +1,7 @@
 package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointException;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
@@ -20,8 +21,43 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
      */
     public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template,
                                 CheckpointLocation location) {
+        return load(promotion, manager, template, location, Precision.FLOAT32);
+    }
+
+    /** As {@link #load(OpponentPromotion, NDManager, PromptTemplate, CheckpointLocation)}, held as {@code precision} says. */
+    public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template,
+                                CheckpointLocation location, Precision precision) {
         Path dir = location.resolve(promotion.getUri());
-        LoadedCheckpoint ckpt = CheckpointStore.load(dir, manager);
+        return checked(promotion, CheckpointStore.load(dir, manager, precision), template, dir);
+    }
+
+    /**
+     * The opponent {@code promotion} names, taking {@code previous} over (the caller no longer closes it):
+     * where the new opponent is a LoRA adapter over the previous one — each round's candidate is — only
+     * the adapter is read and merged into the model already loaded; anything else is loaded whole.
+     */
+    public static Opponent next(Opponent previous, OpponentPromotion promotion, NDManager manager, PromptTemplate template,
+                                CheckpointLocation location, Precision precision) {
+        if (previous == null) {
+            return load(promotion, manager, template, location, precision);
+        }
+        Path dir = location.resolve(promotion.getUri());
+        java.util.Optional<LoadedCheckpoint> onto;
+        try {
+            onto = CheckpointStore.loadOnto(dir, previous.checkpoint());
+        } catch (RuntimeException e) {
+            previous.close();
+            throw e;
+        }
+        if (onto.isEmpty()) {
+            previous.close();
+            return load(promotion, manager, template, location, precision);
+        }
+        previous.tokenizer().close();
+        return checked(promotion, onto.get(), template, dir);
+    }
+
+    private static Opponent checked(OpponentPromotion promotion, LoadedCheckpoint ckpt, PromptTemplate template, Path dir) {
         if (!ckpt.metadata().sha256().equalsIgnoreCase(promotion.getSha256())) {
             ckpt.close();
             throw new CheckpointException("checkpoint " + dir + " has sha256 " + ckpt.metadata().sha256()

@@ -28,7 +28,7 @@ final class CandidateWriter {
         this.runId = runId;
     }
 
-    Optional<RoundListener.Candidate> write(LoadedCheckpoint theta, TrainStep step, String parentId, int round, long steps,
+    Optional<RoundListener.Candidate> write(LoadedCheckpoint theta, TrainStep step, RoundPlan.OpponentRef opponent, int round, long steps,
                                             Map<String, Double> metrics, Map<PartitionKey, Long> offsets, boolean endOfRound) {
         String id = runId + "-r" + round + "-s" + steps;
         if (store.metadata(id).isPresent()) {
@@ -37,8 +37,10 @@ final class CandidateWriter {
         long t0 = System.nanoTime();
         CheckpointMetadata saved;
         try (NDManager scope = theta.model().manager().newSubManager()) {
+            CheckpointMetadata m = CheckpointMetadata.of(id, opponent.id(), round, steps, metrics, PartitionKey.encode(offsets));
+            // Under LoRA the candidate is its adapter alone, over the opponent it was trained from.
             saved = store.save(theta.model(), theta.tokenizerJson(),
-                    CheckpointMetadata.of(id, parentId, round, steps, metrics, PartitionKey.encode(offsets)), step.state(scope));
+                    theta.model().adapter() == null ? m : m.adapterOver(opponent.id(), opponent.sha256()), step.state(scope));
         }
         Duration took = Duration.ofNanos(System.nanoTime() - t0);
         log.info("checkpoint {} written in {} ms ({} pairs trained{})", id, took.toMillis(),

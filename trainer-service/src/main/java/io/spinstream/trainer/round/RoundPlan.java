@@ -1,6 +1,7 @@
 package io.spinstream.trainer.round;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointException;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
@@ -51,11 +52,18 @@ public record RoundPlan(OpponentRef opponent, Optional<CheckpointMetadata> resum
      * Opens θ: the resumed candidate, or the opponent, refused when its sha256 differs from the promotion's
      * (no round trains from a wrong model).
      */
-    public LoadedCheckpoint openTheta(CheckpointStore store, NDManager manager) {
+    public LoadedCheckpoint openTheta(CheckpointStore store, NDManager manager, Precision precision) {
         if (resume.isPresent()) {
-            return store.load(resume.get().id(), manager);
+            CheckpointMetadata r = resume.get();
+            if (r.isAdapter() && !(opponent.id().equals(r.baseId()) && opponent.sha256().equalsIgnoreCase(r.baseSha256()))) {
+                throw new CheckpointException("candidate " + r.id() + " is an adapter over " + r.baseId() + ", not over opponent "
+                        + opponent.id() + " with sha256 " + opponent.sha256());
+            }
+            // A LoRA candidate comes back as its adapter over the merged opponent, to be trained on.
+            return r.isAdapter() ? CheckpointStore.loadForTraining(store.directoryOf(r.id()), manager, precision)
+                    : store.load(r.id(), manager);
         }
-        LoadedCheckpoint theta = CheckpointStore.load(opponent.directory(), manager);
+        LoadedCheckpoint theta = CheckpointStore.load(opponent.directory(), manager, precision);
         if (!theta.metadata().sha256().equalsIgnoreCase(opponent.sha256())) {
             theta.close();
             throw new CheckpointException("opponent " + opponent.id() + " has sha256 " + theta.metadata().sha256()

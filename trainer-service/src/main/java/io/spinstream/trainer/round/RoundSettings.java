@@ -1,6 +1,8 @@
 package io.spinstream.trainer.round;
 
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.Precision;
+import io.spinstream.model.lora.LoraConfig;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.train.LearningRateSchedule;
@@ -13,9 +15,29 @@ import java.nio.file.Path;
 public record RoundSettings(Training training, Checkpointing checkpointing, Convergence convergence,
                             RejectionPolicy policy, boolean includePreviousRound, PromptTemplate template, long progressMs) {
 
-    /** The objective and the optimiser. */
+    /**
+     * The objective and the optimiser, and what is trained: every weight ({@code lora} null), or a LoRA
+     * adapter over the frozen opponent, held as {@code basePrecision} says.
+     */
     public record Training(Objective objective, String optimizer, double lr, int warmup, double weightDecay,
-                           double maxGradNorm, int batchSize, int accumulation) {
+                           double maxGradNorm, int batchSize, int accumulation, LoraConfig lora, Precision basePrecision) {
+        public Training {
+            if (lora == null && !Precision.isFull(basePrecision.weights())) {
+                throw new IllegalArgumentException("full fine-tuning trains float32 weights: spin.model.dtype="
+                        + Precision.nameOf(basePrecision.weights()) + " needs spin.trainer.lora.rank > 0");
+            }
+        }
+
+        /** Full fine-tuning in float32. */
+        public Training(Objective objective, String optimizer, double lr, int warmup, double weightDecay, double maxGradNorm,
+                        int batchSize, int accumulation) {
+            this(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, null, Precision.FLOAT32);
+        }
+
+        public Training withLora(LoraConfig adapter, Precision base) {
+            return new Training(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, adapter, base);
+        }
+
         public int pairsPerStep() {
             return batchSize * accumulation;
         }

@@ -1,7 +1,10 @@
 package io.spinstream.trainer.round;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.model.LlamaModel;
 import io.spinstream.model.NoGrad;
+import io.spinstream.model.lora.LoraAdapter;
+import io.spinstream.model.lora.LoraConfig;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.SpinTokenizer;
@@ -62,7 +65,8 @@ public final class RoundTrainer implements AutoCloseable {
         this.writer = new CandidateWriter(store, settings.checkpointing().runId());
         this.end = end;
         this.listeners = List.copyOf(listeners);
-        this.theta = plan.openTheta(store, manager);
+        this.theta = plan.openTheta(store, manager, settings.training().basePrecision());
+        adapt(theta.model(), 0);
         this.reference = settings.includePreviousRound() ? CheckpointStore.load(plan.opponent().directory(), manager) : null;
         this.tokenizer = SpinTokenizer.load(theta.tokenizerJson(), settings.template(), theta.model().config().eosTokenId());
         this.intake = new PairIntake(plan.opponent().id(), plan.opponent().round(), plan.previousOpponentId(), tokenizer,
@@ -89,6 +93,24 @@ public final class RoundTrainer implements AutoCloseable {
             this.listeners.forEach(l -> l.onResumed(this, resumed));
         } else {
             log.info("round {}: training from opponent {} (offsets {})", round(), plan.opponent().id(), PartitionKey.encode(positions));
+        }
+    }
+
+    /**
+     * Under LoRA, θ is an adapter over the frozen opponent: a fresh one (B = 0, so θ starts equal to θt)
+     * unless a resumed candidate brought its own. A LoRA candidate is not resumed under full fine-tuning
+     * (its optimiser state is the adapter's).
+     */
+    private void adapt(LlamaModel model, int rollbacks) {
+        LoraConfig lora = settings.training().lora();
+        if (lora != null && model.adapter() == null) {
+            long seed = java.util.Objects.hash(settings.checkpointing().runId(), plan.opponent().round(), rollbacks);
+            model.attach(LoraAdapter.init(model.config(), lora, model.manager(), seed));
+            log.info("round {}: training a LoRA adapter of rank {} over {} ({} of {} parameters trained)", round(), lora.rank(),
+                    plan.opponent().id(), model.adapter().parameterCount(), model.parameterCount());
+        } else if (lora == null && model.adapter() != null) {
+            throw new IllegalStateException("candidate " + theta.metadata().id() + " is a LoRA adapter but "
+                    + "spin.trainer.lora.rank is 0: resume with the rank it was trained with, or start the round again");
         }
     }
 
@@ -187,9 +209,17 @@ public final class RoundTrainer implements AutoCloseable {
 
     private void rollBack(int rejected) {
         lr *= ((RejectionPolicy.Rollback) settings.policy()).lrFactor();
-        try (NoGrad ignored = NoGrad.enter(); NDManager scratch = theta.model().manager().newSubManager();
-             LoadedCheckpoint fresh = CheckpointStore.load(plan.opponent().directory(), scratch)) {
-            fresh.model().parameters().forEach((name, p) -> theta.model().parameters().get(name).set(p.toByteBuffer()));
+        if (theta.model().adapter() != null) {
+            // The base is the opponent, never changed: rolling back is a fresh adapter.
+            LoraAdapter old = theta.model().adapter();
+            long seed = java.util.Objects.hash(settings.checkpointing().runId(), plan.opponent().round(), rejected);
+            theta.model().attach(LoraAdapter.init(theta.model().config(), old.config(), theta.model().manager(), seed));
+            old.close();
+        } else {
+            try (NoGrad ignored = NoGrad.enter(); NDManager scratch = theta.model().manager().newSubManager();
+                 LoadedCheckpoint fresh = CheckpointStore.load(plan.opponent().directory(), scratch)) {
+                fresh.model().parameters().forEach((name, p) -> theta.model().parameters().get(name).set(p.toByteBuffer()));
+            }
         }
         stepBase = totalSteps();
         step.close();
@@ -274,7 +304,7 @@ public final class RoundTrainer implements AutoCloseable {
         if (lastResult != null && !lastResult.skipped()) {
             m.putAll(Map.of("loss", lastResult.loss(), "margin", lastResult.margin(), "reward_accuracy", lastResult.rewardAccuracy()));
         }
-        writer.write(theta, step, plan.opponent().id(), round(), totalSteps(), m, offsets, endOfRound)
+        writer.write(theta, step, plan.opponent(), round(), totalSteps(), m, offsets, endOfRound)
                 .ifPresent(c -> listeners.forEach(l -> l.onCandidate(this, c)));
     }
 
@@ -291,6 +321,9 @@ public final class RoundTrainer implements AutoCloseable {
     public void close() {
         tokenizer.close();
         step.close();
+        if (theta.model().adapter() != null) {
+            theta.model().adapter().close();
+        }
         theta.close();
         if (reference != null) {
             reference.close();

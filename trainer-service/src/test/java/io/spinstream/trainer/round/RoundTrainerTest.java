@@ -314,6 +314,66 @@ class RoundTrainerTest {
         assertThat(again.learningRate()).isEqualTo(2.5e-4);
     }
 
+    static RoundSettings lora(RoundSettings s) {
+        return new RoundSettings(s.training().withLora(io.spinstream.model.lora.LoraConfig.of(4, 8), io.spinstream.model.Precision.FLOAT32),
+                s.checkpointing(), s.convergence(), s.policy(), s.includePreviousRound(), s.template(), s.progressMs());
+    }
+
+    @Test
+    void aLoraRoundWritesPeftAdaptersOverTheOpponentAndResumesThemExactly() throws Exception {
+        CheckpointStore solo = new CheckpointStore(dir.resolve("solo"));
+        try (LoadedCheckpoint b = store.load("base", manager)) {
+            solo.save(b.model(), b.tokenizerJson(), CheckpointMetadata.of("base", null, 0, 0, null, null));
+        }
+        RoundTrainer whole = round(lora(settings(new RejectionPolicy.Continue(), 1, new RoundSettings.Convergence(0.95, 50),
+                solo.root())), RoundEnd.GenerationProgress.NONE, solo);
+        offer(whole, 0, 10);
+        now[0] += 1000;
+        whole.tick();
+        RoundListener.Candidate wholeEnd = candidates.get(candidates.size() - 1);
+        assertThat(wholeEnd.metadata().isAdapter()).isTrue();
+        assertThat(wholeEnd.metadata().baseId()).isEqualTo("base");
+        assertThat(wholeEnd.directory().resolve("adapter_config.json")).exists();
+        assertThat(wholeEnd.directory().resolve("model.safetensors")).doesNotExist();
+        assertThat(java.nio.file.Files.size(wholeEnd.directory().resolve("adapter_model.safetensors")))
+                .isLessThan(java.nio.file.Files.size(solo.directoryOf("base").resolve("model.safetensors")));
+        try (LoadedCheckpoint merged = CheckpointStore.load(wholeEnd.directory(), manager);
+             LoadedCheckpoint opponent = solo.load("base", manager)) {
+            assertThat(difference(merged.model(), opponent.model())).as("the adapter trained something").isGreaterThan(1e-5);
+        }
+        candidates.clear();
+
+        RoundTrainer crashed = round(lora(settings(new RejectionPolicy.Continue(), 1)), RoundEnd.GenerationProgress.NONE);
+        offer(crashed, 0, 10);
+        crashed.tick();
+        assertThat(candidates).extracting(c -> c.metadata().id()).containsExactly("t-r0-s1", "t-r0-s2");
+        RoundTrainer again = round(lora(settings(new RejectionPolicy.Continue(), 1)), RoundEnd.GenerationProgress.NONE);
+        assertThat(again.totalSteps()).isEqualTo(2);
+        offer(again, 8, 10);
+        now[0] += 1000;
+        again.tick();
+        RoundListener.Candidate end = candidates.get(candidates.size() - 1);
+        assertThat(end.metadata().id()).isEqualTo("t-r0-s3");
+        assertThat(maxDifference(end, wholeEnd)).as("resumed = uninterrupted").isLessThan(1e-6);
+
+        // A rollback under LoRA is a fresh adapter: θ is the opponent again.
+        RoundTrainer rolled = round(lora(settings(new RejectionPolicy.Rollback(1, 0.5), 100)), RoundEnd.GenerationProgress.NONE);
+        assertThat(rolled.rejections(1)).isTrue();
+        assertThat(rolled.totalSteps()).isEqualTo(3);
+    }
+
+    private static double difference(LlamaModel a, LlamaModel b) {
+        double max = 0;
+        for (var e : a.parameters().entrySet()) {
+            float[] va = e.getValue().toFloatArray();
+            float[] vb = b.parameters().get(e.getKey()).toFloatArray();
+            for (int i = 0; i < va.length; i++) {
+                max = Math.max(max, Math.abs(va[i] - vb[i]));
+            }
+        }
+        return max;
+    }
+
     private double maxDifference(RoundListener.Candidate a, RoundListener.Candidate b) {
         try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
              LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
