@@ -81,13 +81,16 @@ public final class CheckpointsCommand implements Callable<Integer> {
         List<CheckpointMetadata> all = store.list().stream().flatMap(id -> store.metadata(id).stream()).toList();
         out.printf("%nstore %s (opponent in force: %s, keep %d):%n", store.root(), opponentId == null ? "none" : opponentId,
                 retention.keep());
+        Map<String, CheckpointMetadata> byId = all.stream().collect(Collectors.toMap(CheckpointMetadata::id, m -> m));
         for (CheckpointRetention.Decision d : retention.plan(all, opponentId, refused)) {
+            CheckpointMetadata m = byId.get(d.id());
+            String kind = m != null && m.isAdapter() ? "LoRA over " + m.baseId() : "full";
             String what = switch (d) {
                 case CheckpointRetention.Decision.Keep k -> "kept";
                 case CheckpointRetention.Decision.KeepWeights k -> "kept, weights only";
                 case CheckpointRetention.Decision.Delete k -> "deleted at the next retention";
             };
-            out.printf("  %-36s %8.1f MB  %-30s %s%n", d.id(), store.sizeOf(d.id()) / 1e6, what, d.reason());
+            out.printf("  %-36s %8.1f MB  %-30s %-36s %s%n", d.id(), store.sizeOf(d.id()) / 1e6, what, kind, d.reason());
         }
     }
 

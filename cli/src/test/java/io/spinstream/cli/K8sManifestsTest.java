@@ -242,8 +242,11 @@ class K8sManifestsTest {
         StatefulSet trainer = (StatefulSet) named(render("gpu"), "StatefulSet", "spin-trainer");
         Map<String, Quantity> limits = trainer.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits();
         assertThat(limits).containsEntry("nvidia.com/gpu", new Quantity("1"));
+        // The image built with -Pcuda (DJL's CUDA libtorch): the CPU one reports no GPU.
+        assertThat(trainer.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).startsWith("spinstream/trainer-service-cuda");
         StatefulSet dev = (StatefulSet) named(render("dev"), "StatefulSet", "spin-trainer");
         assertThat(dev.getSpec().getTemplate().getSpec().getContainers().get(0).getResources().getLimits()).doesNotContainKey("nvidia.com/gpu");
+        assertThat(dev.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).doesNotContain("cuda");
     }
 
     @Test

@@ -36,7 +36,18 @@ final class ThreeServices {
     }
 
     static SpinFixtures fixtures(DevStack stack, Path dir) {
-        return new SpinFixtures(stack, dir.resolve("store"), keys(), Map.ofEntries(
+        return fixtures(stack, dir, Map.of());
+    }
+
+    /** As {@link #fixtures(DevStack, Path)}, with {@code extra} settings (SPIN_* names) on top. */
+    static SpinFixtures fixtures(DevStack stack, Path dir, Map<String, String> extra) {
+        Map<String, String> settings = new java.util.HashMap<>(defaults(dir));
+        settings.putAll(extra);
+        return new SpinFixtures(stack, dir.resolve("store"), keys(), settings);
+    }
+
+    private static Map<String, String> defaults(Path dir) {
+        return Map.ofEntries(
                 Map.entry("SPIN_HELDOUT_SHARE", "0.25"),
                 Map.entry("SPIN_CHECKPOINT_STORE", dir.resolve("store").toString()),
                 Map.entry("SPIN_TRAINER_STATE_DIR", dir.resolve("streams").toString()),
@@ -47,7 +58,7 @@ final class ThreeServices {
                 Map.entry("SPIN_TRAINER_IDLE_MS", "4000"),
                 Map.entry("SPIN_TRAINER_LR", "3e-3"),
                 Map.entry("SPIN_GATE_MIN_PROMPTS", "5"),
-                Map.entry("SPIN_EVALUATOR_MAX_NEW_TOKENS", "6")));
+                Map.entry("SPIN_EVALUATOR_MAX_NEW_TOKENS", "6"));
     }
 
     /** Generator, trainer and evaluator built as their mains build them, started. */

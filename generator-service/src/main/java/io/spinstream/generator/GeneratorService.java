@@ -128,8 +128,12 @@ public final class GeneratorService extends PollingService {
                 opponent = null;
                 try {
                     // A LoRA opponent over the one loaded comes as its adapter alone, merged in place.
+                    long t0 = System.nanoTime();
+                    Object before = previous == null ? null : previous.checkpoint().model();
                     opponent = Opponent.next(previous, next, manager, settings.template(), settings.location(), settings.precision());
                     refusals.reset();
+                    log.info("opponent {} loaded in {} ms{}", opponent.id(), (System.nanoTime() - t0) / 1_000_000,
+                            opponent.checkpoint().model() == before ? " (its LoRA adapter merged into " + previous.id() + ")" : "");
                 } catch (RuntimeException e) {
                     // Its files may still be arriving on a shared volume: try again, backing off, until it loads
                     // or another opponent is promoted.

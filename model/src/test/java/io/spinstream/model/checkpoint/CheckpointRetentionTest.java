@@ -47,4 +47,23 @@ class CheckpointRetentionTest {
                 .allMatch(d -> d instanceof CheckpointRetention.Decision.Delete);
         assertThatThrownBy(() -> new CheckpointRetention(-1)).hasMessageContaining(">= 0");
     }
+
+    @Test
+    void theBaseOfAKeptAdapterIsKeptWhateverElseWouldDeleteIt() {
+        // "other" was promoted once by hand (not in the opponent's lineage); a kept adapter was trained over it.
+        List<CheckpointMetadata> store = List.of(
+                m("base", null, 0, 0, "2026-12-01T10:00:00Z"),
+                m("other", null, 0, 0, "2026-12-01T10:00:30Z"),
+                m("ra", "other", 1, 10, "2026-12-01T10:01:00Z").adapterOver("other", "00"),
+                m("rb", "base", 0, 10, "2026-12-01T10:02:00Z").adapterOver("base", "00"));
+        Map<String, String> kind = new CheckpointRetention(1).plan(store, "rb", Set.of()).stream()
+                .collect(Collectors.toMap(CheckpointRetention.Decision::id, d -> d.getClass().getSimpleName() + ": " + d.reason()));
+        assertThat(kind).containsEntry("rb", "KeepWeights: the opponent in force")
+                .containsEntry("base", "KeepWeights: promoted (an ancestor of the opponent)")
+                .containsEntry("ra", "KeepWeights: one of the newest 1 others")
+                .containsEntry("other", "KeepWeights: the base of LoRA adapter ra");
+        assertThat(new CheckpointRetention(0).plan(store, "rb", Set.of()).stream()
+                .filter(d -> d instanceof CheckpointRetention.Decision.Delete).map(CheckpointRetention.Decision::id))
+                .containsExactlyInAnyOrder("ra", "other");
+    }
 }
