@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -48,6 +48,42 @@ public final class BenchCommand implements Runnable {
                 setups = setups.subList(0, 1);
             }
             new ModelBenchmark(threads, rounds, steps, System.out).run(setups, plot);
+            return 0;
+        }
+    }
+
+    @Command(name = "scale", mixinStandardHelpOptions = true,
+            description = {"A model in the shape of Qwen2.5-0.5B (random weights, bf16) through spin init, generation, LoRA and full",
+                    "fine-tuning steps, a LoRA candidate evaluated and hot-swapped into a generator, on this machine.",
+                    "Last line: peak_rss_gib=X lora_train_tok_s=Y full_train_tok_s=Z gen_tok_s=W lora_ckpt_mb=A full_ckpt_mb=B swap_s=C"})
+    static final class Scale implements Callable<Integer> {
+        @Option(names = "--prompts", defaultValue = "8", description = "Prompts answered and pairs trained on (default: ${DEFAULT-VALUE}).")
+        int prompts;
+
+        @Option(names = "--new-tokens", defaultValue = "16", description = "Tokens generated per prompt (default: ${DEFAULT-VALUE}).")
+        int newTokens;
+
+        @Option(names = "--lora-steps", defaultValue = "3", description = "LoRA training steps (default: ${DEFAULT-VALUE}).")
+        int loraSteps;
+
+        @Option(names = "--full-steps", defaultValue = "2", description = "Full fine-tuning steps; 0 skips them (default: ${DEFAULT-VALUE}).")
+        int fullSteps;
+
+        @Option(names = "--rank", defaultValue = "16", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+        int rank;
+
+        @Option(names = "--dir", defaultValue = "target/bench/scale", description = "Work folder, emptied first (default: ${DEFAULT-VALUE}).")
+        Path dir;
+
+        @Option(names = "--plot", defaultValue = "target/bench/scale.png", description = "PNG of the results (default: ${DEFAULT-VALUE}).")
+        Path plot;
+
+        @Override
+        public Integer call() throws Exception {
+            io.spinstream.cli.bench.ScaleBenchmark.Result r = new io.spinstream.cli.bench.ScaleBenchmark(
+                    io.spinstream.cli.bench.ScaleBenchmark.Shape.QWEN25_05B, prompts, newTokens, loraSteps, fullSteps, rank,
+                    System.out).run(dir, plot);
+            System.out.println(r.lastLine());
             return 0;
         }
     }

@@ -1,0 +1,453 @@
+package io.spinstream.cli.bench;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spinstream.model.Generator;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.LogProbs;
+import io.spinstream.model.NoGrad;
+import io.spinstream.model.Precision;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.TokenBatch;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.checkpoint.HfImport;
+import io.spinstream.model.checkpoint.LoadedCheckpoint;
+import io.spinstream.model.lora.LoraAdapter;
+import io.spinstream.model.lora.LoraConfig;
+import io.spinstream.model.objective.Objective;
+import io.spinstream.model.tokenizer.ByteLevelBpe;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.model.tokenizer.SpinTokenizer;
+import io.spinstream.model.train.AdamW;
+import io.spinstream.model.train.LearningRateSchedule;
+import io.spinstream.model.train.PreferenceBatch;
+import io.spinstream.model.train.StepResult;
+import io.spinstream.model.train.TrainStep;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * {@code spin bench scale}: the path a team's real model takes, at the size of Qwen2.5-0.5B (random
+ * weights in its exact shape, bf16 on disk), on this machine: {@code spin init}, answers for a few
+ * prompts, LoRA steps over a float16 base, the adapter written as a candidate, evaluated, and a generator
+ * swapped to it by merging the adapter alone; then full fine-tuning steps in float32 for comparison.
+ * Peak resident memory is read from the kernel ({@code VmHWM}) after the LoRA part and at the end.
+ */
+public final class ScaleBenchmark {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A Llama-family shape as config.json states it. */
+    public record Shape(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate, boolean tied) {
+        /** Qwen2.5-0.5B's config.json: 494M parameters, tied embeddings, q/k/v bias. */
+        public static final Shape QWEN25_05B = new Shape("Qwen2.5-0.5B", 151_936, 896, 24, 14, 2, 4864, true);
+
+        long parameters() {
+            long headDim = hidden / heads;
+            long kv = kvHeads * headDim;
+            long perLayer = 2L * hidden // norms
+                    + (long) hidden * hidden + hidden // q with bias
+                    + 2 * (kv * hidden + kv) // k, v with bias
+                    + (long) hidden * hidden // o
+                    + 3L * hidden * intermediate; // gate, up, down
+            return (long) vocab * hidden * (tied ? 1 : 2) + layers * perLayer + hidden;
+        }
+    }
+
+    /** What one run measured. */
+    public record Result(double peakRssLoraGib, double peakRssGib, double loraTrainTokS, double fullTrainTokS, double genTokS,
+                         double loraCkptMb, double fullCkptMb, double swapS, double initS, double loadS, double evalS,
+                         double baseNll, double candidateNll) {
+        public String lastLine() {
+            return String.format(java.util.Locale.ROOT,
+                    "peak_rss_gib=%.2f lora_train_tok_s=%.1f full_train_tok_s=%.1f gen_tok_s=%.1f lora_ckpt_mb=%.1f"
+                            + " full_ckpt_mb=%.1f swap_s=%.2f", peakRssLoraGib, loraTrainTokS, fullTrainTokS, genTokS, loraCkptMb,
+                    fullCkptMb, swapS);
+        }
+    }
+
+    private final Shape shape;
+    private final int prompts;
+    private final int newTokens;
+    private final int loraSteps;
+    private final int fullSteps;
+    private final int rank;
+    private final PrintStream out;
+    private final long started = System.nanoTime();
+
+    public ScaleBenchmark(Shape shape, int prompts, int newTokens, int loraSteps, int fullSteps, int rank, PrintStream out) {
+        if (loraSteps < 1 || fullSteps < 0 || prompts < 1 || newTokens < 1) {
+            throw new IllegalArgumentException("need prompts, new tokens and LoRA steps >= 1, full steps >= 0");
+        }
+        this.shape = shape;
+        this.prompts = prompts;
+        this.newTokens = newTokens;
+        this.loraSteps = loraSteps;
+        this.fullSteps = fullSteps;
+        this.rank = rank;
+        this.out = out;
+    }
+
+    public Result run(Path work, Path plot) throws IOException {
+        deleteTree(work);
+        Files.createDirectories(work);
+        Path hf = work.resolve("hf-" + shape.name());
+        phase("writing %s with random weights (%,d parameters, bf16) to %s", shape.name(), shape.parameters(), hf);
+        long t = System.nanoTime();
+        writeRandomFolder(hf);
+        phase("written in %.1f s (%.0f MB)", seconds(t), Files.size(hf.resolve("model.safetensors")) / 1e6);
+
+        CheckpointStore store = new CheckpointStore(work.resolve("store"));
+        t = System.nanoTime();
+        HfImport.Imported base;
+        long total = HfImport.size(hf);
+        try (NDManager m = NDManager.newBaseManager()) {
+            long[] next = {0};
+            base = HfImport.into(store, hf, m, read -> {
+                if (read >= next[0]) {
+                    out.printf("   init: %3.0f%% of %.0f MB read%n", 100.0 * read / total, total / 1e6);
+                    next[0] += total / 4;
+                }
+            });
+        }
+        double initS = seconds(t);
+        phase("spin init: base %s in %.1f s (%.0f MB in the store)", base.metadata().id(), initS, store.sizeOf(base.metadata().id()) / 1e6);
+
+        Precision half = new Precision(DataType.FLOAT16, DataType.FLOAT32);
+        double genTokS;
+        double loraTokS;
+        double loraMb;
+        double evalS;
+        double baseNll;
+        double candNll;
+        double swapS;
+        double loadS;
+        String candidateId = "scale-r1-lora";
+        try (NDManager manager = NDManager.newBaseManager()) {
+            t = System.nanoTime();
+            LoadedCheckpoint generator = CheckpointStore.load(base.directory(), manager, half);
+            loadS = seconds(t);
+            phase("generator: base loaded in %.1f s, weights float16, compute float32", loadS);
+            SpinTokenizer tokenizer = SpinTokenizer.load(generator.tokenizerJson(), PromptTemplate.PLAIN,
+                    generator.model().config().eosTokenId());
+            List<String> questions = new ArrayList<>();
+            List<String> human = new ArrayList<>();
+            for (int i = 0; i < 2 * prompts; i++) {
+                questions.add("What is " + (17 * i + 3) + " + " + (29 * i + 11) + "? ");
+                human.add("It is " + (46 * i + 14) + ".");
+            }
+            List<int[]> promptIds = questions.subList(0, prompts).stream().map(tokenizer::encodePrompt).toList();
+            t = System.nanoTime();
+            List<int[]> answers = generate(generator.model(), manager, promptIds);
+            double genS = seconds(t);
+            int generated = answers.stream().mapToInt(a -> a.length).sum();
+            genTokS = generated / genS;
+            phase("generation: %d prompts, %d tokens in %.1f s = %.1f tokens/s", prompts, generated, genS, genTokS);
+
+            List<TokenBatch.Example> chosen = new ArrayList<>();
+            List<TokenBatch.Example> rejected = new ArrayList<>();
+            for (int i = 0; i < prompts; i++) {
+                chosen.add(tokenizer.example(questions.get(i), human.get(i)));
+                rejected.add(new TokenBatch.Example(promptIds.get(i), answers.get(i)));
+            }
+            int pad = generator.model().config().padTokenId();
+            double[] refChosen = LogProbs.sums(generator.model(), manager, TokenBatch.of(chosen, pad));
+            double[] refRejected = LogProbs.sums(generator.model(), manager, TokenBatch.of(rejected, pad));
+            PreferenceBatch pairs = new PreferenceBatch(chosen, rejected, refChosen, refRejected);
+            long pairTokens = Stream.concat(chosen.stream(), rejected.stream()).mapToLong(TokenBatch.Example::length).sum();
+            List<TokenBatch.Example> heldOut = new ArrayList<>();
+            for (int i = prompts; i < 2 * prompts; i++) {
+                heldOut.add(tokenizer.example(questions.get(i), human.get(i)));
+            }
+            baseNll = nll(generator.model(), manager, heldOut, pad);
+
+            // LoRA: the base frozen in float16, an adapter of rank r on every projection trained in float32.
+            try (LoadedCheckpoint trained = CheckpointStore.load(base.directory(), manager, half)) {
+                LoraAdapter adapter = LoraAdapter.init(trained.model().config(), new LoraConfig(rank, 2.0 * rank, 0,
+                        LoraConfig.PROJECTIONS, false), trained.model().manager(), 1);
+                trained.model().attach(adapter);
+                phase("LoRA rank %d: %,d of %,d parameters trained", rank, adapter.parameterCount(), trained.model().parameterCount());
+                try (TrainStep step = new TrainStep(trained.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
+                        LearningRateSchedule.constant(1e-4), 1.0)) {
+                    loraTokS = train("LoRA", step, pairs, pairTokens, loraSteps);
+                    t = System.nanoTime();
+                    CheckpointMetadata saved;
+                    try (NDManager scope = manager.newSubManager()) {
+                        saved = store.save(trained.model(), trained.tokenizerJson(), CheckpointMetadata.of(candidateId,
+                                base.metadata().id(), 1, loraSteps, Map.of(), Map.of()).adapterOver(base.metadata()), step.state(scope));
+                    }
+                    loraMb = store.sizeOf(saved.id()) / 1e6;
+                    phase("LoRA candidate %s written in %.1f s: %.1f MB (adapter and its optimiser state)", saved.id(), seconds(t), loraMb);
+                }
+                adapter.close();
+            }
+
+            t = System.nanoTime();
+            try (LoadedCheckpoint candidate = CheckpointStore.load(store.directoryOf(candidateId), manager, half)) {
+                candNll = nll(candidate.model(), manager, heldOut, pad);
+            }
+            evalS = seconds(t);
+            phase("evaluation: the candidate loaded merged and scored on %d held-out answers in %.1f s: NLL/token %.4f"
+                    + " (base %.4f; random weights: the figures show the path works, not that it learns)", heldOut.size(), evalS,
+                    candNll, baseNll);
+
+            t = System.nanoTime();
+            LoadedCheckpoint swapped = CheckpointStore.loadOnto(store.directoryOf(candidateId), generator)
+                    .orElseThrow(() -> new IllegalStateException("the candidate is not an adapter over the generator's model"));
+            swapS = seconds(t);
+            List<int[]> after = generate(swapped.model(), manager, promptIds.subList(0, 1));
+            phase("hot swap: the generator took %s by merging its adapter alone in %.2f s (then answered %d tokens)",
+                    candidateId, swapS, after.get(0).length);
+            tokenizer.close();
+            swapped.close();
+        }
+        double peakLora = peakRssGib();
+        phase("peak resident memory so far (init, generation, LoRA, evaluation, swap): %.2f GiB", peakLora);
+
+        double fullTokS = Double.NaN;
+        double fullMb = Double.NaN;
+        if (fullSteps > 0) {
+            try (NDManager manager = NDManager.newBaseManager();
+                 LoadedCheckpoint full = CheckpointStore.load(base.directory(), manager, Precision.FLOAT32);
+                 SpinTokenizer tokenizer = SpinTokenizer.load(full.tokenizerJson(), PromptTemplate.PLAIN, full.model().config().eosTokenId())) {
+                List<TokenBatch.Example> chosen = new ArrayList<>();
+                List<TokenBatch.Example> rejected = new ArrayList<>();
+                for (int i = 0; i < prompts; i++) {
+                    String q = "What is " + (17 * i + 3) + " + " + (29 * i + 11) + "? ";
+                    chosen.add(tokenizer.example(q, "It is " + (46 * i + 14) + "."));
+                    rejected.add(tokenizer.example(q, "It is " + (46 * i + 15) + ", I think."));
+                }
+                int pad = full.model().config().padTokenId();
+                PreferenceBatch pairs = new PreferenceBatch(chosen, rejected, LogProbs.sums(full.model(), manager, TokenBatch.of(chosen, pad)),
+                        LogProbs.sums(full.model(), manager, TokenBatch.of(rejected, pad)));
+                long pairTokens = Stream.concat(chosen.stream(), rejected.stream()).mapToLong(TokenBatch.Example::length).sum();
+                phase("full fine-tuning: all %,d weights trained in float32 with AdamW", full.model().parameterCount());
+                try (TrainStep step = new TrainStep(full.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
+                        LearningRateSchedule.constant(1e-5), 1.0)) {
+                    fullTokS = train("full", step, pairs, pairTokens, fullSteps);
+                    t = System.nanoTime();
+                    try (NDManager scope = manager.newSubManager()) {
+                        store.save(full.model(), full.tokenizerJson(), CheckpointMetadata.of("scale-r1-full", base.metadata().id(), 1,
+                                fullSteps, Map.of(), Map.of()), step.state(scope));
+                    }
+                    fullMb = store.sizeOf("scale-r1-full") / 1e6;
+                    phase("full candidate written in %.1f s: %.1f MB (weights and AdamW moments)", seconds(t), fullMb);
+                }
+            }
+        }
+        double peak = peakRssGib();
+        Result r = new Result(peakLora, peak, loraTokS, fullTokS, genTokS, loraMb, fullMb, swapS, initS, loadS, evalS, baseNll, candNll);
+        table(r);
+        if (plot != null) {
+            plot(r, plot);
+            out.println("plot: " + plot.toAbsolutePath());
+        }
+        return r;
+    }
+
+    private List<int[]> generate(LlamaModel model, NDManager manager, List<int[]> ids) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager scope = manager.newSubManager()) {
+            return new Generator(model).generate(scope, ids, new Sampling(1.0f, 1.0f, newTokens, 7));
+        }
+    }
+
+    private static double nll(LlamaModel model, NDManager manager, List<TokenBatch.Example> examples, int pad) {
+        TokenBatch batch = TokenBatch.of(examples, pad);
+        double[] sums = LogProbs.sums(model, manager, batch);
+        double total = 0;
+        for (double s : sums) {
+            total -= s;
+        }
+        return total / batch.responseTokens();
+    }
+
+    /** Training steps on the same pairs; tokens/s over the steps after the first (which warms the engine up). */
+    private double train(String what, TrainStep step, PreferenceBatch pairs, long tokensPerStep, int steps) {
+        double timed = 0;
+        long timedTokens = 0;
+        long phaseStart = System.nanoTime();
+        for (int i = 0; i < steps; i++) {
+            long t = System.nanoTime();
+            StepResult r = step.step(List.of(pairs));
+            double s = seconds(t);
+            if (i > 0 || steps == 1) {
+                timed += s;
+                timedTokens += tokensPerStep;
+            }
+            double eta = seconds(phaseStart) / (i + 1) * (steps - i - 1);
+            out.printf("   %s step %d/%d: loss %.4f, %.1f s, %.1f tokens/s (ETA %.0f s)%n", what, i + 1, steps, r.loss(), s,
+                    tokensPerStep / s, eta);
+        }
+        return timedTokens / timed;
+    }
+
+    private void table(Result r) {
+        out.println();
+        out.printf("| %s, 2 cores | value |%n|---|---|%n", shape.name());
+        out.printf("| peak resident memory, up to LoRA and the swap | %.2f GiB |%n", r.peakRssLoraGib());
+        out.printf("| peak resident memory, with full fine-tuning | %.2f GiB |%n", r.peakRssGib());
+        out.printf("| generation (%d prompts, float16 weights) | %.1f tokens/s |%n", prompts, r.genTokS());
+        out.printf("| LoRA training (rank %d) | %.1f tokens/s |%n", rank, r.loraTrainTokS());
+        out.printf("| full fine-tuning | %.1f tokens/s |%n", r.fullTrainTokS());
+        out.printf("| LoRA candidate | %.1f MB |%n", r.loraCkptMb());
+        out.printf("| full candidate | %.1f MB |%n", r.fullCkptMb());
+        out.printf("| spin init / load (float16) / evaluate / swap | %.1f s / %.1f s / %.1f s / %.2f s |%n", r.initS(), r.loadS(),
+                r.evalS(), r.swapS());
+        out.printf("(took %.1f min)%n", seconds(started) / 60);
+    }
+
+    private void plot(Result r, Path file) throws IOException {
+        CategoryChart chart = new CategoryChartBuilder().width(900).height(450)
+                .title(shape.name() + " shape on this machine: tokens/s").yAxisTitle("tokens/s").build();
+        chart.addSeries("tokens/s", List.of("generate", "LoRA train", "full train"),
+                List.of(r.genTokS(), r.loraTrainTokS(), Double.isNaN(r.fullTrainTokS()) ? 0 : r.fullTrainTokS()));
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    /** The Hugging Face folder: config.json, model.safetensors (BF16, N(0, 0.02) weights, unit norms), a byte-level tokenizer. */
+    void writeRandomFolder(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add("Qwen2ForCausalLM");
+        c.put("model_type", "qwen2").put("vocab_size", shape.vocab()).put("hidden_size", shape.hidden())
+                .put("intermediate_size", shape.intermediate()).put("num_hidden_layers", shape.layers())
+                .put("num_attention_heads", shape.heads()).put("num_key_value_heads", shape.kvHeads())
+                .put("max_position_embeddings", 32768).put("rope_theta", 1_000_000.0).put("rms_norm_eps", 1e-6)
+                .put("tie_word_embeddings", shape.tied()).put("hidden_act", "silu").put("bos_token_id", 1)
+                .put("eos_token_id", 2).put("torch_dtype", "bfloat16");
+        Files.writeString(dir.resolve("config.json"), c.toPrettyString());
+        ByteLevelBpe.write(dir.resolve("tokenizer.json"), ByteLevelBpe.bytesOnly());
+
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        int headDim = shape.hidden() / shape.heads();
+        long kv = (long) shape.kvHeads() * headDim;
+        shapes.put("model.embed_tokens.weight", new long[]{shape.vocab(), shape.hidden()});
+        for (int l = 0; l < shape.layers(); l++) {
+            String p = "model.layers." + l + ".";
+            shapes.put(p + "input_layernorm.weight", new long[]{shape.hidden()});
+            shapes.put(p + "self_attn.q_proj.weight", new long[]{shape.hidden(), shape.hidden()});
+            shapes.put(p + "self_attn.q_proj.bias", new long[]{shape.hidden()});
+            shapes.put(p + "self_attn.k_proj.weight", new long[]{kv, shape.hidden()});
+            shapes.put(p + "self_attn.k_proj.bias", new long[]{kv});
+            shapes.put(p + "self_attn.v_proj.weight", new long[]{kv, shape.hidden()});
+            shapes.put(p + "self_attn.v_proj.bias", new long[]{kv});
+            shapes.put(p + "self_attn.o_proj.weight", new long[]{shape.hidden(), shape.hidden()});
+            shapes.put(p + "post_attention_layernorm.weight", new long[]{shape.hidden()});
+            shapes.put(p + "mlp.gate_proj.weight", new long[]{shape.intermediate(), shape.hidden()});
+            shapes.put(p + "mlp.up_proj.weight", new long[]{shape.intermediate(), shape.hidden()});
+            shapes.put(p + "mlp.down_proj.weight", new long[]{shape.hidden(), shape.intermediate()});
+        }
+        shapes.put("model.norm.weight", new long[]{shape.hidden()});
+        if (!shape.tied()) {
+            shapes.put("lm_head.weight", new long[]{shape.vocab(), shape.hidden()});
+        }
+        // The header first (offsets from the shapes), then each tensor's values drawn and written as they come.
+        ObjectNode header = JSON.createObjectNode();
+        header.putObject("__metadata__").put("format", "pt");
+        long offset = 0;
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            long n = count(e.getValue());
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", "BF16");
+            var s = t.putArray("shape");
+            for (long d : e.getValue()) {
+                s.add(d);
+            }
+            t.putArray("data_offsets").add(offset).add(offset + 2 * n);
+            offset += 2 * n;
+        }
+        byte[] h = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+        SplittableRandom random = new SplittableRandom(2026);
+        try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(dir.resolve("model.safetensors")), 1 << 20)) {
+            o.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+            o.write(h);
+            ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+                String name = e.getKey();
+                long n = count(e.getValue());
+                boolean norm = name.endsWith("norm.weight");
+                boolean bias = name.endsWith(".bias");
+                for (long i = 0; i < n; i++) {
+                    float v = norm ? 1f : bias ? 0f : (float) (random.nextGaussian() * 0.02);
+                    chunk.putShort((short) (Float.floatToIntBits(v) >>> 16)); // bf16: the top half of the float's bits
+                    if (!chunk.hasRemaining()) {
+                        o.write(chunk.array(), 0, chunk.position());
+                        chunk.clear();
+                    }
+                }
+            }
+            o.write(chunk.array(), 0, chunk.position());
+        }
+    }
+
+    private static long count(long[] dims) {
+        long n = 1;
+        for (long d : dims) {
+            n *= d;
+        }
+        return n;
+    }
+
+    /** The process's peak resident set (VmHWM) in GiB; NaN where /proc is not there. */
+    static double peakRssGib() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) / (1024.0 * 1024.0);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return Double.NaN;
+        }
+        return Double.NaN;
+    }
+
+    private void phase(String format, Object... args) {
+        out.printf("[%6.1f s] %s%n", seconds(started), String.format(format, args));
+    }
+
+    private static double seconds(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> all = Files.walk(dir)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.delete(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
