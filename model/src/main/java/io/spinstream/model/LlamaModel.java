@@ -172,21 +172,26 @@ public final class LlamaModel implements AutoCloseable {
      * model forgets nothing else. Where an adapter is attached it stays attached.
      */
     public void merge(LoraAdapter lora) {
-        try (NoGrad ignored = NoGrad.enter(); NDManager scope = manager.newSubManager()) {
+        try (NoGrad ignored = NoGrad.enter()) {
             for (String module : lora.modules()) {
                 String name = module + ".weight";
                 NDArray w = parameters.get(name);
                 if (w == null) {
                     throw new IllegalArgumentException("adapter targets " + module + ", which this model does not have");
                 }
-                DataType sum = w.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-                NDArray merged = w.toType(sum, true).addi(lora.weightDelta(module, scope).toType(sum, false));
-                NDArray kept = w.getDataType() == sum ? merged : merged.toType(w.getDataType(), false);
-                kept.attach(manager);
-                kept.setName(name);
-                kept.setRequiresGradient(w.hasGradient());
-                parameters.put(name, kept);
-                w.close();
+                // One weight's float32 copy at a time: merging never holds a wide copy of the whole model.
+                try (NDManager scope = manager.newSubManager()) {
+                    DataType sum = w.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+                    NDArray wide = w.toType(sum, true);
+                    wide.attach(scope);
+                    NDArray merged = wide.addi(lora.weightDelta(module, scope).toType(sum, false));
+                    NDArray kept = w.getDataType() == sum ? merged : merged.toType(w.getDataType(), false);
+                    kept.attach(manager);
+                    kept.setName(name);
+                    kept.setRequiresGradient(w.hasGradient());
+                    parameters.put(name, kept);
+                    w.close();
+                }
             }
         }
     }
@@ -367,6 +372,12 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
+        if (!Precision.isFull(x.getDataType())) {
+            // In float16 x² overflows beyond |x| = 256, which real models' residual streams reach: normalise in float32.
+            NDArray wide = x.toType(DataType.FLOAT32, false);
+            NDArray variance = wide.square().mean(new int[]{-1}, true);
+            return wide.div(variance.addi(config.rmsNormEps()).sqrt()).toType(x.getDataType(), false).muli(weight);
+        }
         NDArray variance = x.square().mean(new int[]{-1}, true);
         return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(weight);
     }

@@ -56,6 +56,7 @@ import java.util.stream.Stream;
  */
 public final class ScaleBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MICRO_PAIRS = 2;
 
     /** A Llama-family shape as config.json states it. */
     public record Shape(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate, boolean tied) {
@@ -163,6 +164,13 @@ public final class ScaleBenchmark {
             int generated = answers.stream().mapToInt(a -> a.length).sum();
             genTokS = generated / genS;
             phase("generation: %d prompts, %d tokens in %.1f s = %.1f tokens/s", prompts, generated, genS, genTokS);
+
+            // The same weights computing in float16 (not the CPU default: a forward pass then converts no weight).
+            try (LoadedCheckpoint f16 = CheckpointStore.load(base.directory(), manager, new Precision(DataType.FLOAT16, DataType.FLOAT16))) {
+                long t16 = System.nanoTime();
+                int n16 = generate(f16.model(), manager, promptIds).stream().mapToInt(a -> a.length).sum();
+                phase("generation computing in float16 instead: %.1f tokens/s", n16 / seconds(t16));
+            }
 
             List<TokenBatch.Example> chosen = new ArrayList<>();
             List<TokenBatch.Example> rejected = new ArrayList<>();
@@ -281,14 +289,23 @@ public final class ScaleBenchmark {
         return total / batch.responseTokens();
     }
 
-    /** Training steps on the same pairs; tokens/s over the steps after the first (which warms the engine up). */
+    /**
+     * Training steps on the same pairs, in micro-batches of two pairs (activations of a quarter of the step
+     * at a time; the gradient is the same); tokens/s over the steps after the first (which warms up).
+     */
     private double train(String what, TrainStep step, PreferenceBatch pairs, long tokensPerStep, int steps) {
+        List<PreferenceBatch> micro = new ArrayList<>();
+        for (int from = 0; from < pairs.size(); from += MICRO_PAIRS) {
+            int to = Math.min(pairs.size(), from + MICRO_PAIRS);
+            micro.add(new PreferenceBatch(pairs.chosen().subList(from, to), pairs.rejected().subList(from, to),
+                    java.util.Arrays.copyOfRange(pairs.refChosen(), from, to), java.util.Arrays.copyOfRange(pairs.refRejected(), from, to)));
+        }
         double timed = 0;
         long timedTokens = 0;
         long phaseStart = System.nanoTime();
         for (int i = 0; i < steps; i++) {
             long t = System.nanoTime();
-            StepResult r = step.step(List.of(pairs));
+            StepResult r = step.step(micro);
             double s = seconds(t);
             if (i > 0 || steps == 1) {
                 timed += s;

@@ -188,32 +188,60 @@ public final class Safetensors {
             throw new CheckpointException(file + ": tensor " + name + " has byte range [" + begin + ", " + end
                     + ") that does not fit its shape or the file (truncated?)");
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
-        channel.read(buf, dataStart + begin);
-        buf.flip();
         Shape s = new Shape(shape);
+        // Read in pieces of at most CHUNK bytes, each copied into native memory at once: the Java heap never
+        // holds a whole tensor (a 0.5B model's embedding is 0.5 GB as float32).
+        long perElementOut = dtype.equals("BF16") ? 4 : width;
+        long chunkElements = Math.max(1, CHUNK / perElementOut);
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        try (NDManager scratch = manager.newSubManager()) {
+            for (long first = 0; first < elements || (elements == 0 && parts.isEmpty()); first += chunkElements) {
+                int n = (int) Math.min(chunkElements, elements - first);
+                ByteBuffer buf = ByteBuffer.allocate(n * width).order(ByteOrder.LITTLE_ENDIAN);
+                long at = dataStart + begin + first * width;
+                while (buf.hasRemaining()) {
+                    if (channel.read(buf, at + buf.position()) < 0) {
+                        throw new CheckpointException(file + ": tensor " + name + " ends early (truncated?)");
+                    }
+                }
+                buf.flip();
+                parts.add(piece(dtype, buf, n, scratch));
+                if (elements == 0) {
+                    break;
+                }
+            }
+            NDArray whole = parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 0);
+            NDArray out = whole.reshape(s);
+            out.attach(manager);
+            return out;
+        }
+    }
+
+    private static final long CHUNK = 32L << 20;
+
+    private static NDArray piece(String dtype, ByteBuffer buf, int n, NDManager manager) {
         return switch (dtype) {
             case "F32" -> {
-                float[] v = new float[(int) elements];
+                float[] v = new float[n];
                 buf.asFloatBuffer().get(v);
-                yield manager.create(v, s);
+                yield manager.create(v);
             }
             case "F64" -> {
-                double[] v = new double[(int) elements];
+                double[] v = new double[n];
                 buf.asDoubleBuffer().get(v);
-                yield manager.create(v, s);
+                yield manager.create(v);
             }
             // bfloat16 widens to float32 exactly (the upper half of a float32's bits): DJL 0.35's PyTorch
             // binding cannot hold bfloat16 tensors (it aborts the process on them).
             case "BF16" -> {
-                float[] v = new float[(int) elements];
-                for (int i = 0; i < v.length; i++) {
+                float[] v = new float[n];
+                for (int i = 0; i < n; i++) {
                     v[i] = Float.intBitsToFloat((buf.getShort() & 0xFFFF) << 16);
                 }
-                yield manager.create(v, s);
+                yield manager.create(v);
             }
             // float16 stays float16: whoever needs float32 converts (a frozen half-precision base never does).
-            default -> manager.create(buf, s, DataType.FLOAT16);
+            default -> manager.create(buf, new Shape(n), DataType.FLOAT16);
         };
     }
 }

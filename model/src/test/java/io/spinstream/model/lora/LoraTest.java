@@ -387,6 +387,10 @@ class LoraTest {
                  LlamaModel reference = LlamaModel.of(TINY, manager, widened)) {
                 assertThat(bf16.parameters().values()).allMatch(p -> p.getDataType() == DataType.FLOAT16);
                 assertClose(logits(bf16), logits(reference), 1e-5);
+                try (LlamaModel f16 = LlamaModel.of(TINY, manager, half, new Precision(DataType.FLOAT16, DataType.FLOAT16))) {
+                    // Computing in float16 rounds every activation: close, not equal.
+                    assertClose(logits(f16), logits(reference), 5e-2);
+                }
                 assertThatThrownBy(() -> new TrainStep(bf16, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),
                         LearningRateSchedule.constant(1e-2), 1)).hasMessageContaining("LoRA adapter");
                 try (LoraAdapter adapter = LoraAdapter.init(TINY, LoraConfig.of(4, 8), manager, 2)) {
