@@ -315,6 +315,11 @@ public final class LlamaModel implements AutoCloseable {
         return c;
     }
 
+    private static NDArray inScope(NDArray a, NDManager scope) {
+        a.attach(scope);
+        return a;
+    }
+
     private NDArray compute(NDArray a) {
         return a.getDataType() == precision.compute() ? a : a.toType(precision.compute(), false);
     }
@@ -338,14 +343,13 @@ public final class LlamaModel implements AutoCloseable {
         if (projections.length == 1 && biases.isEmpty()) {
             out = Linear.linear(h, weight(prefix + projections[0] + ".weight", scope)).singletonOrThrow();
         } else {
-            // The stacked copies belong to h's scope (the step's), not to the model.
-            NDArray w = compute(NDArrays.concat(weights, 0));
-            w.attach(scope);
+            // The stacked copies belong to h's scope (the step's), not to the model: a result lands in its
+            // first operand's manager, so each is moved before it is converted.
+            NDArray w = compute(inScope(NDArrays.concat(weights, 0), scope));
             if (biases.isEmpty()) {
                 out = Linear.linear(h, w).singletonOrThrow();
             } else {
-                NDArray b = compute(NDArrays.concat(biases, 0));
-                b.attach(scope);
+                NDArray b = compute(inScope(NDArrays.concat(biases, 0), scope));
                 out = Linear.linear(h, w, b).singletonOrThrow();
             }
         }

@@ -431,9 +431,13 @@ public final class ScaleBenchmark {
 
     /** The process's peak resident set (VmHWM) in GiB; NaN where /proc is not there. */
     static double peakRssGib() {
+        return rssGib("VmHWM:");
+    }
+
+    private static double rssGib(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("\\D+", "")) / (1024.0 * 1024.0);
                 }
             }
@@ -444,7 +448,7 @@ public final class ScaleBenchmark {
     }
 
     private void phase(String format, Object... args) {
-        out.printf("[%6.1f s] %s%n", seconds(started), String.format(format, args));
+        out.printf("[%6.1f s, %5.2f GiB resident] %s%n", seconds(started), rssGib("VmRSS:"), String.format(format, args));
     }
 
     private static double seconds(long t0) {

@@ -145,6 +145,11 @@ public final class Safetensors {
      * (a loader narrowing to half precision holds one wide tensor at a time, never the whole file).
      */
     public static Map<String, NDArray> read(Path file, NDManager manager, java.util.function.UnaryOperator<NDArray> convert) {
+        return read(file, manager, convert, CHUNK);
+    }
+
+    /** As {@link #read(Path, NDManager, java.util.function.UnaryOperator)}, reading {@code chunkBytes} at a time. */
+    static Map<String, NDArray> read(Path file, NDManager manager, java.util.function.UnaryOperator<NDArray> convert, long chunkBytes) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Header h = header(file, channel);
             JsonNode header = h.json();
@@ -157,7 +162,7 @@ public final class Safetensors {
                 if (f.getKey().equals("__metadata__")) {
                     continue;
                 }
-                NDArray read = tensor(file, channel, f.getKey(), f.getValue(), dataStart, size, manager);
+                NDArray read = tensor(file, channel, f.getKey(), f.getValue(), dataStart, size, manager, chunkBytes);
                 NDArray kept = convert.apply(read);
                 if (kept != read) {
                     read.close();
@@ -171,7 +176,7 @@ public final class Safetensors {
     }
 
     private static NDArray tensor(Path file, FileChannel channel, String name, JsonNode info, long dataStart, long size,
-                                  NDManager manager) throws IOException {
+                                  NDManager manager, long chunkBytes) throws IOException {
         String dtype = info.path("dtype").asText();
         long[] shape = new long[info.path("shape").size()];
         for (int i = 0; i < shape.length; i++) {
@@ -192,44 +197,49 @@ public final class Safetensors {
         // Read in pieces of at most CHUNK bytes, each copied into native memory at once: the Java heap never
         // holds a whole tensor (a 0.5B model's embedding is 0.5 GB as float32).
         long perElementOut = dtype.equals("BF16") ? 4 : width;
-        long chunkElements = Math.max(1, CHUNK / perElementOut);
+        long chunkElements = Math.max(1, chunkBytes / perElementOut);
+        if (elements <= chunkElements) {
+            // DJL may keep the Java buffer it was created from as the tensor's memory: no view of it is taken.
+            return piece(dtype, readFully(file, channel, name, dataStart + begin, (int) (elements * width)), (int) elements, s, manager);
+        }
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         try (NDManager scratch = manager.newSubManager()) {
-            for (long first = 0; first < elements || (elements == 0 && parts.isEmpty()); first += chunkElements) {
+            for (long first = 0; first < elements; first += chunkElements) {
                 int n = (int) Math.min(chunkElements, elements - first);
-                ByteBuffer buf = ByteBuffer.allocate(n * width).order(ByteOrder.LITTLE_ENDIAN);
-                long at = dataStart + begin + first * width;
-                while (buf.hasRemaining()) {
-                    if (channel.read(buf, at + buf.position()) < 0) {
-                        throw new CheckpointException(file + ": tensor " + name + " ends early (truncated?)");
-                    }
-                }
-                buf.flip();
-                parts.add(piece(dtype, buf, n, scratch));
-                if (elements == 0) {
-                    break;
-                }
+                ByteBuffer buf = readFully(file, channel, name, dataStart + begin + first * width, n * width);
+                parts.add(piece(dtype, buf, n, new Shape(n), scratch));
             }
-            NDArray whole = parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 0);
-            NDArray out = whole.reshape(s);
+            // concat copies into memory of libtorch's own, of which the reshaped result is a view.
+            NDArray out = ai.djl.ndarray.NDArrays.concat(parts, 0).reshape(s);
             out.attach(manager);
             return out;
         }
     }
 
+    private static ByteBuffer readFully(Path file, FileChannel channel, String name, long at, int bytes) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        while (buf.hasRemaining()) {
+            if (channel.read(buf, at + buf.position()) < 0) {
+                throw new CheckpointException(file + ": tensor " + name + " ends early (truncated?)");
+            }
+        }
+        buf.flip();
+        return buf;
+    }
+
     private static final long CHUNK = 32L << 20;
 
-    private static NDArray piece(String dtype, ByteBuffer buf, int n, NDManager manager) {
+    private static NDArray piece(String dtype, ByteBuffer buf, int n, Shape shape, NDManager manager) {
         return switch (dtype) {
             case "F32" -> {
                 float[] v = new float[n];
                 buf.asFloatBuffer().get(v);
-                yield manager.create(v);
+                yield manager.create(v, shape);
             }
             case "F64" -> {
                 double[] v = new double[n];
                 buf.asDoubleBuffer().get(v);
-                yield manager.create(v);
+                yield manager.create(v, shape);
             }
             // bfloat16 widens to float32 exactly (the upper half of a float32's bits): DJL 0.35's PyTorch
             // binding cannot hold bfloat16 tensors (it aborts the process on them).
@@ -238,10 +248,10 @@ public final class Safetensors {
                 for (int i = 0; i < n; i++) {
                     v[i] = Float.intBitsToFloat((buf.getShort() & 0xFFFF) << 16);
                 }
-                yield manager.create(v);
+                yield manager.create(v, shape);
             }
             // float16 stays float16: whoever needs float32 converts (a frozen half-precision base never does).
-            default -> manager.create(buf, new Shape(n), DataType.FLOAT16);
+            default -> manager.create(buf, shape, DataType.FLOAT16);
         };
     }
 }
