@@ -170,7 +170,7 @@ public final class ModelBenchmark {
     }
 
     /** GFLOP/s of an n×n×n float32 matmul on this engine. */
-    private static double gemm(NDManager manager, int n) {
+    static double gemm(NDManager manager, int n) {
         try (NDManager scope = manager.newSubManager()) {
             NDArray a = scope.randomNormal(new Shape(n, n));
             NDArray b = scope.randomNormal(new Shape(n, n));

@@ -109,7 +109,19 @@ public final class ScaleBenchmark {
         this.out = out;
     }
 
+    private double gemmGflops = Double.NaN;
+
+    /** A FLOP rate as "X GFLOP/s = Y%" of the float32 GEMM ceiling measured on this machine. */
+    private String ofCeiling(double flops) {
+        return String.format(java.util.Locale.ROOT, "%.1f GFLOP/s = %.0f%% of %.1f", flops / 1e9, 100 * flops / 1e9 / gemmGflops,
+                gemmGflops);
+    }
+
     public Result run(Path work, Path plot) throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            gemmGflops = ModelBenchmark.gemm(m, 1024);
+        }
+        phase("GEMM ceiling (1024×1024 float32 matmul): %.1f GFLOP/s", gemmGflops);
         deleteTree(work);
         Files.createDirectories(work);
         Path hf = work.resolve("hf-" + shape.name());
@@ -158,15 +170,18 @@ public final class ScaleBenchmark {
                 human.add("It is " + (46 * i + 14) + ".");
             }
             List<int[]> promptIds = questions.subList(0, prompts).stream().map(tokenizer::encodePrompt).toList();
+            warmUp(generator.model(), manager, promptIds);
             t = System.nanoTime();
             List<int[]> answers = generate(generator.model(), manager, promptIds);
             double genS = seconds(t);
             int generated = answers.stream().mapToInt(a -> a.length).sum();
             genTokS = generated / genS;
-            phase("generation: %d prompts, %d tokens in %.1f s = %.1f tokens/s", prompts, generated, genS, genTokS);
+            phase("generation: %d prompts, %d tokens in %.1f s = %.1f tokens/s (%s of the GEMM ceiling)", prompts, generated, genS,
+                    genTokS, ofCeiling(2.0 * shape.parameters() * genTokS));
 
             // The same weights computing in float16 (not the CPU default: a forward pass then converts no weight).
             try (LoadedCheckpoint f16 = CheckpointStore.load(base.directory(), manager, new Precision(DataType.FLOAT16, DataType.FLOAT16))) {
+                warmUp(f16.model(), manager, promptIds);
                 long t16 = System.nanoTime();
                 int n16 = generate(f16.model(), manager, promptIds).stream().mapToInt(a -> a.length).sum();
                 phase("generation computing in float16 instead: %.1f tokens/s", n16 / seconds(t16));
@@ -198,6 +213,9 @@ public final class ScaleBenchmark {
                 try (TrainStep step = new TrainStep(trained.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
                         LearningRateSchedule.constant(1e-4), 1.0)) {
                     loraTokS = train("LoRA", step, pairs, pairTokens, loraSteps);
+                    // Forward 2N and the input gradients 2N per token; no weight gradients for the frozen base.
+                    phase("LoRA training: %.1f tokens/s (%s of the GEMM ceiling, counting 4N FLOPs per token)", loraTokS,
+                            ofCeiling(4.0 * shape.parameters() * loraTokS));
                     t = System.nanoTime();
                     CheckpointMetadata saved;
                     try (NDManager scope = manager.newSubManager()) {
@@ -253,6 +271,8 @@ public final class ScaleBenchmark {
                 try (TrainStep step = new TrainStep(full.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
                         LearningRateSchedule.constant(1e-5), 1.0)) {
                     fullTokS = train("full", step, pairs, pairTokens, fullSteps);
+                    phase("full fine-tuning: %.1f tokens/s (%s of the GEMM ceiling, counting 6N FLOPs per token)", fullTokS,
+                            ofCeiling(6.0 * shape.parameters() * fullTokS));
                     t = System.nanoTime();
                     try (NDManager scope = manager.newSubManager()) {
                         store.save(full.model(), full.tokenizerJson(), CheckpointMetadata.of("scale-r1-full", base.metadata().id(), 1,
@@ -271,6 +291,13 @@ public final class ScaleBenchmark {
             out.println("plot: " + plot.toAbsolutePath());
         }
         return r;
+    }
+
+    /** Two tokens for one prompt, before a timed generation: the engine's first calls are slower. */
+    private static void warmUp(LlamaModel model, NDManager manager, List<int[]> ids) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager scope = manager.newSubManager()) {
+            new Generator(model).generate(scope, ids.subList(0, 1), new Sampling(1.0f, 1.0f, 2, 7));
+        }
     }
 
     private List<int[]> generate(LlamaModel model, NDManager manager, List<int[]> ids) {

@@ -171,8 +171,17 @@ public final class TrainStep implements AutoCloseable {
     static double globalNorm(Map<String, NDArray> grads) {
         double sum = 0;
         for (NDArray g : grads.values()) {
-            try (NDArray sq = g.toType(DataType.FLOAT64, true).square().sum()) {
-                sum += sq.getDouble();
+            // Summed in float64; each temporary is freed before the next gradient's (a whole model's float64
+            // copies would otherwise live until the step ends: 4 GB for 0.5B parameters).
+            NDArray wide = g.getDataType() == DataType.FLOAT64 ? null : g.toType(DataType.FLOAT64, true);
+            NDArray squares = (wide == null ? g : wide).square();
+            try (NDArray total = squares.sum()) {
+                sum += total.getDouble();
+            } finally {
+                squares.close();
+                if (wide != null) {
+                    wide.close();
+                }
             }
         }
         return Math.sqrt(sum);
