@@ -50,8 +50,10 @@ final class OpponentBaseline implements AutoCloseable {
             return;
         }
         if (!same) {
-            close();
-            opponent = Opponent.load(promotion, manager, template, location, precision);
+            // A LoRA opponent over the one loaded comes as its adapter alone, merged into the model held.
+            Opponent previous = opponent;
+            opponent = null;
+            opponent = Opponent.next(previous, promotion, manager, template, location, precision);
         }
         prompts = heldOut;
         answers = answer(manager);
