@@ -84,13 +84,13 @@ public final class CheckpointsCommand implements Callable<Integer> {
         Map<String, CheckpointMetadata> byId = all.stream().collect(Collectors.toMap(CheckpointMetadata::id, m -> m));
         for (CheckpointRetention.Decision d : retention.plan(all, opponentId, refused)) {
             CheckpointMetadata m = byId.get(d.id());
-            String kind = m != null && m.isAdapter() ? "LoRA over " + m.baseId() : "full";
+            String kind = m != null && m.isAdapter() ? "  [a LoRA adapter over " + m.baseId() + "]" : "";
             String what = switch (d) {
                 case CheckpointRetention.Decision.Keep k -> "kept";
                 case CheckpointRetention.Decision.KeepWeights k -> "kept, weights only";
                 case CheckpointRetention.Decision.Delete k -> "deleted at the next retention";
             };
-            out.printf("  %-36s %8.1f MB  %-30s %-36s %s%n", d.id(), store.sizeOf(d.id()) / 1e6, what, kind, d.reason());
+            out.printf("  %-36s %8.1f MB  %-30s %s%s%n", d.id(), store.sizeOf(d.id()) / 1e6, what, d.reason(), kind);
         }
     }
 

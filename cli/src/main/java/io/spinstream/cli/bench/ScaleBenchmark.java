@@ -156,6 +156,8 @@ public final class ScaleBenchmark {
         double swapS;
         double loadS;
         String candidateId = "scale-r1-lora";
+        PreferenceBatch pairs; // the human answers against the generated ones: LoRA and full train on the same
+        long pairTokens;
         try (NDManager manager = NDManager.newBaseManager()) {
             t = System.nanoTime();
             LoadedCheckpoint generator = CheckpointStore.load(base.directory(), manager, half);
@@ -196,8 +198,8 @@ public final class ScaleBenchmark {
             int pad = generator.model().config().padTokenId();
             double[] refChosen = LogProbs.sums(generator.model(), manager, TokenBatch.of(chosen, pad));
             double[] refRejected = LogProbs.sums(generator.model(), manager, TokenBatch.of(rejected, pad));
-            PreferenceBatch pairs = new PreferenceBatch(chosen, rejected, refChosen, refRejected);
-            long pairTokens = Stream.concat(chosen.stream(), rejected.stream()).mapToLong(TokenBatch.Example::length).sum();
+            pairs = new PreferenceBatch(chosen, rejected, refChosen, refRejected);
+            pairTokens = Stream.concat(chosen.stream(), rejected.stream()).mapToLong(TokenBatch.Example::length).sum();
             List<TokenBatch.Example> heldOut = new ArrayList<>();
             for (int i = prompts; i < 2 * prompts; i++) {
                 heldOut.add(tokenizer.example(questions.get(i), human.get(i)));
@@ -254,19 +256,7 @@ public final class ScaleBenchmark {
         double fullMb = Double.NaN;
         if (fullSteps > 0) {
             try (NDManager manager = NDManager.newBaseManager();
-                 LoadedCheckpoint full = CheckpointStore.load(base.directory(), manager, Precision.FLOAT32);
-                 SpinTokenizer tokenizer = SpinTokenizer.load(full.tokenizerJson(), PromptTemplate.PLAIN, full.model().config().eosTokenId())) {
-                List<TokenBatch.Example> chosen = new ArrayList<>();
-                List<TokenBatch.Example> rejected = new ArrayList<>();
-                for (int i = 0; i < prompts; i++) {
-                    String q = "What is " + (17 * i + 3) + " + " + (29 * i + 11) + "? ";
-                    chosen.add(tokenizer.example(q, "It is " + (46 * i + 14) + "."));
-                    rejected.add(tokenizer.example(q, "It is " + (46 * i + 15) + ", I think."));
-                }
-                int pad = full.model().config().padTokenId();
-                PreferenceBatch pairs = new PreferenceBatch(chosen, rejected, LogProbs.sums(full.model(), manager, TokenBatch.of(chosen, pad)),
-                        LogProbs.sums(full.model(), manager, TokenBatch.of(rejected, pad)));
-                long pairTokens = Stream.concat(chosen.stream(), rejected.stream()).mapToLong(TokenBatch.Example::length).sum();
+                 LoadedCheckpoint full = CheckpointStore.load(base.directory(), manager, Precision.FLOAT32)) {
                 phase("full fine-tuning: all %,d weights trained in float32 with AdamW", full.model().parameterCount());
                 try (TrainStep step = new TrainStep(full.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
                         LearningRateSchedule.constant(1e-5), 1.0)) {

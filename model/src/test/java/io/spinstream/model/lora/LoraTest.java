@@ -40,6 +40,7 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static io.spinstream.model.testing.FiniteDifferences.lossWith;
 import static org.assertj.core.api.Assertions.within;
 
 class LoraTest {
@@ -139,16 +140,6 @@ class LoraTest {
         }
     }
 
-    private static double lossWith(TrainStep step, PreferenceBatch batch, NDArray p, int index, double delta) {
-        double[] values = p.toDoubleArray();
-        double original = values[index];
-        values[index] = original + delta;
-        p.set(values);
-        double loss = step.loss(List.of(batch));
-        values[index] = original;
-        p.set(values);
-        return loss;
-    }
 
     @Test
     void mergingGivesTheLogitsOfTheAttachedAdapter() {

@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static io.spinstream.model.testing.FiniteDifferences.lossWith;
 import static org.assertj.core.api.Assertions.within;
 
 class TrainStepTest {
@@ -132,16 +133,6 @@ class TrainStepTest {
         }
     }
 
-    private static double lossWith(TrainStep step, PreferenceBatch batch, NDArray p, int index, double delta) {
-        double[] values = p.toDoubleArray();
-        double original = values[index];
-        values[index] = original + delta;
-        p.set(values);
-        double loss = step.loss(List.of(batch));
-        values[index] = original;
-        p.set(values);
-        return loss;
-    }
 
     @Test
     void aNanLossSkipsTheStepAndLeavesTheWeights() {
