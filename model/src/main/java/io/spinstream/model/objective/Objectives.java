@@ -56,9 +56,31 @@ public final class Objectives {
      * Parses {@code name[:key=value,...]}, e.g. {@code spin:lambda=1,alpha=1}, {@code spin-hinge:lambda=0.1},
      * {@code dpo:beta=0.1}, {@code simpo:beta=2,gamma=1}, {@code sft}.
      */
-    static Objective parse(String spec) {
+    /** {@code raft[:top=1,min.reward=R]} or {@code rrhf[:alpha=1]}. */
+    static GroupObjective parseGroup(String spec) {
         String[] parts = spec.trim().split(":", 2);
         String name = parts[0].toLowerCase(Locale.ROOT);
+        Map<String, Double> args = arguments(spec, parts);
+        GroupObjective o = switch (name) {
+            case "raft" -> {
+                double top = args.getOrDefault("top", 1.0);
+                if (top != Math.rint(top)) {
+                    throw new IllegalArgumentException("objective " + spec + ": top must be a whole number, got " + top);
+                }
+                yield new Raft((int) top, args.getOrDefault("min.reward", Double.NEGATIVE_INFINITY));
+            }
+            case "rrhf" -> new Rrhf(args.getOrDefault("alpha", 1.0));
+            default -> throw new IllegalArgumentException("unknown group objective '" + parts[0] + "': expected one of "
+                    + GroupObjective.NAMES);
+        };
+        args.keySet().removeAll(java.util.Set.of("top", "min.reward", "alpha"));
+        if (!args.isEmpty()) {
+            throw new IllegalArgumentException("objective " + spec + ": unknown parameter(s) " + args.keySet());
+        }
+        return o;
+    }
+
+    private static Map<String, Double> arguments(String spec, String[] parts) {
         Map<String, Double> args = new HashMap<>();
         if (parts.length == 2 && !parts[1].isBlank()) {
             for (String kv : parts[1].split(",")) {
@@ -73,6 +95,13 @@ public final class Objectives {
                 }
             }
         }
+        return args;
+    }
+
+    static Objective parse(String spec) {
+        String[] parts = spec.trim().split(":", 2);
+        String name = parts[0].toLowerCase(Locale.ROOT);
+        Map<String, Double> args = arguments(spec, parts);
         double alpha = args.getOrDefault("alpha", 0.0);
         Objective o = switch (name) {
             case "sft" -> new Sft();

@@ -14,6 +14,8 @@ import io.spinstream.model.SequenceLogProbs;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.model.objective.LossResult;
 import io.spinstream.model.objective.Objective;
+import io.spinstream.model.objective.GroupLogProbs;
+import io.spinstream.model.objective.GroupObjective;
 import io.spinstream.model.objective.PairLogProbs;
 
 import java.util.LinkedHashMap;
@@ -28,7 +30,8 @@ import java.util.Map;
  */
 public final class TrainStep implements AutoCloseable {
     private final LlamaModel model;
-    private final Objective objective;
+    private final Objective objective;        // pairs (SPIN, DPO, SimPO, SFT); null for a group objective
+    private final GroupObjective groupObjective; // groups of candidates with rewards (RAFT, RRHF); else null
     private final Optimizer optimizer;
     private final LearningRateSchedule schedule;
     private final double maxGradNorm;
@@ -38,6 +41,17 @@ public final class TrainStep implements AutoCloseable {
     /** @param maxGradNorm global-norm clip; 0 or less disables clipping */
     public TrainStep(LlamaModel model, Objective objective, Optimizer optimizer, LearningRateSchedule schedule,
                      double maxGradNorm) {
+        this(model, objective, null, optimizer, schedule, maxGradNorm);
+    }
+
+    /** A step of a group objective: {@link #stepGroups}, {@link #groupGradients}, {@link #groupLoss}. */
+    public TrainStep(LlamaModel model, GroupObjective objective, Optimizer optimizer, LearningRateSchedule schedule,
+                     double maxGradNorm) {
+        this(model, null, objective, optimizer, schedule, maxGradNorm);
+    }
+
+    private TrainStep(LlamaModel model, Objective objective, GroupObjective groupObjective, Optimizer optimizer,
+                      LearningRateSchedule schedule, double maxGradNorm) {
         for (Map.Entry<String, NDArray> e : model.trainableParameters().entrySet()) {
             if (!io.spinstream.model.Precision.isFull(e.getValue().getDataType())) {
                 throw new IllegalArgumentException("trained parameters are float32, but " + e.getKey() + " is "
@@ -46,6 +60,7 @@ public final class TrainStep implements AutoCloseable {
         }
         this.model = model;
         this.objective = objective;
+        this.groupObjective = groupObjective;
         this.optimizer = optimizer;
         this.schedule = schedule;
         this.maxGradNorm = maxGradNorm;
@@ -54,21 +69,82 @@ public final class TrainStep implements AutoCloseable {
     private record Accumulated(double loss, double margin, double accuracy, long tokens, boolean finite) {
     }
 
-    /** Forward and backward over the micro-batches; gradients accumulate in the parameters. */
-    private Accumulated accumulate(NDManager scope, List<PreferenceBatch> microBatches) {
-        int pairs = microBatches.stream().mapToInt(PreferenceBatch::size).sum();
+    /** One micro-batch as a step sees it: how much of the step it is, its loss, its response tokens. */
+    private interface Micro {
+        int weight();
+
+        LossResult loss(NDManager scope);
+
+        long tokens();
+    }
+
+    private List<Micro> pairs(List<PreferenceBatch> microBatches) {
+        if (objective == null) {
+            throw new IllegalStateException("this step trains " + groupObjective.name() + ": use stepGroups");
+        }
         int pad = model.config().padTokenId();
+        return microBatches.stream().<Micro>map(micro -> new Micro() {
+            public int weight() {
+                return micro.size();
+            }
+
+            public LossResult loss(NDManager scope) {
+                return objective.loss(logProbs(scope, micro, pad));
+            }
+
+            public long tokens() {
+                return TokenBatch.of(objective.usesRejected() ? micro.stacked() : micro.chosen(), pad).responseTokens();
+            }
+        }).toList();
+    }
+
+    /** Each group micro-batch reduced to the candidates the objective needs (RAFT: the kept ones); empty ones drop. */
+    private List<Micro> groups(List<GroupBatch> microBatches) {
+        if (groupObjective == null) {
+            throw new IllegalStateException("this step trains " + objective.name() + ": use step");
+        }
+        int pad = model.config().padTokenId();
+        List<Micro> out = new java.util.ArrayList<>();
+        for (GroupBatch micro : microBatches) {
+            GroupBatch needed = micro.select(groupObjective.needed(micro.rewards(), micro.starts()));
+            if (needed == null) {
+                continue;
+            }
+            out.add(new Micro() {
+                public int weight() {
+                    return needed.groups();
+                }
+
+                public LossResult loss(NDManager scope) {
+                    SequenceLogProbs lp = LogProbs.of(model, scope, TokenBatch.of(needed.candidates(), pad));
+                    return groupObjective.loss(new GroupLogProbs(lp, needed.rewards(), needed.starts()));
+                }
+
+                public long tokens() {
+                    return TokenBatch.of(needed.candidates(), pad).responseTokens();
+                }
+            });
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(groupObjective.name() + " needs none of these candidates (none kept): nothing to train");
+        }
+        return out;
+    }
+
+    /** Forward and backward over the micro-batches; gradients accumulate in the parameters. */
+    private Accumulated accumulate(NDManager scope, List<Micro> microBatches) {
+        int total = microBatches.stream().mapToInt(Micro::weight).sum();
         double loss = 0;
         double margin = 0;
         double accuracy = 0;
         long tokens = 0;
-        for (PreferenceBatch micro : microBatches) {
-            double share = (double) micro.size() / pairs;
+        for (Micro micro : microBatches) {
+            double share = (double) micro.weight() / total;
             try (NDManager microScope = scope.newSubManager();
                  GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                LossResult result = objective.loss(logProbs(microScope, micro, pad));
+                LossResult result = micro.loss(microScope);
                 double value = result.lossValue();
-                tokens += TokenBatch.of(objective.usesRejected() ? micro.stacked() : micro.chosen(), pad).responseTokens();
+                tokens += micro.tokens();
                 if (!Double.isFinite(value)) {
                     return new Accumulated(Double.NaN, Double.NaN, Double.NaN, tokens, false);
                 }
@@ -82,6 +158,15 @@ public final class TrainStep implements AutoCloseable {
     }
 
     public StepResult step(List<PreferenceBatch> microBatches) {
+        return apply(pairs(microBatches));
+    }
+
+    /** One optimiser step of the group objective over the micro-batches of groups. */
+    public StepResult stepGroups(List<GroupBatch> microBatches) {
+        return apply(groups(microBatches));
+    }
+
+    private StepResult apply(List<Micro> microBatches) {
         try (NDManager scope = model.manager().newSubManager()) {
             Accumulated acc = accumulate(scope, microBatches);
             double lr = schedule.at(steps);
@@ -112,6 +197,15 @@ public final class TrainStep implements AutoCloseable {
      * diagnostics).
      */
     public double gradients(List<PreferenceBatch> microBatches, Map<String, double[]> out) {
+        return gradientsOf(pairs(microBatches), out);
+    }
+
+    /** As {@link #gradients(List, Map)} for the group objective. */
+    public double groupGradients(List<GroupBatch> microBatches, Map<String, double[]> out) {
+        return gradientsOf(groups(microBatches), out);
+    }
+
+    private double gradientsOf(List<Micro> microBatches, Map<String, double[]> out) {
         try (NDManager scope = model.manager().newSubManager()) {
             Accumulated acc = accumulate(scope, microBatches);
             Map<String, NDArray> grads = gradients(scope);
@@ -123,11 +217,20 @@ public final class TrainStep implements AutoCloseable {
 
     /** The loss alone, without gradients. */
     public double loss(List<PreferenceBatch> microBatches) {
-        int pairs = microBatches.stream().mapToInt(PreferenceBatch::size).sum();
+        return lossOf(pairs(microBatches));
+    }
+
+    /** The group objective's loss alone, without gradients. */
+    public double groupLoss(List<GroupBatch> microBatches) {
+        return lossOf(groups(microBatches));
+    }
+
+    private double lossOf(List<Micro> microBatches) {
+        int total = microBatches.stream().mapToInt(Micro::weight).sum();
         double loss = 0;
         try (NoGrad ignored = NoGrad.enter(); NDManager scope = model.manager().newSubManager()) {
-            for (PreferenceBatch micro : microBatches) {
-                loss += objective.loss(logProbs(scope, micro, model.config().padTokenId())).lossValue() * micro.size() / pairs;
+            for (Micro micro : microBatches) {
+                loss += micro.loss(scope).lossValue() * micro.weight() / total;
             }
         }
         return loss;

@@ -1,24 +1,22 @@
 package io.spinstream.model.testing;
 
 import ai.djl.ndarray.NDArray;
-import io.spinstream.model.train.PreferenceBatch;
-import io.spinstream.model.train.TrainStep;
 
-import java.util.List;
+import java.util.function.DoubleSupplier;
 
-/** The loss with one parameter entry moved by delta, the entry restored after: one side of a central difference. */
+/** One side of a central difference: the loss with one parameter entry moved by delta, the entry restored after. */
 public final class FiniteDifferences {
     private FiniteDifferences() {
     }
 
-    public static double lossWith(TrainStep step, PreferenceBatch batch, NDArray p, int index, double delta) {
+    public static double lossWith(DoubleSupplier loss, NDArray p, int index, double delta) {
         double[] values = p.toDoubleArray();
         double original = values[index];
         values[index] = original + delta;
         p.set(values);
-        double loss = step.loss(List.of(batch));
+        double value = loss.getAsDouble();
         values[index] = original;
         p.set(values);
-        return loss;
+        return value;
     }
 }
