@@ -234,6 +234,18 @@ public final class LlamaModel implements AutoCloseable {
      * @return logits [batch, steps, vocab], in the caller's scope
      */
     public NDArray forward(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
+        NDArray x = hidden(inputIds, positions, keyMask, cache);
+        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        return Linear.linear(x, weight(head, x.getManager())).singletonOrThrow();
+    }
+
+    /**
+     * The final hidden states (after the last RMSNorm) for {@code inputIds} [batch, steps]: what the head
+     * reads, and what prompt embeddings are made of. Same arguments as {@link #forward}.
+     *
+     * @return [batch, steps, hidden], in the caller's scope
+     */
+    public NDArray hidden(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
         long batch = inputIds.getShape().get(0);
         long steps = inputIds.getShape().get(1);
         long past = cache == null ? 0 : cache.length();
@@ -290,9 +302,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray up = gateUp.get("..., " + inter + ":");
             x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
         }
-        x = rmsNorm(x, weight("model.norm.weight", scope));
-        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return Linear.linear(x, weight(head, scope)).singletonOrThrow();
+        return rmsNorm(x, weight("model.norm.weight", scope));
     }
 
     /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */
