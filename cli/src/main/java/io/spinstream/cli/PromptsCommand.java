@@ -24,7 +24,7 @@ import java.util.Set;
 
 /** {@code spin prompts add|list}: prompt streams. */
 @Command(name = "prompts", mixinStandardHelpOptions = true, description = "Prompt streams.",
-        subcommands = {PromptsCommand.Add.class, PromptsCommand.ListStreams.class})
+        subcommands = {PromptsCommand.Add.class, PromptsCommand.ListStreams.class, PromptsCommand.Select.class})
 public final class PromptsCommand implements Runnable {
 
     @Override
@@ -75,6 +75,104 @@ public final class PromptsCommand implements Runnable {
             }
             System.out.println("added " + parsed.prompts().size() + " prompts to " + topic.name());
             return 0;
+        }
+    }
+
+    @Command(name = "select", mixinStandardHelpOptions = true,
+            description = {"Copies a small representative subset of a stream to another (coreset selection): prompts embedded",
+                    "by a checkpoint (the mean of its final hidden states over the prompt, L2-normalised), grouped by k-means;",
+                    "the prompt nearest each group's centre seeds k-center greedy, which adds the prompt farthest from those",
+                    "chosen until there are k. Ids are kept; the same seed gives the same subset."})
+    static final class Select implements Callable<Integer> {
+        @Mixin
+        ClusterOptions cluster;
+
+        @Option(names = "--from", required = true, paramLabel = "STREAM", description = "The stream to choose from.")
+        String from;
+
+        @Option(names = "--to", required = true, paramLabel = "STREAM", description = "The stream the chosen prompts are added to.")
+        String to;
+
+        @Option(names = "--k", required = true, paramLabel = "N", description = "How many prompts to choose.")
+        int k;
+
+        @Option(names = "--method", defaultValue = "kcenter", description = "kcenter or random (default: ${DEFAULT-VALUE}).")
+        String method;
+
+        @Option(names = "--clusters", paramLabel = "C", description = "k-means groups seeding k-center (default: half of k, rounded up).")
+        Integer clusters;
+
+        @Option(names = "--checkpoint", paramLabel = "ID", description = "The checkpoint that embeds (default: the run's opponent).")
+        String checkpoint;
+
+        @Option(names = "--run", paramLabel = "RUN_ID", description = "The run whose opponent embeds (else SPIN_RUN_ID, default spin).")
+        String run;
+
+        @Option(names = "--store", paramLabel = "DIR", description = "Checkpoint store (else SPIN_CHECKPOINT_STORE).")
+        Path store;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of k-means' starts or of the random choice (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!method.equals("kcenter") && !method.equals("random")) {
+                System.err.println("spin prompts select: --method must be kcenter or random, got '" + method + "'");
+                return 2;
+            }
+            SpinContext context = cluster.context(io.spinstream.runtime.config.RoundKeys.all());
+            io.spinstream.runtime.kafka.TopicReader reader = new io.spinstream.runtime.kafka.TopicReader(context.kafka());
+            // The latest version of each prompt, in id order (partitions are read in no fixed order).
+            java.util.TreeMap<String, Prompt> byId = new java.util.TreeMap<>();
+            reader.values(context.topics().prompts(from)).forEach(p -> byId.put(p.getPromptId(), p));
+            List<Prompt> pool = List.copyOf(byId.values());
+            if (k < 1 || k > pool.size()) {
+                System.err.println("spin prompts select: --k must be from 1 to the " + pool.size() + " prompts of stream " + from
+                        + ", got " + k);
+                return 2;
+            }
+            int[] chosen;
+            if (method.equals("random")) {
+                chosen = io.spinstream.model.coreset.CoresetSelection.random(pool.size(), k, seed);
+            } else {
+                int groups = clusters != null ? clusters : (k + 1) / 2;
+                if (groups < 1 || groups > k) {
+                    System.err.println("spin prompts select: --clusters must be from 1 to k (" + k + "), got " + groups);
+                    return 2;
+                }
+                Path dir = embeddingCheckpoint(context, reader);
+                try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+                     io.spinstream.model.checkpoint.LoadedCheckpoint ckpt = io.spinstream.model.checkpoint.CheckpointStore.load(dir, manager);
+                     io.spinstream.model.tokenizer.SpinTokenizer tokenizer = io.spinstream.model.tokenizer.SpinTokenizer.load(
+                             ckpt.tokenizerJson(), io.spinstream.model.tokenizer.PromptTemplate.PLAIN, ckpt.model().config().eosTokenId());
+                     ProgressBar bar = new ProgressBar("embedding (" + ckpt.metadata().id() + ")", pool.size())) {
+                    List<int[]> ids = pool.stream().map(p -> tokenizer.encode(p.getPrompt())).toList();
+                    double[][] points = new io.spinstream.model.coreset.PromptEmbedder(ckpt.model(), 16).embed(manager, ids, bar::stepTo);
+                    chosen = io.spinstream.model.coreset.CoresetSelection.kCenter(points, k, groups, seed);
+                }
+            }
+            List<Prompt> selected = java.util.Arrays.stream(chosen).mapToObj(i -> Prompt.newBuilder(pool.get(i)).setStream(to).build()).toList();
+            try (ProgressBar bar = new ProgressBar("prompts → " + context.topics().prompts(to).name(), selected.size())) {
+                new io.spinstream.runtime.kafka.PromptPublisher(context).publish(to, selected, bar::stepTo);
+            }
+            System.out.println("selected " + k + " of " + pool.size() + " prompts of stream " + from + " (" + method
+                    + (method.equals("random") ? "" : ", " + (clusters != null ? clusters : (k + 1) / 2) + " k-means groups")
+                    + ", seed " + seed + ") into stream " + to);
+            return 0;
+        }
+
+        /** --checkpoint from the store, else the run's opponent as its promotion names it. */
+        private Path embeddingCheckpoint(SpinContext context, io.spinstream.runtime.kafka.TopicReader reader) {
+            if (checkpoint != null) {
+                Path root = store != null ? store : StoreOption.fromEnvironment("spin prompts select");
+                return new io.spinstream.model.checkpoint.CheckpointStore(root).directoryOf(checkpoint);
+            }
+            String runId = run != null ? run : context.config().get(io.spinstream.runtime.config.RoundKeys.RUN_ID);
+            io.spinstream.schemas.OpponentPromotion o = reader.values(context.topics().opponent()).stream()
+                    .filter(p -> p.getRunId().equals(runId)).reduce((a, b) -> b)
+                    .orElseThrow(() -> new picocli.CommandLine.ParameterException(new picocli.CommandLine(new SpinCommand()),
+                            "spin prompts select: run " + runId + " has no opponent yet: pass --checkpoint ID"));
+            return java.nio.file.Path.of(java.net.URI.create(o.getUri()));
         }
     }
 
