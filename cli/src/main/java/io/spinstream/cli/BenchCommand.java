@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class})
+        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class,
+                BenchCommand.Coreset.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -83,6 +84,37 @@ public final class BenchCommand implements Runnable {
             io.spinstream.cli.bench.ScaleBenchmark.Result r = new io.spinstream.cli.bench.ScaleBenchmark(
                     io.spinstream.cli.bench.ScaleBenchmark.Shape.QWEN25_05B, prompts, newTokens, loraSteps, fullSteps, rank,
                     System.out).run(dir, plot);
+            System.out.println(r.lastLine());
+            return 0;
+        }
+    }
+
+    @Command(name = "coreset", mixinStandardHelpOptions = true,
+            description = {"SFT from scratch on N prompts chosen by k-center (over the demo base's prompt embeddings), on N random",
+                    "prompts and on all training prompts, the same steps each; test exact match with 95% intervals.",
+                    "Last line: kcenter_em=X random_em=Y full_em=Z n=N"})
+    static final class Coreset implements Callable<Integer> {
+        @Option(names = "--n", defaultValue = "500", description = "Prompts chosen (default: ${DEFAULT-VALUE}).")
+        int n;
+
+        @Option(names = "--steps", defaultValue = "3000", description = "SFT steps of every arm (default: ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Option(names = "--seed", defaultValue = "1", description = "Seed of k-means and of the random choice (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--plot", defaultValue = "target/bench/coreset.png", description = "PNG of the results (default: ${DEFAULT-VALUE}).")
+        Path plot;
+
+        @picocli.CommandLine.Mixin
+        DemoOptions demo;
+
+        @Override
+        public Integer call() throws Exception {
+            io.spinstream.demo.DemoSetup setup = demo.setup();
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.CoresetBench.Result r = new io.spinstream.demo.CoresetBench(setup, n, steps, seed, System.out)
+                    .run(base, plot);
             System.out.println(r.lastLine());
             return 0;
         }

@@ -85,7 +85,7 @@ public final class BaseTrainer {
                 LearningRateSchedule.constant(settings.lr()), 1.0)) {
             while (step.steps() < settings.maxSteps()
                     && (step.steps() < settings.minSteps() || sinceBest < settings.patience())) {
-                if (order.size() < settings.batchSize()) {
+                while (order.size() < settings.batchSize()) { // a set smaller than a batch: several epochs per batch
                     List<Integer> epoch = new ArrayList<>();
                     for (int i = 0; i < examples.size(); i++) {
                         epoch.add(i);
@@ -132,11 +132,16 @@ public final class BaseTrainer {
 
     /** Greedy exact match of {@code model} on {@code prompts}, scored as the evaluator's exact-match suite does. */
     public double exactMatch(LlamaModel model, SpinTokenizer tokenizer, List<Prompt> prompts) {
+        double[] em = exactMatches(model, tokenizer, prompts);
+        return em == null ? Double.NaN : Suite.mean(em);
+    }
+
+    /** Per-prompt greedy exact match (1 or 0), for paired comparisons; null when no prompt is verifiable. */
+    public double[] exactMatches(LlamaModel model, SpinTokenizer tokenizer, List<Prompt> prompts) {
         try (NoGrad ignored = NoGrad.enter(); NDManager scope = model.manager().newSubManager()) {
-            double[] em = new ExactMatch().score(new Scoring(prompts, model, tokenizer, null, null, scope, 256,
+            return new ExactMatch().score(new Scoring(prompts, model, tokenizer, null, null, scope, 256,
                     maxNewTokens, done -> {
             }));
-            return em == null ? Double.NaN : Suite.mean(em);
         }
     }
 
