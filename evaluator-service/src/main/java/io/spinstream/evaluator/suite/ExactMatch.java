@@ -31,7 +31,7 @@ public final class ExactMatch implements Suite {
     }
 
     static String normalise(String s) {
-        return s.trim().replaceAll("\\s+", " ").toLowerCase(Locale.ROOT);
+        return io.spinstream.runtime.reward.Answers.normalise(s);
     }
 
     @Override
