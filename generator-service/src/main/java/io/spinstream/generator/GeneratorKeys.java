@@ -30,9 +30,13 @@ public final class GeneratorKeys {
     public static final ConfigKey<Long> SEED = ConfigKey.optional("spin.generator.seed", ValueType.of(
             "a whole number", Long::parseLong), "0", "base of the per-prompt sampling seeds");
 
+    public static final ConfigKey<Integer> SAMPLES = ConfigKey.optional("spin.generator.samples", ValueType.POSITIVE_INT, "1",
+            "answers sampled per prompt, each with its own seed; K > 1 puts all K (with the verifier's rewards) in the"
+                    + " record's samples, for group objectives (raft, rrhf)");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
-        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED,
+        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, SAMPLES,
                 io.spinstream.runtime.config.InitKeys.READ_STORE));
         return all;
     }

@@ -62,7 +62,7 @@ public final class GeneratorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
                            PromptTemplate template, CheckpointLocation location, ai.djl.Device device,
-                           io.spinstream.model.Precision precision) {
+                           io.spinstream.model.Precision precision, int samples) {
     }
 
     private final SpinContext context;
@@ -156,7 +156,8 @@ public final class GeneratorService extends PollingService {
     /** Answers with {@code opponent} until it is replaced or the service stops. */
     private void answerWith(Opponent opponent, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
                             NDManager manager) {
-        PromptAnswerer answerer = new PromptAnswerer(opponent, settings.sampling(), context.instanceId(), Clock.systemUTC());
+        PromptAnswerer answerer = new PromptAnswerer(opponent, settings.sampling(), context.instanceId(), Clock.systemUTC(),
+                settings.samples());
         String group = groupOf(opponent.round());
         committedPositions.clear();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps(group));

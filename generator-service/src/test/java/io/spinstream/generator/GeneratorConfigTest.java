@@ -36,4 +36,19 @@ class GeneratorConfigTest {
                 .hasMessageContaining("spin.prompt.template (env SPIN_PROMPT_TEMPLATE): expected auto, model, plain or chat, got 'fancy'")
                 .hasMessageContaining("spin.generator.batch.size (env SPIN_GENERATOR_BATCH_SIZE): expected a whole number >= 1, got '0'");
     }
+
+    @Test
+    void kSamplesNeedATemperature() {
+        Map<String, String> env = new java.util.HashMap<>(BASE);
+        env.put("SPIN_GENERATOR_SAMPLES", "4");
+        assertThat(GeneratorMain.settings(ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env, Optional.empty(), Map.of()))
+                .samples()).isEqualTo(4);
+        env.put("SPIN_GENERATOR_TEMPERATURE", "0");
+        assertThatThrownBy(() -> GeneratorMain.settings(ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env,
+                Optional.empty(), Map.of()))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("spin.generator.samples (env SPIN_GENERATOR_SAMPLES)=4").hasMessageContaining("4 equal answers");
+        env.put("SPIN_GENERATOR_SAMPLES", "0");
+        assertThatThrownBy(() -> ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env, Optional.empty(), Map.of()))
+                .hasMessageContaining("spin.generator.samples");
+    }
 }

@@ -107,6 +107,8 @@ public final class PairJoiner {
                 .setOpponentLogpSynthetic(s.getOpponentLogpSynthetic())
                 .setOpponentId(s.getOpponentId())
                 .setRound(s.getRound())
+                .setSamples(s.getSamples())
+                .setSyntheticReward(s.getReward())
                 .setIdentical(s.getResponse().equals(p.getHumanResponse()))
                 .setCreatedAt(clock.instant())
                 .build();

@@ -30,8 +30,12 @@ public final class TrainerKeys {
 
     public static final ConfigKey<String> STORE = InitKeys.STORE;
     public static final ConfigKey<String> OBJECTIVE = ConfigKey.optional("spin.trainer.objective", ValueType.of(
-            "sft, spin, spin-hinge, dpo or simpo with parameters, e.g. spin:lambda=1,alpha=1", s -> {
-                Objective.parse(s);
+            "sft, spin, spin-hinge, dpo, simpo, raft or rrhf with parameters, e.g. spin:lambda=1,alpha=1 or raft:top=1", s -> {
+                if (isGroupObjective(s)) {
+                    io.spinstream.model.objective.GroupObjective.parse(s);
+                } else {
+                    Objective.parse(s);
+                }
                 return s;
             }), "spin:lambda=1,alpha=1", "training objective (SPIN with an NLL term by default: it stops the likelihood displacement of pure SPIN, see docs/experiments.md)");
     public static final ConfigKey<String> OPTIMIZER = ConfigKey.optional("spin.trainer.optimizer",
@@ -91,6 +95,12 @@ public final class TrainerKeys {
                 LoraTargets.parse(s);
                 return s;
             }), String.join(",", io.spinstream.model.lora.LoraConfig.PROJECTIONS), "the projections LoRA adapts");
+
+    /** raft and rrhf train on groups of K samples with rewards; the others on pairs. */
+    static boolean isGroupObjective(String spec) {
+        return io.spinstream.model.objective.GroupObjective.NAMES.contains(
+                spec.trim().split(":", 2)[0].toLowerCase(java.util.Locale.ROOT));
+    }
 
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new ArrayList<>(RoundKeys.all());

@@ -28,8 +28,11 @@ public final class TrainerMain {
                     + " holds the trainer's model in half precision, which only a LoRA adapter can be trained over: set "
                     + LORA_RANK.name() + " > 0 or " + RoundKeys.MODEL_DTYPE.name() + "=float32");
         }
-        RoundSettings.Training full = new RoundSettings.Training(Objective.parse(c.get(OBJECTIVE)), c.get(OPTIMIZER),
+        String spec = c.get(OBJECTIVE);
+        boolean group = TrainerKeys.isGroupObjective(spec);
+        RoundSettings.Training pairs = new RoundSettings.Training(Objective.parse(group ? "sft" : spec), c.get(OPTIMIZER),
                 c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE), c.get(ACCUMULATION));
+        RoundSettings.Training full = group ? pairs.withGroups(io.spinstream.model.objective.GroupObjective.parse(spec)) : pairs;
         RoundSettings.Training training = rank == 0 ? full : full.withLora(new io.spinstream.model.lora.LoraConfig(rank,
                 c.get(LORA_ALPHA), c.get(LORA_DROPOUT), TrainerKeys.LoraTargets.parse(c.get(LORA_TARGETS)), false), precision);
         RoundSettings round = new RoundSettings(training,

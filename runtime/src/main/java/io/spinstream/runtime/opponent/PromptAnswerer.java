@@ -6,6 +6,7 @@ import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LogProbs;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
+import io.spinstream.schemas.CandidateSample;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SamplingSettings;
 import io.spinstream.schemas.SyntheticResponse;
@@ -24,12 +25,25 @@ public final class PromptAnswerer {
     private final Sampling sampling;
     private final String instance;
     private final Clock clock;
+    private final int samples;
 
     public PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock) {
+        this(opponent, sampling, instance, clock, 1);
+    }
+
+    /**
+     * @param samples K answers per prompt, each with a seed of its own (sample 0's is the one K = 1 uses, so
+     *                the first answer does not change with K); all K travel in the record's samples
+     */
+    public PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock, int samples) {
+        if (samples < 1) {
+            throw new IllegalArgumentException("samples must be >= 1, got " + samples);
+        }
         this.opponent = opponent;
         this.sampling = sampling;
         this.instance = instance;
         this.clock = clock;
+        this.samples = samples;
     }
 
     /** Why a prompt cannot be answered, or null when it can. */
@@ -44,6 +58,11 @@ public final class PromptAnswerer {
             return "prompt of " + promptTokens + " tokens with a human answer of " + humanTokens
                     + " tokens exceeds the model's context of " + c.maxPositions() + " positions";
         }
+        try {
+            io.spinstream.runtime.reward.Verifier.of(p);
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
         return null;
     }
 
@@ -52,42 +71,67 @@ public final class PromptAnswerer {
         return sampling.seed() * 31 + p.getPromptId().hashCode() * 1_000_003L + opponent.round();
     }
 
+    /** Sample k's seed: sample 0's is {@link #seedOf}; the others are apart from it and from each other. */
+    long seedOf(Prompt p, int k) {
+        return seedOf(p) + k * 0x9E3779B97F4A7C15L;
+    }
+
     public List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts) {
+        int n = prompts.size();
+        int rows = n * samples; // row i * samples + k: prompt i's sample k
+        List<int[]> promptIds = new ArrayList<>();
         List<int[]> encoded = new ArrayList<>();
-        long[] seeds = new long[prompts.size()];
-        for (int i = 0; i < prompts.size(); i++) {
-            encoded.add(opponent.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i))));
-            seeds[i] = seedOf(prompts.get(i));
+        long[] seeds = new long[rows];
+        for (int i = 0; i < n; i++) {
+            int[] ids = opponent.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i)));
+            promptIds.add(ids);
+            for (int k = 0; k < samples; k++) {
+                encoded.add(ids);
+                seeds[i * samples + k] = seedOf(prompts.get(i), k);
+            }
         }
+        int context = opponent.checkpoint().model().config().maxPositions();
         List<int[]> generated = new Generator(opponent.checkpoint().model()).generate(manager, encoded, sampling, seeds, true);
         List<TokenBatch.Example> scored = new ArrayList<>();
         List<String> answers = new ArrayList<>();
-        for (int i = 0; i < prompts.size(); i++) {
-            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(prompts.get(i)), opponent.tokenizer().decode(generated.get(i)),
-                    opponent.checkpoint().model().config().maxPositions()));
-            scored.add(new TokenBatch.Example(encoded.get(i), opponent.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())));
+        for (int r = 0; r < rows; r++) {
+            Prompt p = prompts.get(r / samples);
+            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), opponent.tokenizer().decode(generated.get(r)), context));
         }
-        for (int i = 0; i < prompts.size(); i++) {
-            scored.add(new TokenBatch.Example(encoded.get(i), opponent.tokenizer().encodeResponse(answers.get(i))));
+        for (int i = 0; i < n; i++) {
+            scored.add(new TokenBatch.Example(promptIds.get(i), opponent.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())));
+        }
+        for (int r = 0; r < rows; r++) {
+            scored.add(new TokenBatch.Example(promptIds.get(r / samples), opponent.tokenizer().encodeResponse(answers.get(r))));
         }
         double[] logps = LogProbs.sums(opponent.checkpoint().model(), manager,
                 TokenBatch.of(scored, opponent.checkpoint().model().config().padTokenId()));
         List<SyntheticResponse> out = new ArrayList<>();
-        for (int i = 0; i < prompts.size(); i++) {
+        for (int i = 0; i < n; i++) {
             Prompt p = prompts.get(i);
+            // The reward step for verifiable prompts: 1 or 0 from the task's own check (none: null).
+            java.util.Optional<io.spinstream.runtime.reward.Verifier> verifier = io.spinstream.runtime.reward.Verifier.of(p);
+            List<CandidateSample> all = new ArrayList<>();
+            for (int k = 0; k < samples; k++) {
+                String answer = answers.get(i * samples + k);
+                all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(logps[n + i * samples + k])
+                        .setReward(verifier.map(v -> v.reward(answer)).orElse(null)).build());
+            }
             out.add(SyntheticResponse.newBuilder()
                     .setPromptId(p.getPromptId())
                     .setStream(p.getStream())
                     .setOpponentId(opponent.id())
                     .setRound(opponent.round())
-                    .setResponse(answers.get(i))
-                    .setPromptTokens(encoded.get(i).length)
-                    .setResponseTokens(generated.get(i).length)
+                    .setResponse(all.get(0).getResponse())
+                    .setPromptTokens(promptIds.get(i).length)
+                    .setResponseTokens(generated.get(i * samples).length)
                     .setHumanTokens(scored.get(i).response().length)
                     .setOpponentLogpHuman(logps[i])
-                    .setOpponentLogpSynthetic(logps[prompts.size() + i])
+                    .setOpponentLogpSynthetic(all.get(0).getOpponentLogp())
+                    .setReward(all.get(0).getReward())
+                    .setSamples(samples > 1 ? all : List.of())
                     .setSampling(SamplingSettings.newBuilder().setTemperature(sampling.temperature())
-                            .setTopP(sampling.topP()).setMaxNewTokens(sampling.maxNewTokens()).setSeed(seeds[i]).build())
+                            .setTopP(sampling.topP()).setMaxNewTokens(sampling.maxNewTokens()).setSeed(seeds[i * samples]).build())
                     .setGenerator(instance)
                     .setCreatedAt(clock.instant())
                     .build());

@@ -8,7 +8,11 @@ public sealed interface Intake {
 
     /** Ready to train: its position, the pair and its token sequences. */
     record Accepted(PartitionKey partition, long offset, TrainingPair pair, TokenBatch.Example chosen,
-                    TokenBatch.Example rejected, boolean previousRound) implements Intake {
+                    TokenBatch.Example rejected, boolean previousRound, Group group) implements Intake {
+    }
+
+    /** A prompt's candidates with their rewards, for a group objective: the human answer first, then the samples. */
+    record Group(java.util.List<TokenBatch.Example> candidates, double[] rewards) {
     }
 
     /** Written by another opponent or round: not this round's to train. */

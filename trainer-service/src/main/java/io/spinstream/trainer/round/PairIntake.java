@@ -15,7 +15,15 @@ public final class PairIntake {
     private final SpinTokenizer tokenizer;
     private final int context;
 
+    private final boolean groups;
+
     public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context) {
+        this(opponentId, round, previousOpponentId, tokenizer, context, false);
+    }
+
+    /** @param groups the objective trains on groups (RAFT, RRHF): a pair is also read as its samples with rewards */
+    public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context, boolean groups) {
+        this.groups = groups;
         this.opponentId = opponentId;
         this.round = round;
         this.previousOpponentId = previousOpponentId;
@@ -34,9 +42,7 @@ public final class PairIntake {
         TokenBatch.Example chosen;
         TokenBatch.Example rejected;
         try {
-            List<ChatMessage> turns = pair.getMessages() == null || pair.getMessages().isEmpty()
-                    ? List.of(ChatMessage.user(pair.getPrompt()))
-                    : pair.getMessages().stream().map(t -> new ChatMessage(t.getRole(), t.getContent())).toList();
+            List<ChatMessage> turns = turnsOf(pair);
             chosen = tokenizer.example(turns, pair.getHuman());
             rejected = tokenizer.example(turns, pair.getSynthetic());
         } catch (RuntimeException e) {
@@ -46,6 +52,59 @@ public final class PairIntake {
         if (longest > context) {
             return new Intake.Invalid("pair of " + longest + " tokens exceeds the model's context of " + context + " positions");
         }
-        return new Intake.Accepted(partition, offset, pair, chosen, rejected, !current);
+        Intake.Group group = null;
+        if (groups) {
+            try {
+                group = group(turnsOf(pair), pair, chosen);
+            } catch (IllegalArgumentException e) {
+                return new Intake.Invalid(e.getMessage());
+            } catch (RuntimeException e) {
+                return new Intake.Invalid("cannot tokenize a sample: " + e.getMessage());
+            }
+            int longestCandidate = group.candidates().stream().mapToInt(TokenBatch.Example::length).max().orElse(0);
+            if (longestCandidate > context) {
+                return new Intake.Invalid("a sample of " + longestCandidate + " tokens exceeds the model's context of " + context
+                        + " positions");
+            }
+        }
+        return new Intake.Accepted(partition, offset, pair, chosen, rejected, !current, group);
+    }
+
+    private static List<ChatMessage> turnsOf(TrainingPair pair) {
+        return pair.getMessages() == null || pair.getMessages().isEmpty()
+                ? List.of(ChatMessage.user(pair.getPrompt()))
+                : pair.getMessages().stream().map(t -> new ChatMessage(t.getRole(), t.getContent())).toList();
+    }
+
+    /**
+     * The human answer (with the samples' highest reward: it joins the best, as RRHF has it) and the K samples
+     * (the synthetic answer alone for K = 1) with their rewards; a sample without a reward cannot be ranked.
+     */
+    private Intake.Group group(List<ChatMessage> turns, TrainingPair pair, TokenBatch.Example human) {
+        List<String> answers = new java.util.ArrayList<>();
+        List<Double> rewards = new java.util.ArrayList<>();
+        if (pair.getSamples() == null || pair.getSamples().isEmpty()) {
+            answers.add(pair.getSynthetic());
+            rewards.add(pair.getSyntheticReward());
+        } else {
+            pair.getSamples().forEach(s -> {
+                answers.add(s.getResponse());
+                rewards.add(s.getReward());
+            });
+        }
+        if (rewards.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new IllegalArgumentException("a group objective needs a reward for every sample, and this pair has none"
+                    + " (its prompt's task is not verifiable: mark it verifiable or give task.attributes.verify)");
+        }
+        List<TokenBatch.Example> candidates = new java.util.ArrayList<>();
+        double[] r = new double[answers.size() + 1];
+        double best = rewards.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        candidates.add(human);
+        r[0] = best;
+        for (int i = 0; i < answers.size(); i++) {
+            candidates.add(tokenizer.example(turns, answers.get(i)));
+            r[i + 1] = rewards.get(i);
+        }
+        return new Intake.Group(candidates, r);
     }
 }

@@ -3,6 +3,7 @@ package io.spinstream.trainer.round;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.Precision;
 import io.spinstream.model.lora.LoraConfig;
+import io.spinstream.model.objective.GroupObjective;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.train.LearningRateSchedule;
@@ -20,7 +21,8 @@ public record RoundSettings(Training training, Checkpointing checkpointing, Conv
      * adapter over the frozen opponent, held as {@code basePrecision} says.
      */
     public record Training(Objective objective, String optimizer, double lr, int warmup, double weightDecay,
-                           double maxGradNorm, int batchSize, int accumulation, LoraConfig lora, Precision basePrecision) {
+                           double maxGradNorm, int batchSize, int accumulation, LoraConfig lora, Precision basePrecision,
+                           GroupObjective groups) {
         public Training {
             if (lora == null && !Precision.isFull(basePrecision.weights())) {
                 throw new IllegalArgumentException("full fine-tuning trains float32 weights: spin.model.dtype="
@@ -31,11 +33,23 @@ public record RoundSettings(Training training, Checkpointing checkpointing, Conv
         /** Full fine-tuning in float32. */
         public Training(Objective objective, String optimizer, double lr, int warmup, double weightDecay, double maxGradNorm,
                         int batchSize, int accumulation) {
-            this(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, null, Precision.FLOAT32);
+            this(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, null, Precision.FLOAT32, null);
         }
 
         public Training withLora(LoraConfig adapter, Precision base) {
-            return new Training(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, adapter, base);
+            return new Training(objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, adapter, base,
+                    groups);
+        }
+
+        /** Training on groups of K samples with rewards (RAFT, RRHF) instead of pairs. */
+        public Training withGroups(GroupObjective objective) {
+            return new Training(this.objective, optimizer, lr, warmup, weightDecay, maxGradNorm, batchSize, accumulation, lora,
+                    basePrecision, objective);
+        }
+
+        /** The name of what is trained: the group objective's, else the pair objective's. */
+        public String objectiveName() {
+            return groups != null ? groups.name() : objective.name();
         }
 
         public int pairsPerStep() {
@@ -44,8 +58,9 @@ public record RoundSettings(Training training, Checkpointing checkpointing, Conv
 
         /** A fresh optimiser over {@code model} at {@code lr}; no decay, as a round's length is not known in advance. */
         public TrainStep newStep(LlamaModel model, double learningRate) {
-            return new TrainStep(model, objective, Optimizer.parse(optimizer, weightDecay),
-                    new LearningRateSchedule(learningRate, warmup, 0, 1.0), maxGradNorm);
+            LearningRateSchedule schedule = new LearningRateSchedule(learningRate, warmup, 0, 1.0);
+            return groups != null ? new TrainStep(model, groups, Optimizer.parse(optimizer, weightDecay), schedule, maxGradNorm)
+                    : new TrainStep(model, objective, Optimizer.parse(optimizer, weightDecay), schedule, maxGradNorm);
         }
     }
 

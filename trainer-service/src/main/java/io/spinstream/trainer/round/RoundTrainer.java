@@ -70,7 +70,7 @@ public final class RoundTrainer implements AutoCloseable {
         this.reference = settings.includePreviousRound() ? CheckpointStore.load(plan.opponent().directory(), manager) : null;
         this.tokenizer = SpinTokenizer.load(theta.tokenizerJson(), settings.template(), theta.model().config().eosTokenId());
         this.intake = new PairIntake(plan.opponent().id(), plan.opponent().round(), plan.previousOpponentId(), tokenizer,
-                theta.model().config().maxPositions());
+                theta.model().config().maxPositions(), settings.training().groups() != null);
         this.assembler = new StepAssembler(settings.training().batchSize(), reference == null ? null : reference.model(), manager);
         this.positions.putAll(plan.readFrom());
         Map<String, Double> m = theta.metadata().metrics();
@@ -281,7 +281,19 @@ public final class RoundTrainer implements AutoCloseable {
     private void trainStep(int n) {
         List<Intake.Accepted> take = new ArrayList<>(buffer.subList(0, n));
         buffer.subList(0, n).clear();
-        StepResult result = step.step(assembler.assemble(take));
+        StepResult result;
+        if (settings.training().groups() == null) {
+            result = step.step(assembler.assemble(take));
+        } else {
+            try {
+                result = step.stepGroups(assembler.assembleGroups(take));
+            } catch (IllegalArgumentException e) {
+                // RAFT kept none of these prompts' candidates (all below min.reward): nothing to learn from them.
+                log.info("round {}: {} ({} pairs)", round(), e.getMessage(), n);
+                pairsTrained += n;
+                return;
+            }
+        }
         pairsTrained += n;
         listeners.forEach(l -> l.onStep(this, result, n));
         lastResult = result;

@@ -59,6 +59,17 @@ public final class StepAssembler {
         rescored += previous.size();
     }
 
+    /** The step's prompts as micro-batches of groups (each prompt's candidates with their rewards). */
+    public List<io.spinstream.model.train.GroupBatch> assembleGroups(List<Intake.Accepted> pairs) {
+        List<io.spinstream.model.train.GroupBatch> micro = new ArrayList<>();
+        for (int from = 0; from < pairs.size(); from += batchSize) {
+            List<Intake.Accepted> chunk = pairs.subList(from, Math.min(pairs.size(), from + batchSize));
+            micro.add(io.spinstream.model.train.GroupBatch.of(chunk.stream().map(a -> a.group().candidates()).toList(),
+                    chunk.stream().map(a -> a.group().rewards()).toList()));
+        }
+        return micro;
+    }
+
     /** Pairs of round t−1 scored again so far. */
     public long rescored() {
         return rescored;

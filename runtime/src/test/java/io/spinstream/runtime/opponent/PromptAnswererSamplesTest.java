@@ -1,0 +1,61 @@
+package io.spinstream.runtime.opponent;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.tokenizer.ByteLevelBpe;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.testing.SpinFixtures;
+import io.spinstream.schemas.CandidateSample;
+import io.spinstream.schemas.Prompt;
+import io.spinstream.schemas.SyntheticResponse;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** K answers per prompt: sample 0 is the K = 1 answer, each sample its own seed, rewards from the verifier. */
+class PromptAnswererSamplesTest {
+
+    @Test
+    void kSamplesKeepTheFirstAnswerAndAreRewardedByTheVerifier(@TempDir Path dir) {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        CheckpointMetadata base;
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
+            base = store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
+        }
+        List<Prompt> prompts = List.of(SpinFixtures.prompt("arith", "a", "1+1=", "2"), SpinFixtures.prompt("arith", "b", "2+3=", "5"));
+        Sampling sampling = new Sampling(1.0f, 1.0f, 6, 3);
+        try (NDManager m = NDManager.newBaseManager();
+             Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN,
+                     CheckpointLocation.ANYWHERE)) {
+            List<SyntheticResponse> one = new PromptAnswerer(o, sampling, "g", Clock.systemUTC()).answer(m, prompts);
+            List<SyntheticResponse> three = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts);
+            for (int i = 0; i < prompts.size(); i++) {
+                SyntheticResponse a = one.get(i);
+                SyntheticResponse k = three.get(i);
+                assertThat(a.getSamples()).as("K = 1 writes no samples").isEmpty();
+                assertThat(k.getResponse()).as("sample 0 does not change with K").isEqualTo(a.getResponse());
+                assertThat(k.getOpponentLogpSynthetic()).isEqualTo(a.getOpponentLogpSynthetic(), org.assertj.core.api.Assertions.within(1e-4));
+                assertThat(k.getSamples()).extracting(CandidateSample::getSample).containsExactly(0, 1, 2);
+                assertThat(k.getSamples().get(0).getResponse()).isEqualTo(k.getResponse());
+                String human = prompts.get(i).getHumanResponse();
+                assertThat(k.getSamples()).allMatch(s -> s.getReward() == (s.getResponse().trim().equals(human) ? 1.0 : 0.0));
+                assertThat(a.getReward()).isEqualTo(a.getResponse().trim().equals(human) ? 1.0 : 0.0);
+                assertThat(k.getSamples()).allMatch(s -> Double.isFinite(s.getOpponentLogp()));
+            }
+            long distinct = three.stream().flatMap(s -> s.getSamples().stream()).map(CandidateSample::getResponse).distinct().count();
+            assertThat(distinct).as("each sample its own seed").isGreaterThan(2);
+            assertThat(new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts)).as("reproducible")
+                    .extracting(SyntheticResponse::getSamples).isEqualTo(three.stream().map(SyntheticResponse::getSamples).toList());
+        }
+    }
+}
