@@ -72,6 +72,8 @@ public final class GeneratorService extends PollingService {
     private final DeadLetters deadLetters;
     private final RecordDecoder<String, Prompt> decoder;
     private final Counter answered;
+    private final Counter rewarded;
+    private final Counter rewardSum;
     private final Counter heldOut;
     private final Counter deadLettered;
     private final Counter tokens;
@@ -95,6 +97,9 @@ public final class GeneratorService extends PollingService {
         this.deadLetters = new DeadLetters(topics.deadLetters(), "generator:" + context.instanceId(), Clock.systemUTC());
         this.decoder = new RecordDecoder<>(t -> topics.prompts(topics.streamOf(t)), deadLetters);
         this.answered = metrics.counter("spin.generator.prompts.answered");
+        // Answers the verifier rewarded and the sum of their rewards: their ratio is the opponent's success rate.
+        this.rewarded = metrics.counter("spin.generator.answers.rewarded");
+        this.rewardSum = metrics.counter("spin.generator.answers.reward.sum");
         this.heldOut = metrics.counter("spin.generator.prompts.heldout");
         this.deadLettered = metrics.counter("spin.generator.dead.letters");
         this.tokens = metrics.counter("spin.generator.tokens.generated");
@@ -209,6 +214,19 @@ public final class GeneratorService extends PollingService {
         }
     }
 
+    private void countRewards(List<SyntheticResponse> answers) {
+        for (SyntheticResponse a : answers) {
+            List<Double> rewards = a.getSamples().isEmpty() ? java.util.Collections.singletonList(a.getReward())
+                    : a.getSamples().stream().map(io.spinstream.schemas.CandidateSample::getReward).toList();
+            for (Double r : rewards) {
+                if (r != null) {
+                    rewarded.increment();
+                    rewardSum.increment(r);
+                }
+            }
+        }
+    }
+
     /**
      * The registry or the broker could not be reached while a batch was read or answered: forget the
      * uncommitted batch, rewind to the committed offsets and back off. Nothing is dead-lettered or committed.
@@ -296,6 +314,7 @@ public final class GeneratorService extends PollingService {
         }
         pendingOffsets.forEach((tp, o) -> committedPositions.put(tp, o.offset()));
         answered.increment(answers.size());
+        countRewards(answers);
         deadLettered.increment(pendingDeadLetters.size());
         tokens.increment(answers.stream().mapToLong(SyntheticResponse::getResponseTokens).sum());
         batchTime.record(Duration.ofNanos(System.nanoTime() - t0));
