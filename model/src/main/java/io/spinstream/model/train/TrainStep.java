@@ -69,6 +69,13 @@ public final class TrainStep implements AutoCloseable {
     private record Accumulated(double loss, double margin, double accuracy, long tokens, boolean finite) {
     }
 
+    /** A group objective kept none of a step's candidates (RAFT with all rewards below min.reward). */
+    public static final class NothingToTrain extends RuntimeException {
+        NothingToTrain(String message) {
+            super(message);
+        }
+    }
+
     /** One micro-batch as a step sees it: how much of the step it is, its loss, its response tokens. */
     private interface Micro {
         int weight();
@@ -126,7 +133,7 @@ public final class TrainStep implements AutoCloseable {
             });
         }
         if (out.isEmpty()) {
-            throw new IllegalArgumentException(groupObjective.name() + " needs none of these candidates (none kept): nothing to train");
+            throw new NothingToTrain(groupObjective.name() + " needs none of these candidates (none kept): nothing to train");
         }
         return out;
     }

@@ -168,6 +168,17 @@ class GroupObjectivesTest {
         }
     }
 
+    @Test
+    void aStepWithNothingKeptSaysSo() {
+        try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(12, 16, 1, 4, 2, 16), manager, 1, DataType.FLOAT32);
+             TrainStep step = new TrainStep(model, new Raft(1, 5.0), new AdamW(0.9, 0.999, 1e-8, 0), LearningRateSchedule.constant(1e-3), 0)) {
+            GroupBatch low = GroupBatch.of(List.of(List.of(ex(new int[]{3}, 4, 2), ex(new int[]{3}, 5, 2))), List.of(new double[]{1, 2}));
+            assertThatThrownBy(() -> step.stepGroups(List.of(low))).isInstanceOf(TrainStep.NothingToTrain.class)
+                    .hasMessageContaining("raft needs none of these candidates");
+            assertThat(step.steps()).isZero();
+        }
+    }
+
     private static TokenBatch.Example ex(int[] prompt, int... response) {
         return new TokenBatch.Example(prompt, response);
     }

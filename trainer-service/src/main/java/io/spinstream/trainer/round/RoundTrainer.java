@@ -287,7 +287,7 @@ public final class RoundTrainer implements AutoCloseable {
         } else {
             try {
                 result = step.stepGroups(assembler.assembleGroups(take));
-            } catch (IllegalArgumentException e) {
+            } catch (TrainStep.NothingToTrain e) {
                 // RAFT kept none of these prompts' candidates (all below min.reward): nothing to learn from them.
                 log.info("round {}: {} ({} pairs)", round(), e.getMessage(), n);
                 pairsTrained += n;
