@@ -182,7 +182,9 @@ public final class LlamaModel implements AutoCloseable {
                 // One weight's float32 copy at a time: merging never holds a wide copy of the whole model.
                 try (NDManager scope = manager.newSubManager()) {
                     DataType sum = w.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-                    NDArray wide = w.toType(sum, true);
+                    // duplicate(), not toType(same type, copy): to() returns w itself when the type matches, and
+                    // w (closed below) may own the Java memory it was read into.
+                    NDArray wide = w.getDataType() == sum ? w.duplicate() : w.toType(sum, false);
                     wide.attach(scope);
                     NDArray merged = wide.addi(lora.weightDelta(module, scope).toType(sum, false));
                     NDArray kept = w.getDataType() == sum ? merged : merged.toType(w.getDataType(), false);

@@ -104,7 +104,10 @@ public final class LoraAdapter implements AutoCloseable {
         if (!t.getShape().equals(expected)) {
             throw new IllegalArgumentException("adapter tensor " + name + " has shape " + t.getShape() + ", expected " + expected);
         }
-        NDArray copy = t.toType(t.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32, true);
+        DataType type = t.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+        // duplicate(), not toType(same type, copy): libtorch's to() returns the tensor itself when the type
+        // matches, and a tensor read from a file may live in Java memory that goes with the reader's scope.
+        NDArray copy = t.getDataType() == type ? t.duplicate() : t.toType(type, false);
         copy.attach(manager);
         to.put(name, copy);
     }

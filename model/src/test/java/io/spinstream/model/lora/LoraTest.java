@@ -224,6 +224,37 @@ class LoraTest {
     }
 
     @Test
+    void loadedAdaptersAndMergedWeightsSurviveGarbageCollection(@TempDir Path dir) throws Exception {
+        // A tensor read from a file may live in Java memory owned by the reader's array; a "copy" that is
+        // really the same tensor dangles once that array is collected (seen as garbage weights after a GC).
+        CheckpointStore store = new CheckpointStore(dir);
+        float[] expected;
+        try (LlamaModel model = LlamaModel.random(TINY, manager, 1, DataType.FLOAT32)) {
+            CheckpointMetadata base = store.save(model, null, CheckpointMetadata.of("base", null, 0, 0, Map.of(), Map.of()));
+            try (LoraAdapter adapter = LoraAdapter.init(TINY, LoraConfig.of(4, 8), manager, 2)) {
+                randomB(adapter, 3, 0.2);
+                model.attach(adapter);
+                expected = logits(model);
+                store.save(model, null, CheckpointMetadata.of("cand", "base", 1, 1, Map.of(), Map.of()).adapterOver(base));
+            }
+        }
+        try (LoadedCheckpoint merged = store.load("cand", manager);
+             LoadedCheckpoint training = CheckpointStore.loadForTraining(store.directoryOf("cand"), manager, Precision.FLOAT32)) {
+            for (int i = 0; i < 3; i++) {
+                byte[][] garbage = new byte[64][];
+                for (int j = 0; j < garbage.length; j++) {
+                    garbage[j] = new byte[1 << 20];
+                }
+                System.gc();
+                Thread.sleep(20);
+            }
+            assertClose(logits(merged.model()), expected, 1e-4);
+            assertClose(logits(training.model()), expected, 1e-4);
+            training.model().adapter().close();
+        }
+    }
+
+    @Test
     void anAdapterOverAnAdapterMergesTheWholeLineageAndABaseThatChangedIsRefused(@TempDir Path dir) throws IOException {
         CheckpointStore store = new CheckpointStore(dir);
         float[] expected;
