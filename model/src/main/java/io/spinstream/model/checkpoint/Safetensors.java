@@ -199,8 +199,15 @@ public final class Safetensors {
         long perElementOut = dtype.equals("BF16") ? 4 : width;
         long chunkElements = Math.max(1, chunkBytes / perElementOut);
         if (elements <= chunkElements) {
-            // DJL may keep the Java buffer it was created from as the tensor's memory: no view of it is taken.
-            return piece(dtype, readFully(file, channel, name, dataStart + begin, (int) (elements * width)), (int) elements, s, manager);
+            // A tensor created from Java data lives in that Java memory (unaligned for libtorch's kernels, and
+            // gone with its array): the copy that is returned is libtorch's own.
+            try (NDManager scratch = manager.newSubManager()) {
+                NDArray read = piece(dtype, readFully(file, channel, name, dataStart + begin, (int) (elements * width)),
+                        (int) elements, s, scratch);
+                NDArray owned = read.duplicate();
+                owned.attach(manager);
+                return owned;
+            }
         }
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         try (NDManager scratch = manager.newSubManager()) {
