@@ -212,21 +212,11 @@ public final class ScaleBenchmark {
                         LoraConfig.PROJECTIONS, false), trained.model().manager(), 1);
                 trained.model().attach(adapter);
                 phase("LoRA rank %d: %,d of %,d parameters trained", rank, adapter.parameterCount(), trained.model().parameterCount());
-                try (TrainStep step = new TrainStep(trained.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
-                        LearningRateSchedule.constant(1e-4), 1.0)) {
-                    loraTokS = train("LoRA", step, pairs, pairTokens, loraSteps);
-                    // Forward 2N and the input gradients 2N per token; no weight gradients for the frozen base.
-                    phase("LoRA training: %.1f tokens/s (%s of the GEMM ceiling, counting 4N FLOPs per token)", loraTokS,
-                            ofCeiling(4.0 * shape.parameters() * loraTokS));
-                    t = System.nanoTime();
-                    CheckpointMetadata saved;
-                    try (NDManager scope = manager.newSubManager()) {
-                        saved = store.save(trained.model(), trained.tokenizerJson(), CheckpointMetadata.of(candidateId,
-                                base.metadata().id(), 1, loraSteps, Map.of(), Map.of()).adapterOver(base.metadata()), step.state(scope));
-                    }
-                    loraMb = store.sizeOf(saved.id()) / 1e6;
-                    phase("LoRA candidate %s written in %.1f s: %.1f MB (adapter and its optimiser state)", saved.id(), seconds(t), loraMb);
-                }
+                // Forward 2N and the input gradients 2N per token; no weight gradients for the frozen base.
+                Trained lora = trainAndSave("LoRA", trained, 1e-4, 4, pairs, pairTokens, loraSteps, store, CheckpointMetadata.of(candidateId,
+                        base.metadata().id(), 1, loraSteps, Map.of(), Map.of()).adapterOver(base.metadata()));
+                loraTokS = lora.tokensPerSecond();
+                loraMb = lora.megabytes();
                 adapter.close();
             }
 
@@ -258,19 +248,10 @@ public final class ScaleBenchmark {
             try (NDManager manager = NDManager.newBaseManager();
                  LoadedCheckpoint full = CheckpointStore.load(base.directory(), manager, Precision.FLOAT32)) {
                 phase("full fine-tuning: all %,d weights trained in float32 with AdamW", full.model().parameterCount());
-                try (TrainStep step = new TrainStep(full.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
-                        LearningRateSchedule.constant(1e-5), 1.0)) {
-                    fullTokS = train("full", step, pairs, pairTokens, fullSteps);
-                    phase("full fine-tuning: %.1f tokens/s (%s of the GEMM ceiling, counting 6N FLOPs per token)", fullTokS,
-                            ofCeiling(6.0 * shape.parameters() * fullTokS));
-                    t = System.nanoTime();
-                    try (NDManager scope = manager.newSubManager()) {
-                        store.save(full.model(), full.tokenizerJson(), CheckpointMetadata.of("scale-r1-full", base.metadata().id(), 1,
-                                fullSteps, Map.of(), Map.of()), step.state(scope));
-                    }
-                    fullMb = store.sizeOf("scale-r1-full") / 1e6;
-                    phase("full candidate written in %.1f s: %.1f MB (weights and AdamW moments)", seconds(t), fullMb);
-                }
+                Trained whole = trainAndSave("full", full, 1e-5, 6, pairs, pairTokens, fullSteps, store,
+                        CheckpointMetadata.of("scale-r1-full", base.metadata().id(), 1, fullSteps, Map.of(), Map.of()));
+                fullTokS = whole.tokensPerSecond();
+                fullMb = whole.megabytes();
             }
         }
         double peak = peakRssGib();
@@ -281,6 +262,32 @@ public final class ScaleBenchmark {
             out.println("plot: " + plot.toAbsolutePath());
         }
         return r;
+    }
+
+    private record Trained(double tokensPerSecond, double megabytes) {
+    }
+
+    /**
+     * SPIN steps on {@code pairs}, their rate against the GEMM ceiling ({@code flopsPerToken} × N FLOPs per
+     * token), then the candidate written with its optimiser state: its size.
+     */
+    private Trained trainAndSave(String what, LoadedCheckpoint model, double lr, int flopsPerToken, PreferenceBatch pairs,
+                                 long pairTokens, int steps, CheckpointStore store, CheckpointMetadata metadata) {
+        try (TrainStep step = new TrainStep(model.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
+                LearningRateSchedule.constant(lr), 1.0)) {
+            double tokS = train(what, step, pairs, pairTokens, steps);
+            phase("%s training: %.1f tokens/s (%s of the GEMM ceiling, counting %dN FLOPs per token)", what, tokS,
+                    ofCeiling((double) flopsPerToken * shape.parameters() * tokS), flopsPerToken);
+            long t = System.nanoTime();
+            CheckpointMetadata saved;
+            try (NDManager scope = model.model().manager().newSubManager()) {
+                saved = store.save(model.model(), model.tokenizerJson(), metadata, step.state(scope));
+            }
+            double mb = store.sizeOf(saved.id()) / 1e6;
+            phase("%s candidate %s written in %.1f s: %.1f MB (%s and its optimiser state)", what, saved.id(), seconds(t), mb,
+                    model.model().adapter() != null ? "the adapter" : "every weight");
+            return new Trained(tokS, mb);
+        }
     }
 
     /** Two tokens for one prompt, before a timed generation: the engine's first calls are slower. */

@@ -9,7 +9,6 @@ import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.Precision;
 import io.spinstream.model.lora.LoraAdapter;
-import io.spinstream.model.lora.LoraConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -442,9 +441,8 @@ public final class CheckpointStore {
     }
 
     private static LoraAdapter readAdapter(Path dir, CheckpointMetadata m, LlamaConfig config, NDManager manager) {
-        try (NDManager scratch = manager.newSubManager()) {
-            LoraConfig lora = LoraConfig.fromPeftJson(Files.readString(dir.resolve(LoraAdapter.CONFIG)));
-            return LoraAdapter.of(config, lora, manager, Safetensors.read(dir.resolve(weightsName(m)), scratch));
+        try {
+            return LoraAdapter.read(dir.resolve(LoraAdapter.CONFIG), dir.resolve(weightsName(m)), config, manager);
         } catch (IOException e) {
             throw CheckpointException.missing("adapter " + dir + ": cannot read " + LoraAdapter.CONFIG + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {

@@ -61,11 +61,19 @@ public final class LoraAdapter implements AutoCloseable {
 
     /** A PEFT adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors}) for {@code model}. */
     public static LoraAdapter read(java.nio.file.Path dir, LlamaConfig model, NDManager parent) {
-        try (NDManager scratch = parent.newSubManager()) {
-            LoraConfig lora = LoraConfig.fromPeftJson(java.nio.file.Files.readString(dir.resolve(CONFIG)));
-            return of(model, lora, parent, io.spinstream.model.checkpoint.Safetensors.read(dir.resolve(WEIGHTS), scratch));
+        try {
+            return read(dir.resolve(CONFIG), dir.resolve(WEIGHTS), model, parent);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot read " + dir.resolve(CONFIG), e);
+        }
+    }
+
+    /** An adapter from its {@code adapter_config.json} and its weights file. */
+    public static LoraAdapter read(java.nio.file.Path configJson, java.nio.file.Path weights, LlamaConfig model, NDManager parent)
+            throws java.io.IOException {
+        LoraConfig lora = LoraConfig.fromPeftJson(java.nio.file.Files.readString(configJson));
+        try (NDManager scratch = parent.newSubManager()) {
+            return of(model, lora, parent, io.spinstream.model.checkpoint.Safetensors.read(weights, scratch));
         }
     }
 
