@@ -71,7 +71,7 @@ class LoraRoundTest {
             CheckpointMetadata r1 = store.metadata(round1.getCheckpointId()).orElseThrow();
             assertThat(r1.isAdapter()).isTrue();
             assertThat(r1.baseId()).as("round 1's adapter is trained over round 0's merged opponent").isEqualTo(r0.id());
-            List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2));
+            List<OpponentPromotion> opponents = f.readAll(f.topics.opponent());
             assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).startsWith("base", r0.id());
         } finally {
             services.forEach(PollingService::stop);

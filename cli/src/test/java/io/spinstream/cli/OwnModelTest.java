@@ -68,7 +68,7 @@ class OwnModelTest {
         CommandRun refused = spin(concat(new String[]{"init", "--run", f.runId, "--model", other.toString()}, cluster));
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).contains("already has opponent base-").contains("--replace");
-        List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2));
+        List<OpponentPromotion> opponents = f.readAll(f.topics.opponent());
         assertThat(opponents).as("one promotion, round 0").singleElement()
                 .satisfies(p -> assertThat(p.getRound()).isZero());
         String baseId = opponents.get(0).getCheckpointId();
@@ -121,7 +121,7 @@ class OwnModelTest {
         CommandRun replaced = spin(concat(new String[]{"init", "--run", f.runId, "--model", other.toString(), "--replace"}, cluster));
         assertThat(replaced.exit()).as(replaced.err()).isZero();
         assertThat(replaced.out()).contains("(replacing ");
-        OpponentPromotion now = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2)).stream()
+        OpponentPromotion now = f.readAll(f.topics.opponent()).stream()
                 .filter(p -> p.getRunId().equals(f.runId)).reduce((a, b) -> b).orElseThrow();
         assertThat(now.getRound()).isZero();
         assertThat(now.getCheckpointId()).isNotEqualTo(baseId).startsWith("base-");

@@ -63,13 +63,13 @@ class RegistryOutageRoundTest {
             services.forEach(PollingService::stop);
         }
         services.forEach(s -> assertThat(s.failure()).isNull());
-        assertThat(f.read(f.topics.deadLetters(), l -> false, Duration.ofSeconds(2))).as("no dead letters").isEmpty();
+        assertThat(f.readAll(f.topics.deadLetters())).as("no dead letters").isEmpty();
         HeldOutSplit split = new HeldOutSplit(0.25, "spin");
         Set<String> training = prompts.stream().map(Prompt::getPromptId).filter(split::isTraining).collect(Collectors.toSet());
-        List<SyntheticResponse> round0 = f.answers(l -> false, Duration.ofSeconds(2)).stream().filter(a -> a.getRound() == 0).toList();
+        List<SyntheticResponse> round0 = f.readAll(f.topics.synthetic()).stream().filter(a -> a.getRound() == 0).toList();
         assertThat(round0).extracting(SyntheticResponse::getPromptId).as("round 0: each training prompt once")
                 .containsExactlyInAnyOrderElementsOf(training);
-        assertThat(f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2))).extracting(OpponentPromotion::getRound)
+        assertThat(f.readAll(f.topics.opponent())).extracting(OpponentPromotion::getRound)
                 .doesNotHaveDuplicates();
     }
 }

@@ -89,7 +89,7 @@ class SoakTest {
             services.forEach(PollingService::stop);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2));
+        List<OpponentPromotion> opponents = f.readAll(f.topics.opponent());
         System.out.printf("soak: %d verdicts (%d promotions) in %.0f s (%.1f s a verdict)%n"
                 + "| verdicts | heap MB | RSS beside the heap MB | joiner state MB | store MB | store folders | with optimiser state | promotions |%n",
                 ROUNDS, opponents.size() - 1, seconds, seconds / ROUNDS);
@@ -98,9 +98,9 @@ class SoakTest {
 
         assertThat(opponents).extracting(OpponentPromotion::getRound).as("one promotion per round")
                 .doesNotHaveDuplicates().startsWith(0, 1, 2, 3);
-        List<Evaluation> verdicts = f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(2));
+        List<Evaluation> verdicts = f.readAll(f.topics.evaluations());
         assertThat(verdicts.stream().map(Evaluation::getCheckpointId)).as("each candidate judged once").doesNotHaveDuplicates();
-        List<SyntheticResponse> answers = f.answers(l -> false, Duration.ofSeconds(2));
+        List<SyntheticResponse> answers = f.readAll(f.topics.synthetic());
         assertThat(answers.stream().map(a -> a.getRound() + "/" + a.getPromptId())).as("each prompt once per round")
                 .doesNotHaveDuplicates();
 

@@ -63,14 +63,14 @@ class EvaluatorCrashTest {
         try (ServiceProcess killed = ServiceProcess.start(MAIN, f.env(Map.of()), FaultPoints.EVALUATOR_SENT, dir.resolve("1.log"))) {
             assertThat(killed.awaitExit(Duration.ofSeconds(180))).as(killed.tail(30)).isEqualTo(137);
         }
-        assertThat(f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(2))).as("the aborted evaluation is not visible")
+        assertThat(f.readAll(f.topics.evaluations())).as("the aborted evaluation is not visible")
                 .isEmpty();
         try (ServiceProcess again = ServiceProcess.start(MAIN, f.env(Map.of()), null, dir.resolve("2.log"))) {
             f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(180));
             List<Evaluation> evs = f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(3));
             assertThat(evs).as(again.tail(30)).singleElement()
                     .satisfies(e -> assertThat(e.getVerdict()).isEqualTo(Verdict.PROMOTE));
-            assertThat(f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2)))
+            assertThat(f.readAll(f.topics.opponent()))
                     .extracting(OpponentPromotion::getCheckpointId).containsExactly("base", "better");
         }
     }
@@ -99,7 +99,7 @@ class EvaluatorCrashTest {
             assertThat(both).as(other.tail(30)).hasSize(2);
             assertThat(both.get(1).getSuite()).isEqualTo("exact_match");
             assertThat(both.get(1).getVerdict()).isEqualTo(Verdict.PROMOTE);
-            assertThat(f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2))).as("the evaluator of nll promotes")
+            assertThat(f.readAll(f.topics.opponent())).as("the evaluator of nll promotes")
                     .hasSize(1);
             try (ServiceProcess again = ServiceProcess.start(MAIN, nll, null, dir.resolve("nll-2.log"))) {
                 List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(180));

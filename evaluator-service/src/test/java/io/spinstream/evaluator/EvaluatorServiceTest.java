@@ -169,8 +169,8 @@ class EvaluatorServiceTest {
                 Thread.sleep(100);
             }
             assertThat(registry.counter("spin.evaluator.duplicates").count()).isEqualTo(1);
-            assertThat(f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(2))).hasSize(3);
-            assertThat(f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(2))).hasSize(2);
+            assertThat(f.readAll(f.topics.evaluations())).hasSize(3);
+            assertThat(f.readAll(f.topics.opponent())).hasSize(2);
             assertThat(registry.scrape()).contains("spin_evaluator_metric{", "spin_evaluator_evaluations_total");
         } finally {
             service.stop();

@@ -109,7 +109,7 @@ class RejectionPolicyTest {
             pairs(f, 100, 12);
             Thread.sleep(5000);
             assertThat(registry.counter("spin.trainer.pairs.trained").count()).as("nothing trained after the stop").isEqualTo(trained);
-            assertThat(f.read(f.topics.checkpoints(), l -> false, Duration.ofSeconds(2))).hasSize(1);
+            assertThat(f.readAll(f.topics.checkpoints())).hasSize(1);
         } finally {
             trainer.stop();
         }

@@ -47,7 +47,7 @@ class TrainerCrashTest {
         try (ServiceProcess killed = ServiceProcess.start(MAIN, f.env(SHORT_SESSION), point, dir.resolve("1.log"))) {
             assertThat(killed.awaitExit(Duration.ofSeconds(180))).as(killed.tail(30)).isEqualTo(137);
         }
-        List<CheckpointEvent> before = f.read(f.topics.checkpoints(), l -> false, Duration.ofSeconds(2));
+        List<CheckpointEvent> before = f.readAll(f.topics.checkpoints());
         assertThat(before).as("killed before its first candidate was announced").isEmpty();
         try (ServiceProcess again = ServiceProcess.start(MAIN, f.env(SHORT_SESSION), null, dir.resolve("2.log"))) {
             CheckpointEvent end = TrainerServiceTest.endOfRound(f, Duration.ofSeconds(180));
@@ -57,7 +57,7 @@ class TrainerCrashTest {
                 assertThat(again.log()).contains("resuming round 0 from");
             }
         }
-        List<CheckpointEvent> events = f.read(f.topics.checkpoints(), l -> false, Duration.ofSeconds(2));
+        List<CheckpointEvent> events = f.readAll(f.topics.checkpoints());
         assertThat(events).extracting(CheckpointEvent::getCheckpointId).doesNotHaveDuplicates();
         try (Stream<Path> entries = Files.list(f.store.root())) {
             assertThat(entries.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")))

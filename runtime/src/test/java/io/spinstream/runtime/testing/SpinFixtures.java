@@ -161,6 +161,15 @@ public final class SpinFixtures {
         return out;
     }
 
+    /**
+     * Every record committed on {@code topic} when called: read from the beginning up to each partition's
+     * last stable offset, so the result does not depend on how fast a fresh consumer starts (a fixed read
+     * time is not enough on a loaded machine).
+     */
+    public <V> List<V> readAll(io.spinstream.schemas.Topic<?, V> topic) {
+        return new io.spinstream.runtime.kafka.TopicReader(kafka).values(topic);
+    }
+
     /** Committed answers. */
     public List<SyntheticResponse> answers(Predicate<List<SyntheticResponse>> done, Duration timeout) {
         return read(topics.synthetic(), done, timeout);
