@@ -39,17 +39,31 @@ import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** One full round through the three services on the real broker and registry, checked topic by topic. */
+/**
+ * One full round through the three services on the real broker and registry, checked topic by topic; the
+ * stream also carries unlabelled prompts, which SPIN skips (answered and paired, neither trained nor
+ * dead-lettered nor scored).
+ */
 @BrokerTest
 class EndToEndRoundTest {
 
     @Test
     void oneRoundGoesFromPromptsToAVerdict(DevStack stack, @TempDir Path dir) throws Exception {
         SpinFixtures f = ThreeServices.fixtures(stack, dir);
-        List<Prompt> prompts = IntStream.range(0, 40).mapToObj(i -> SpinFixtures.prompt("arith", "e" + i, i + "+" + i + "=",
+        List<Prompt> labelled = IntStream.range(0, 40).mapToObj(i -> SpinFixtures.prompt("arith", "e" + i, i + "+" + i + "=",
                 String.valueOf(2 * i))).toList();
+        List<Prompt> unlabelled = IntStream.range(0, 10).mapToObj(i -> {
+            Prompt p = SpinFixtures.prompt("arith", "u" + i, i + "+" + (i + 1) + "=", null);
+            p.getTask().setAttributes(Map.of("answer", String.valueOf(2 * i + 1)));
+            return p;
+        }).toList();
+        List<Prompt> prompts = new ArrayList<>(labelled);
+        prompts.addAll(unlabelled);
         HeldOutSplit split = new HeldOutSplit(0.25, "spin");
         Set<String> training = prompts.stream().map(Prompt::getPromptId).filter(id -> !split.isHeldOut(id)).collect(Collectors.toSet());
+        Set<String> labelledTraining = labelled.stream().map(Prompt::getPromptId).filter(training::contains).collect(Collectors.toSet());
+        long labelledHeldOut = labelled.stream().filter(p -> split.isHeldOut(p.getPromptId())).count();
+        assertThat(training).as("the split leaves unlabelled prompts to train on").hasSizeGreaterThan(labelledTraining.size());
         f.produce("arith", prompts, List.of());
         f.promote(f.checkpoint("base", 1), 0);
 
@@ -67,17 +81,21 @@ class EndToEndRoundTest {
                     .stream().filter(p -> p.getRound() == 0).toList();
             assertThat(pairs).extracting(TrainingPair::getPromptId).containsExactlyInAnyOrderElementsOf(training);
             assertThat(pairs).allMatch(p -> p.getOpponentId().equals("base"));
+            assertThat(pairs).filteredOn(p -> p.getHuman() == null).extracting(TrainingPair::getPromptId)
+                    .allMatch(id -> id.startsWith("u")).hasSize(training.size() - labelledTraining.size());
             CheckpointEvent candidate = f.read(f.topics.checkpoints(), l -> !l.isEmpty(), Duration.ofSeconds(10)).get(0);
             assertThat(candidate.getParentOpponentId()).isEqualTo("base");
             assertThat(candidate.getEndOfRound()).isTrue();
-            assertThat(candidate.getTrainMetrics().get("pairs_trained")).isEqualTo((double) training.size());
+            assertThat(candidate.getTrainMetrics().get("pairs_trained")).as("SPIN skips unlabelled prompts")
+                    .isEqualTo((double) labelledTraining.size());
 
             assertThat(verdict.getCheckpointId()).isEqualTo(candidate.getCheckpointId());
             assertThat(verdict.getBaselineId()).isEqualTo("base");
             assertThat(verdict.getVerdict()).isIn(Verdict.PROMOTE, Verdict.REJECT);
-            assertThat(verdict.getHeldOutPrompts()).isEqualTo(prompts.size() - training.size());
+            assertThat(verdict.getHeldOutPrompts()).as("only labelled held-out prompts are scored").isEqualTo((int) labelledHeldOut);
+            assertThat(f.readAll(f.topics.deadLetters())).as("no dead letters").isEmpty();
             assertThat(verdict.getMetrics()).containsKeys("heldout_nll", "exact_match");
-            List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(3));
+            List<OpponentPromotion> opponents = f.readAllAfter(f.topics.opponent(), Duration.ofSeconds(3));
             if (verdict.getVerdict() == Verdict.PROMOTE) {
                 // Round 1 may have reached its own verdict by now (rounds take seconds): round 0 led to this promotion.
                 assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).startsWith("base", candidate.getCheckpointId());

@@ -83,7 +83,7 @@ class SoakTest {
                 assertThat(verdicts).as("verdicts by now (after %.0f s)", (System.nanoTime() - t0) / 1e9)
                         .hasSizeGreaterThanOrEqualTo(target);
                 services.forEach(s -> assertThat(s.deadBecause()).isEmpty());
-                samples.add(sample(target, dir, f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(1)).size() - 1));
+                samples.add(sample(target, dir, f.readAllAfter(f.topics.opponent(), Duration.ofSeconds(1)).size() - 1));
             }
         } finally {
             services.forEach(PollingService::stop);

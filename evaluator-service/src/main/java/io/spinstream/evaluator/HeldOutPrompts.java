@@ -10,7 +10,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The held-out prompts of every stream (latest version of each id), the first {@code maxPrompts} by id. */
+/**
+ * The held-out prompts of every stream (latest version of each id) that carry a human answer, the first
+ * {@code maxPrompts} by id: an unlabelled prompt has no reference to score against.
+ */
 final class HeldOutPrompts {
     private final TopicReader reader;
     private final Topics topics;
@@ -39,6 +42,6 @@ final class HeldOutPrompts {
                 // unreadable prompts are the generator's dead letters; they are not scored
             }
         });
-        return latest.values().stream().sorted(Comparator.comparing(Prompt::getPromptId)).limit(maxPrompts).toList();
+        return latest.values().stream().filter(p -> p.getHumanResponse() != null).sorted(Comparator.comparing(Prompt::getPromptId)).limit(maxPrompts).toList();
     }
 }

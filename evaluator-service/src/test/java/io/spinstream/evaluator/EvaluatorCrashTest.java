@@ -67,7 +67,7 @@ class EvaluatorCrashTest {
                 .isEmpty();
         try (ServiceProcess again = ServiceProcess.start(MAIN, f.env(Map.of()), null, dir.resolve("2.log"))) {
             f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(180));
-            List<Evaluation> evs = f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(3));
+            List<Evaluation> evs = f.readAllAfter(f.topics.evaluations(), Duration.ofSeconds(3));
             assertThat(evs).as(again.tail(30)).singleElement()
                     .satisfies(e -> assertThat(e.getVerdict()).isEqualTo(Verdict.PROMOTE));
             assertThat(f.readAll(f.topics.opponent()))
@@ -105,8 +105,8 @@ class EvaluatorCrashTest {
                 List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(180));
                 assertThat(opponents).as(again.tail(30)).extracting(OpponentPromotion::getCheckpointId)
                         .containsExactly("base", "better");
-                assertThat(f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(4))).as("promoted once").hasSize(2);
-                assertThat(f.read(f.topics.evaluations(), l -> false, Duration.ofSeconds(1))).as("not evaluated again").hasSize(2);
+                assertThat(f.readAllAfter(f.topics.opponent(), Duration.ofSeconds(4))).as("promoted once").hasSize(2);
+                assertThat(f.readAllAfter(f.topics.evaluations(), Duration.ofSeconds(1))).as("not evaluated again").hasSize(2);
             }
         }
     }

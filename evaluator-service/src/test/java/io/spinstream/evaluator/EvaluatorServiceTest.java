@@ -211,7 +211,7 @@ class EvaluatorServiceTest {
             // The first to finish waits for the other; the second promotes.
             assertThat(evs.get(0).getReasons()).anyMatch(r -> r.contains("promotion waits for the required suites"));
             List<OpponentPromotion> opponents = f.read(f.topics.opponent(), l -> l.size() >= 2, Duration.ofSeconds(30));
-            opponents = f.read(f.topics.opponent(), l -> false, Duration.ofSeconds(3));
+            opponents = f.readAllAfter(f.topics.opponent(), Duration.ofSeconds(3));
             assertThat(opponents).extracting(OpponentPromotion::getCheckpointId).containsExactly("base", "better");
         } finally {
             nll.stop();

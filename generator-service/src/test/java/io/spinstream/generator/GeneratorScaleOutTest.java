@@ -86,7 +86,7 @@ class GeneratorScaleOutTest {
 
             List<SyntheticResponse> all = f.answers(l -> ids(l).containsAll(expected), Duration.ofSeconds(150));
             // Read a little longer: a duplicate would show up after the last new id.
-            all = f.answers(l -> false, Duration.ofSeconds(3));
+            all = f.readAllAfter(f.topics.synthetic(), Duration.ofSeconds(3));
             List<String> ids = new ArrayList<>(all.stream().map(SyntheticResponse::getPromptId).toList());
             assertThat(ids).as("every training prompt answered exactly once").hasSameSizeAs(expected)
                     .containsExactlyInAnyOrderElementsOf(expected);

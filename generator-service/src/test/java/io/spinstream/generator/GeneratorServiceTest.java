@@ -142,8 +142,13 @@ class GeneratorServiceTest {
                 } while (!left.isEmpty() && System.nanoTime() < deadline);
                 assertThat(left).as("partitions holding only an aborted transaction, committed past").isEmpty();
             }
-            assertThat(f.answers(x -> false, Duration.ofSeconds(1))).as("nothing answered from the aborted records")
-                    .hasSize(both.size());
+            List<SyntheticResponse> committed = f.readAll(f.topics.synthetic());
+            assertThat(committed).as("nothing answered from the aborted records").hasSize(both.size());
+            // The prompts are verifiable: every answer is rewarded by the verifier, the sum counts the right ones.
+            assertThat(registry.counter("spin.generator.answers.rewarded").count()).isEqualTo(both.size());
+            assertThat(registry.counter("spin.generator.answers.reward.sum").count())
+                    .isEqualTo(committed.stream().mapToDouble(SyntheticResponse::getReward).sum())
+                    .isEqualTo((double) committed.stream().filter(a -> a.getReward() == 1.0).count());
 
             String scrape = registry.scrape();
             assertThat(scrape).contains("spin_generator_prompts_answered_total")
@@ -194,7 +199,7 @@ class GeneratorServiceTest {
             }
             assertThat(service.isReady()).isFalse();
             f.produce("arith", sums("arith", 14).subList(12, 14), List.of());
-            List<SyntheticResponse> after = f.answers(a -> false, Duration.ofSeconds(3));
+            List<SyntheticResponse> after = f.readAllAfter(f.topics.synthetic(), Duration.ofSeconds(3));
             assertThat(after).noneMatch(r -> r.getRound() == 2 || r.getOpponentId().equals("round2"));
             assertThat(registry.counter("spin.generator.opponent.refused").count()).as("tried again, backing off")
                     .isBetween(2.0, 6.0);

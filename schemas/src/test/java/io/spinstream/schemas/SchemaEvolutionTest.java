@@ -57,6 +57,7 @@ class SchemaEvolutionTest {
         Prompt read = new SpecificDatumReader<Prompt>(old, Prompt.getClassSchema())
                 .read(null, DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null));
         assertThat(read.getPromptId()).isEqualTo("p1");
+        assertThat(read.getHumanResponse()).as("a string written before it could be null").isEqualTo("2");
         assertThat(read.getMessages()).isEmpty();
         assertThat(read.getTask().getVerifiable()).isTrue();
     }

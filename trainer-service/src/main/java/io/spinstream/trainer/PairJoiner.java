@@ -109,7 +109,7 @@ public final class PairJoiner {
                 .setRound(s.getRound())
                 .setSamples(s.getSamples())
                 .setSyntheticReward(s.getReward())
-                .setIdentical(s.getResponse().equals(p.getHumanResponse()))
+                .setIdentical(p.getHumanResponse() != null && s.getResponse().equals(p.getHumanResponse()))
                 .setCreatedAt(clock.instant())
                 .build();
     }

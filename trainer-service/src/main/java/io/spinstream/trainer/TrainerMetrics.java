@@ -42,6 +42,7 @@ final class TrainerMetrics implements RoundListener {
         switch (intake) {
             case Intake.Stale s -> registry.counter("spin.trainer.pairs.stale").increment();
             case Intake.Invalid i -> deadLetter();
+            case Intake.Unlabelled u -> registry.counter("spin.trainer.pairs.unlabelled").increment();
             case Intake.Accepted a -> {
             }
         }

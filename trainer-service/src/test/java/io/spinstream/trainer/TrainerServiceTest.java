@@ -228,7 +228,7 @@ class TrainerServiceTest {
         try {
             long training = prompts.stream().filter(q -> !new io.spinstream.schemas.HeldOutSplit(0.2, "spin").isHeldOut(q.getPromptId())).count();
             List<TrainingPair> pairs = f.read(f.topics.pairs(), l -> l.size() >= training, Duration.ofSeconds(90));
-            pairs = f.read(f.topics.pairs(), l -> false, Duration.ofSeconds(3));
+            pairs = f.readAllAfter(f.topics.pairs(), Duration.ofSeconds(3));
             assertThat(pairs).hasSize((int) training);
             assertThat(pairs).allSatisfy(pr -> {
                 assertThat(pr.getSynthetic()).isEqualTo("7");

@@ -28,7 +28,8 @@ import java.util.Set;
  * assistant turn is the human response, everything before it the prompt, system turns kept),
  * prompt/completion ({@code prompt} with {@code completion} or {@code response}), Alpaca
  * ({@code instruction}, {@code input}, {@code output}) and Spinstream's own ({@code prompt_id},
- * {@code prompt}, {@code human_response}); each may carry a {@code task} ({@code kind},
+ * {@code prompt}, {@code human_response}, which may be left out or null for an unlabelled prompt); each
+ * may carry a {@code task} ({@code kind},
  * {@code verifiable}, {@code suites}, {@code attributes}). The prompt id is the record's {@code id} or
  * {@code prompt_id}, else a hash of its content, so the same file added twice changes nothing. Every
  * line is checked before anything is sent; problems carry their line numbers.
@@ -94,7 +95,10 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
                         String input = n.path("input").asText("");
                         yield simple(n, stream, text(n, "instruction") + (input.isBlank() ? "" : "\n\n" + input), text(n, "output", true));
                     }
-                    default -> simple(n, stream, text(n, "prompt"), text(n, "human_response", true));
+                    // Spinstream's own form may leave human_response out (or null): an unlabelled prompt.
+                    default -> simple(n, stream, text(n, "prompt"),
+                            n.path("human_response").isMissingNode() || n.path("human_response").isNull() ? null
+                                    : text(n, "human_response", true));
                 };
                 if (format == Format.SPIN && !n.has("prompt_id")) {
                     throw new IllegalArgumentException("prompt_id is missing or not a non-empty string");
@@ -128,7 +132,7 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
                 if (n.has("prompt") && (n.has("completion") || n.has("response"))) {
                     return Format.PROMPT_COMPLETION;
                 }
-                if (n.has("prompt") && n.has("human_response")) {
+                if (n.has("prompt") && (n.has("human_response") || n.has("prompt_id"))) {
                     return Format.SPIN;
                 }
                 return Format.AUTO;
@@ -203,8 +207,10 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
                 sha.update(s.getBytes(StandardCharsets.UTF_8));
                 sha.update((byte) 0);
             }
-            sha.update((byte) 1);
-            sha.update(human.getBytes(StandardCharsets.UTF_8));
+            if (human != null) { // unlabelled: the prompt alone names it
+                sha.update((byte) 1);
+                sha.update(human.getBytes(StandardCharsets.UTF_8));
+            }
             return "h" + HexFormat.of().formatHex(sha.digest()).substring(0, 16);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

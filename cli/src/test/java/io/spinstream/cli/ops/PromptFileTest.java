@@ -69,6 +69,22 @@ class PromptFileTest {
     }
 
     @Test
+    void spinRecordsWithoutAHumanResponseAreUnlabelledPrompts(@TempDir Path dir) throws IOException {
+        PromptFile f = read(dir, """
+                {"prompt_id": "u1", "prompt": "3+4=", "task": {"kind": "addition", "attributes": {"verify": "exact", "answer": "7"}}}
+                {"prompt_id": "u2", "prompt": "5+5=", "human_response": null}
+                {"prompt_id": "l1", "prompt": "1+1=", "human_response": "2"}
+                {"prompt": "9+9="}
+                """, PromptFile.Format.SPIN);
+        assertThat(f.problems()).as("a SPIN record needs its prompt_id").containsExactly("line 4: prompt_id is missing or not a non-empty string");
+        assertThat(f.prompts()).extracting(Prompt::getPromptId).containsExactly("u1", "u2", "l1");
+        assertThat(f.prompts()).extracting(Prompt::getHumanResponse).containsExactly(null, null, "2");
+        assertThat(f.prompts().get(0).getTask().getAttributes()).containsEntry("answer", "7");
+        assertThat(read(dir, "{\"prompt_id\": \"u1\", \"prompt\": \"3+4=\"}\n", PromptFile.Format.AUTO).format())
+                .as("prompt_id and prompt alone read as Spinstream's form").isEqualTo(PromptFile.Format.SPIN);
+    }
+
+    @Test
     void everyBadLineIsListedWithItsNumberAndReason(@TempDir Path dir) throws IOException {
         PromptFile f = read(dir, """
                 {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}

@@ -53,7 +53,7 @@ public final class PromptAnswerer {
         }
         LlamaConfig c = opponent.checkpoint().model().config();
         int promptTokens = opponent.tokenizer().encodePrompt(PromptTurns.of(p)).length;
-        int humanTokens = opponent.tokenizer().encodeResponse(p.getHumanResponse()).length;
+        int humanTokens = p.getHumanResponse() == null ? 0 : opponent.tokenizer().encodeResponse(p.getHumanResponse()).length;
         if (promptTokens + humanTokens > c.maxPositions() || promptTokens + 1 >= c.maxPositions()) {
             return "prompt of " + promptTokens + " tokens with a human answer of " + humanTokens
                     + " tokens exceeds the model's context of " + c.maxPositions() + " positions";
@@ -98,9 +98,16 @@ public final class PromptAnswerer {
             Prompt p = prompts.get(r / samples);
             answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), opponent.tokenizer().decode(generated.get(r)), context));
         }
+        // Only labelled prompts have a human answer to score; humanRow[i] is its row, or -1.
+        int[] humanRow = new int[n];
         for (int i = 0; i < n; i++) {
-            scored.add(new TokenBatch.Example(promptIds.get(i), opponent.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())));
+            String human = prompts.get(i).getHumanResponse();
+            humanRow[i] = human == null ? -1 : scored.size();
+            if (human != null) {
+                scored.add(new TokenBatch.Example(promptIds.get(i), opponent.tokenizer().encodeResponse(human)));
+            }
         }
+        int firstSample = scored.size();
         for (int r = 0; r < rows; r++) {
             scored.add(new TokenBatch.Example(promptIds.get(r / samples), opponent.tokenizer().encodeResponse(answers.get(r))));
         }
@@ -114,7 +121,7 @@ public final class PromptAnswerer {
             List<CandidateSample> all = new ArrayList<>();
             for (int k = 0; k < samples; k++) {
                 String answer = answers.get(i * samples + k);
-                all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(logps[n + i * samples + k])
+                all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(logps[firstSample + i * samples + k])
                         .setReward(verifier.map(v -> v.reward(answer)).orElse(null)).build());
             }
             out.add(SyntheticResponse.newBuilder()
@@ -125,8 +132,8 @@ public final class PromptAnswerer {
                     .setResponse(all.get(0).getResponse())
                     .setPromptTokens(promptIds.get(i).length)
                     .setResponseTokens(generated.get(i * samples).length)
-                    .setHumanTokens(scored.get(i).response().length)
-                    .setOpponentLogpHuman(logps[i])
+                    .setHumanTokens(humanRow[i] < 0 ? 0 : scored.get(humanRow[i]).response().length)
+                    .setOpponentLogpHuman(humanRow[i] < 0 ? 0.0 : logps[humanRow[i]])
                     .setOpponentLogpSynthetic(all.get(0).getOpponentLogp())
                     .setReward(all.get(0).getReward())
                     .setSamples(samples > 1 ? all : List.of())

@@ -56,6 +56,26 @@ class PromptAnswererSamplesTest {
             assertThat(distinct).as("each sample its own seed").isGreaterThan(2);
             assertThat(new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts)).as("reproducible")
                     .extracting(SyntheticResponse::getSamples).isEqualTo(three.stream().map(SyntheticResponse::getSamples).toList());
+
+            // An unlabelled prompt (no human answer; the verifier's reference in its task attributes) between two
+            // labelled ones: the same samples and rewards, no human log-prob, and its neighbours unchanged.
+            Prompt unlabelled = SpinFixtures.prompt("arith", "a", "1+1=", "2");
+            unlabelled.setHumanResponse(null);
+            unlabelled.getTask().setAttributes(java.util.Map.of("answer", "2"));
+            List<SyntheticResponse> mixed = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3)
+                    .answer(m, List.of(prompts.get(1), unlabelled, prompts.get(1)));
+            assertThat(mixed.get(1).getHumanTokens()).isZero();
+            assertThat(mixed.get(1).getOpponentLogpHuman()).isZero();
+            assertThat(mixed.get(1).getSamples()).extracting(CandidateSample::getResponse)
+                    .isEqualTo(three.get(0).getSamples().stream().map(CandidateSample::getResponse).toList());
+            assertThat(mixed.get(1).getSamples()).extracting(CandidateSample::getReward)
+                    .isEqualTo(three.get(0).getSamples().stream().map(CandidateSample::getReward).toList());
+            assertThat(mixed.get(1).getSamples().get(2).getOpponentLogp())
+                    .isEqualTo(three.get(0).getSamples().get(2).getOpponentLogp(), org.assertj.core.api.Assertions.within(1e-4));
+            assertThat(mixed.get(2).getOpponentLogpHuman())
+                    .isEqualTo(three.get(1).getOpponentLogpHuman(), org.assertj.core.api.Assertions.within(1e-4));
+            assertThat(mixed.get(2).getSamples().get(1).getOpponentLogp())
+                    .isEqualTo(three.get(1).getSamples().get(1).getOpponentLogp(), org.assertj.core.api.Assertions.within(1e-4));
         }
     }
 }

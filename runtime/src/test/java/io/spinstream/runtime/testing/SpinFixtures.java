@@ -170,6 +170,12 @@ public final class SpinFixtures {
         return new io.spinstream.runtime.kafka.TopicReader(kafka).values(topic);
     }
 
+    /** {@link #readAll} after {@code wait}: what a late duplicate would have had time to join. */
+    public <V> List<V> readAllAfter(io.spinstream.schemas.Topic<?, V> topic, Duration wait) throws InterruptedException {
+        Thread.sleep(wait.toMillis());
+        return readAll(topic);
+    }
+
     /** Committed answers. */
     public List<SyntheticResponse> answers(Predicate<List<SyntheticResponse>> done, Duration timeout) {
         return read(topics.synthetic(), done, timeout);

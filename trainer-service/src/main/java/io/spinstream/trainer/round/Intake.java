@@ -6,7 +6,10 @@ import io.spinstream.schemas.TrainingPair;
 /** What became of one pair read from the pairs topic. */
 public sealed interface Intake {
 
-    /** Ready to train: its position, the pair and its token sequences. */
+    /**
+     * Ready to train: its position, the pair and its token sequences ({@code chosen} null when the prompt
+     * has no human answer, which only a group objective accepts).
+     */
     record Accepted(PartitionKey partition, long offset, TrainingPair pair, TokenBatch.Example chosen,
                     TokenBatch.Example rejected, boolean previousRound, Group group) implements Intake {
     }
@@ -17,6 +20,10 @@ public sealed interface Intake {
 
     /** Written by another opponent or round: not this round's to train. */
     record Stale(String reason) implements Intake {
+    }
+
+    /** The prompt has no human answer and the objective needs one (SPIN, DPO, SimPO): skipped and counted, not a dead letter. */
+    record Unlabelled(String promptId) implements Intake {
     }
 
     /** Cannot be trained (does not tokenize, exceeds the context): a dead letter with this reason. */

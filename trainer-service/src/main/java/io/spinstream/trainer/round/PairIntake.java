@@ -39,16 +39,19 @@ public final class PairIntake {
             return new Intake.Stale("pair of opponent " + pair.getOpponentId() + " round " + pair.getRound()
                     + ", the round trains against " + opponentId + " round " + round);
         }
+        if (pair.getHuman() == null && !groups) {
+            return new Intake.Unlabelled(pair.getPromptId());
+        }
         TokenBatch.Example chosen;
         TokenBatch.Example rejected;
         try {
             List<ChatMessage> turns = turnsOf(pair);
-            chosen = tokenizer.example(turns, pair.getHuman());
+            chosen = pair.getHuman() == null ? null : tokenizer.example(turns, pair.getHuman());
             rejected = tokenizer.example(turns, pair.getSynthetic());
         } catch (RuntimeException e) {
             return new Intake.Invalid("cannot tokenize: " + e.getMessage());
         }
-        int longest = Math.max(chosen.length(), rejected.length());
+        int longest = Math.max(chosen == null ? 0 : chosen.length(), rejected.length());
         if (longest > context) {
             return new Intake.Invalid("pair of " + longest + " tokens exceeds the model's context of " + context + " positions");
         }
@@ -79,6 +82,7 @@ public final class PairIntake {
     /**
      * The human answer (with the samples' highest reward: it joins the best, as RRHF has it) and the K samples
      * (the synthetic answer alone for K = 1) with their rewards; a sample without a reward cannot be ranked.
+     * An unlabelled prompt's group is its samples alone.
      */
     private Intake.Group group(List<ChatMessage> turns, TrainingPair pair, TokenBatch.Example human) {
         List<String> answers = new java.util.ArrayList<>();
@@ -97,13 +101,15 @@ public final class PairIntake {
                     + " (its prompt's task is not verifiable: mark it verifiable or give task.attributes.verify)");
         }
         List<TokenBatch.Example> candidates = new java.util.ArrayList<>();
-        double[] r = new double[answers.size() + 1];
-        double best = rewards.stream().mapToDouble(Double::doubleValue).max().orElse(0);
-        candidates.add(human);
-        r[0] = best;
+        int first = human == null ? 0 : 1;
+        double[] r = new double[answers.size() + first];
+        if (human != null) {
+            candidates.add(human);
+            r[0] = rewards.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        }
         for (int i = 0; i < answers.size(); i++) {
             candidates.add(tokenizer.example(turns, answers.get(i)));
-            r[i + 1] = rewards.get(i);
+            r[i + first] = rewards.get(i);
         }
         return new Intake.Group(candidates, r);
     }

@@ -50,4 +50,23 @@ class GroupIntakeTest {
                     .as("a pair objective reads no group").isNull();
         }
     }
+
+    @Test
+    void anUnlabelledPromptIsSkippedByAPairObjectiveAndIsItsSamplesForAGroupObjective(@TempDir Path dir) {
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        try (SpinTokenizer tok = SpinTokenizer.load(tokenizer, PromptTemplate.PLAIN, 2)) {
+            TrainingPair unlabelled = pair(List.of(sample(0, "3", 0.0), sample(1, "2", 1.0)), 0.0);
+            unlabelled.setHuman(null);
+            assertThat(new PairIntake("base", 0, null, tok, 64).accept(P0, 0, unlabelled))
+                    .as("SPIN needs a human answer: skipped, not invalid")
+                    .isInstanceOfSatisfying(Intake.Unlabelled.class, u -> assertThat(u.promptId()).isEqualTo("p"));
+            Intake.Accepted a = (Intake.Accepted) new PairIntake("base", 0, null, tok, 64, true).accept(P0, 1, unlabelled);
+            assertThat(a.chosen()).isNull();
+            assertThat(a.group().rewards()).as("the samples alone, no human candidate").containsExactly(0.0, 1.0);
+            assertThat(a.group().candidates()).extracting(c -> c.response().length).containsExactly(
+                    tok.example("1+1=", "3").response().length, tok.example("1+1=", "2").response().length);
+            assertThat(a.group().candidates().get(1).response()).isEqualTo(tok.example("1+1=", "2").response());
+        }
+    }
 }
