@@ -41,7 +41,7 @@ public final class DemoCommand implements Callable<Integer> {
             System.err.println("spin demo: --rounds must be at least 1, was " + rounds);
             return 2;
         }
-        Map<String, String> service = serviceSettings(DemoSetup.serviceDefaults(), set);
+        Map<String, String> service = DemoSetup.withGroupSamples(serviceSettings(DemoSetup.serviceDefaults(), set), System.out);
         DemoRun.Outcome outcome = new DemoRun(new DemoRun.Settings(rounds, demo.setup(), service,
                 demo.root(), Duration.ofMinutes(timeoutMinutes)), System.out).run();
         System.out.println(outcome.lastLine());

@@ -21,6 +21,11 @@ final class DemoOptions {
     @Option(names = "--layers", description = "Layers of the demo model (default: the demo's).")
     Integer layers;
 
+    @Option(names = "--labelled", paramLabel = "SHARE", description = "Share of the training prompts that keep their human"
+            + " answer, in (0, 1] (default: 1). Below 1 the base is trained on those alone and the stream carries the rest"
+            + " unlabelled, for RAFT or RRHF with the verifier.")
+    Double labelled;
+
     @Option(names = "--dir", description = "Where the base and the runs are kept (default: target/demo in the project).")
     Path dir;
 
@@ -32,7 +37,11 @@ final class DemoOptions {
                 t.validation(), t.seed(), t.reversed());
         DemoModel model = new DemoModel(hidden == null ? m.hidden() : hidden, layers == null ? m.layers() : layers, m.heads(),
                 Math.max(m.maxPositions(), 4 * task.digits() + 8));
-        return new DemoSetup(task, d.stream(), model, d.sft(), d.split());
+        if (labelled != null && !(labelled > 0 && labelled <= 1)) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new DemoCommand()),
+                    "--labelled must be a share in (0, 1], was " + labelled);
+        }
+        return new DemoSetup(task, d.stream(), model, d.sft(), d.split(), labelled == null ? 1.0 : labelled);
     }
 
     Path root() {

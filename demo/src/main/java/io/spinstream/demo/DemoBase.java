@@ -45,20 +45,24 @@ public final class DemoBase {
         }
     }
 
+    private final DemoSetup setup;
     private final ArithmeticTask task;
     private final DemoModel model;
     private final BaseTrainer.Settings sft;
     private final HeldOutSplit split;
 
-    public DemoBase(ArithmeticTask task, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split) {
-        this.task = task;
-        this.model = model;
-        this.sft = sft;
-        this.split = split;
+    public DemoBase(DemoSetup setup) {
+        this.setup = setup;
+        this.task = setup.task();
+        this.model = setup.model();
+        this.sft = setup.sft();
+        this.split = setup.split();
     }
 
     public String fingerprint() {
-        String recipe = RECIPE + "|" + task + "|" + model + "|" + sft + "|" + split;
+        // All labelled: the recipe of the bases made before the labelled share existed, so they are reused.
+        String recipe = RECIPE + "|" + task + "|" + model + "|" + sft + "|" + split
+                + (setup.labelled() >= 1 ? "" : "|labelled=" + setup.labelled());
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(recipe.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(h, 0, 6);
@@ -85,7 +89,7 @@ public final class DemoBase {
 
     private CheckpointMetadata train(CheckpointStore store, String id, Consumer<String> progress) {
         List<Prompt> all = task.examples().stream().map(e -> task.toPrompt("base", e)).toList();
-        List<Prompt> training = all.stream().filter(p -> split.isTraining(p.getPromptId())).toList();
+        List<Prompt> training = all.stream().filter(p -> split.isTraining(p.getPromptId()) && setup.isLabelled(p.getPromptId())).toList();
         List<Prompt> heldOut = all.stream().filter(p -> split.isHeldOut(p.getPromptId())).toList();
         List<Prompt> validation = task.validationExamples().stream().map(e -> task.toPrompt("validation", e)).toList();
         progress.accept(String.format("base: SFT of a %s on %d training prompts, early stopping on %d validation prompts",

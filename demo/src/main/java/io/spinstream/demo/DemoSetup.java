@@ -10,8 +10,40 @@ import java.util.List;
 import java.util.Map;
 import java.util.Locale;
 
-/** What the demo is made of: the task, its stream, the model and how its base is trained. */
-public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split) {
+/**
+ * What the demo is made of: the task, its stream, the model and how its base is trained.
+ *
+ * @param labelled the share of training prompts that carry their human answer (1: all). Below 1 the base
+ *                 is trained on the labelled ones alone and the stream carries the unlabelled rest (no
+ *                 human answer; the verifier's reference answer in {@code task.attributes.answer}) with the
+ *                 held-out and test prompts, which stay labelled: the setting of reward-only training
+ *                 (RAFT, RRHF) after SFT on a labelled fraction
+ */
+public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split,
+                        double labelled) {
+    /** The salt of the labelled/unlabelled split of the training prompts (apart from the held-out split's). */
+    static final String LABELLED_SALT = "labelled";
+
+    public DemoSetup {
+        if (!(labelled > 0 && labelled <= 1)) {
+            throw new IllegalArgumentException("the labelled share must be in (0, 1], got " + labelled);
+        }
+    }
+
+    /** Every training prompt labelled. */
+    public DemoSetup(ArithmeticTask task, String stream, DemoModel model, BaseTrainer.Settings sft, HeldOutSplit split) {
+        this(task, stream, model, sft, split, 1.0);
+    }
+
+    public DemoSetup withLabelled(double share) {
+        return new DemoSetup(task, stream, model, sft, split, share);
+    }
+
+    /** A training prompt whose human answer the demo keeps (every held-out and test prompt is labelled). */
+    public boolean isLabelled(String promptId) {
+        return !split.isTraining(promptId) || labelled >= 1
+                || new HeldOutSplit(0, LABELLED_SALT).fraction(promptId) < labelled;
+    }
 
     public static DemoSetup defaults() {
         return new DemoSetup(new ArithmeticTask(4, 10000, 500, 1, true), "arith", DemoModel.defaults(),
@@ -50,6 +82,26 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
         return m;
     }
 
+    /** K of the demo's group objectives when the user names none: RAFT and RRHF rank several samples per prompt. */
+    static final int GROUP_SAMPLES = 4;
+
+    /**
+     * {@code service} with {@code spin.generator.samples} = {@value GROUP_SAMPLES} when its objective is a group
+     * objective (raft, rrhf) and no K was given, said on {@code out}.
+     */
+    public static Map<String, String> withGroupSamples(Map<String, String> service, PrintStream out) {
+        String objective = service.getOrDefault("spin.trainer.objective", "");
+        String name = objective.contains(":") ? objective.substring(0, objective.indexOf(':')) : objective;
+        if (!io.spinstream.model.objective.GroupObjective.NAMES.contains(name.trim()) || service.containsKey("spin.generator.samples")) {
+            return service;
+        }
+        Map<String, String> withK = new LinkedHashMap<>(service);
+        withK.put("spin.generator.samples", Integer.toString(GROUP_SAMPLES));
+        out.println("objective " + name.trim() + " ranks samples: spin.generator.samples=" + GROUP_SAMPLES
+                + " (set it to choose another K)");
+        return withK;
+    }
+
     /** The services' settings with this setup's held-out split, so that the base and the services agree on it. */
     public Map<String, String> withSplit(Map<String, String> service) {
         Map<String, String> out = new LinkedHashMap<>(service);
@@ -60,24 +112,48 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
     }
 
     public DemoBase base() {
-        return new DemoBase(task, model, sft, split);
+        return new DemoBase(this);
     }
 
+    /** All of the task's prompts, labelled. */
     public List<Prompt> prompts() {
         return task.examples().stream().map(e -> task.toPrompt(stream, e)).toList();
     }
 
-    /** Publishes the task's prompts on its stream (one transaction), printing progress. */
+    /**
+     * What the stream carries: every prompt when all are labelled; else the held-out and test prompts and
+     * the unlabelled training prompts without their human answer (the base was trained on the labelled ones).
+     */
+    public List<Prompt> published() {
+        if (labelled >= 1) {
+            return prompts();
+        }
+        return prompts().stream().filter(p -> !split.isTraining(p.getPromptId()) || !isLabelled(p.getPromptId()))
+                .map(p -> isLabelled(p.getPromptId()) ? p : unlabelled(p)).toList();
+    }
+
+    private static Prompt unlabelled(Prompt p) {
+        Prompt out = Prompt.newBuilder(p).setHumanResponse(null).build();
+        java.util.Map<String, String> attributes = new java.util.HashMap<>(p.getTask().getAttributes());
+        attributes.put("answer", p.getHumanResponse());
+        out.getTask().setAttributes(attributes);
+        return out;
+    }
+
+    /** Publishes the stream's prompts (one transaction), printing progress. */
     public List<Prompt> publish(SpinContext context, PrintStream out) {
-        List<Prompt> prompts = prompts();
+        List<Prompt> prompts = published();
         long t0 = System.nanoTime();
         var topic = new io.spinstream.runtime.kafka.PromptPublisher(context).publish(stream, prompts, n -> {
             if (n % 2000 == 0) {
                 out.printf("prompts: %d/%d sent%n", n, prompts.size());
             }
         });
-        out.printf(Locale.ROOT, "published %d %s prompts on %s in %.1f s (%.0f%% held out for evaluation)%n",
-                prompts.size(), task.kind(), topic.name(), (System.nanoTime() - t0) / 1e9, split.share() * 100);
+        long unlabelled = prompts.stream().filter(p -> p.getHumanResponse() == null).count();
+        out.printf(Locale.ROOT, "published %d %s prompts on %s in %.1f s (%.0f%% held out for evaluation%s)%n",
+                prompts.size(), task.kind(), topic.name(), (System.nanoTime() - t0) / 1e9, split.share() * 100,
+                unlabelled == 0 ? "" : String.format(Locale.ROOT, "; %d training prompts unlabelled, the verifier's reference"
+                        + " answer in their task attributes", unlabelled));
         return prompts;
     }
 }

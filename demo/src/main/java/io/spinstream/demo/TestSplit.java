@@ -36,10 +36,17 @@ public final class TestSplit {
                 .scoreCheckpoint(dir, prompts, PromptTemplate.PLAIN).getOrDefault("exact_match", new double[0]);
     }
 
-    /** The interval of one exact-match rate (Wald, at the report's confidence). */
+    /**
+     * The interval of one exact-match rate at the report's confidence: Wilson's score interval, which stays
+     * inside [0, 1] and keeps its width at rates near 0 or 1, where Wald's collapses to a point.
+     */
     static double[] interval(double rate, int n) {
-        double half = 1.959964 * Math.sqrt(rate * (1 - rate) / Math.max(1, n));
-        return new double[]{rate - half, rate + half};
+        double z = 1.959964;
+        double m = Math.max(1, n);
+        double denominator = 1 + z * z / m;
+        double centre = (rate + z * z / (2 * m)) / denominator;
+        double half = z * Math.sqrt(rate * (1 - rate) / m + z * z / (4 * m * m)) / denominator;
+        return new double[]{Math.max(0, centre - half), Math.min(1, centre + half)};
     }
 
     public static String describe(PairedTest t) {

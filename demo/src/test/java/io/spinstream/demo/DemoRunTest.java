@@ -90,4 +90,36 @@ class DemoRunTest {
         assertThat(Files.exists(base.store().root().resolve("base-sft.png"))).isTrue();
         assertThat(text).contains("published 400 addition-2 prompts", "round 1: " + first.candidateId());
     }
+
+    /** The base on a labelled 30% of the training prompts, then a RAFT round on the unlabelled rest with the verifier. */
+    @Test
+    void raftOnTheUnlabelledRestTrainsEveryUnlabelledPromptAndReportsTheTestSplit(DevStack stack, @TempDir Path dir) throws Exception {
+        DemoSetup setup = new DemoSetup(new ArithmeticTask(2, 400, 40, 5, true), "arith", new DemoModel(32, 1, 4, 16),
+                new BaseTrainer.Settings(1e-2, 64, 50, 2, 0.0, 150, 300, 100, 1), new HeldOutSplit(0.2, "spin", 0.15), 0.3);
+        Map<String, String> service = new java.util.HashMap<>(DemoSetup.serviceDefaults());
+        service.put("spin.gate.min.prompts", "10");
+        service.put("spin.trainer.idle.ms", "2000");
+        service.put("spin.trainer.objective", "raft");
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        service = DemoSetup.withGroupSamples(service, out);
+        assertThat(service).containsEntry("spin.generator.samples", "4");
+        DemoRun run = new DemoRun(new DemoRun.Settings(1, setup, service, dir, Duration.ofMinutes(6)), out);
+
+        DemoBase.Base base = setup.base().ensure(dir.resolve("base"), out::println);
+        assertThat(base.metadata().id()).as("another recipe than the all-labelled base")
+                .isNotEqualTo("base-" + setup.withLabelled(1.0).base().fingerprint());
+        long unlabelled = setup.prompts().stream().filter(p -> setup.split().isTraining(p.getPromptId()) && !setup.isLabelled(p.getPromptId())).count();
+        long labelled = setup.prompts().stream().filter(p -> setup.split().isTraining(p.getPromptId()) && setup.isLabelled(p.getPromptId())).count();
+        DemoRun.Outcome outcome = run.run(base, stack, "u" + UUID.randomUUID().toString().substring(0, 8));
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+
+        assertThat(text).contains("base: SFT of a", "on " + labelled + " training prompts", unlabelled + " training prompts unlabelled");
+        assertThat(outcome.rounds()).hasSize(1);
+        assertThat(outcome.rounds().get(0).trainMetrics().get("pairs_trained")).as("every unlabelled prompt trained from rewards")
+                .isEqualTo((double) unlabelled);
+        assertThat(outcome.test().n()).isPositive();
+        assertThat(outcome.lastLine()).contains("test_base_em=", "test_delta_ci=");
+    }
 }
