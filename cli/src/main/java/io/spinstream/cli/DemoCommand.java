@@ -42,7 +42,13 @@ public final class DemoCommand implements Callable<Integer> {
             return 2;
         }
         Map<String, String> service = DemoSetup.withGroupSamples(serviceSettings(DemoSetup.serviceDefaults(), set), System.out);
-        DemoRun.Outcome outcome = new DemoRun(new DemoRun.Settings(rounds, demo.setup(), service,
+        DemoSetup setup = demo.setup();
+        String unfit = setup.unfitObjective(service);
+        if (unfit != null) {
+            System.err.println("spin demo: " + unfit);
+            return 2;
+        }
+        DemoRun.Outcome outcome = new DemoRun(new DemoRun.Settings(rounds, setup, service,
                 demo.root(), Duration.ofMinutes(timeoutMinutes)), System.out).run();
         System.out.println(outcome.lastLine());
         return 0;

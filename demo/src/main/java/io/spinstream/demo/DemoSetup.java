@@ -90,16 +90,33 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
      * objective (raft, rrhf) and no K was given, said on {@code out}.
      */
     public static Map<String, String> withGroupSamples(Map<String, String> service, PrintStream out) {
-        String objective = service.getOrDefault("spin.trainer.objective", "");
-        String name = objective.contains(":") ? objective.substring(0, objective.indexOf(':')) : objective;
-        if (!io.spinstream.model.objective.GroupObjective.NAMES.contains(name.trim()) || service.containsKey("spin.generator.samples")) {
+        if (!isGroupObjective(service) || service.containsKey("spin.generator.samples")) {
             return service;
         }
         Map<String, String> withK = new LinkedHashMap<>(service);
         withK.put("spin.generator.samples", Integer.toString(GROUP_SAMPLES));
-        out.println("objective " + name.trim() + " ranks samples: spin.generator.samples=" + GROUP_SAMPLES
+        out.println("objective " + service.get("spin.trainer.objective") + " ranks samples: spin.generator.samples=" + GROUP_SAMPLES
                 + " (set it to choose another K)");
         return withK;
+    }
+
+    /**
+     * Why the services' objective cannot train on this setup's stream, or null: with a labelled share below 1
+     * every training prompt on the stream is unlabelled, which only a group objective trains on.
+     */
+    public String unfitObjective(Map<String, String> service) {
+        if (labelled >= 1 || isGroupObjective(service)) {
+            return null;
+        }
+        return "--labelled " + labelled + " leaves only unlabelled training prompts on the stream, and spin.trainer.objective="
+                + service.getOrDefault("spin.trainer.objective", "spin") + " needs human answers (SPIN, DPO and SimPO skip"
+                + " unlabelled prompts): use --set spin.trainer.objective=raft or rrhf";
+    }
+
+    private static boolean isGroupObjective(Map<String, String> service) {
+        String objective = service.getOrDefault("spin.trainer.objective", "");
+        String name = (objective.contains(":") ? objective.substring(0, objective.indexOf(':')) : objective).trim();
+        return io.spinstream.model.objective.GroupObjective.NAMES.contains(name);
     }
 
     /** The services' settings with this setup's held-out split, so that the base and the services agree on it. */

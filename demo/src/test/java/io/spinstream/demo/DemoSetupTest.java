@@ -39,6 +39,9 @@ class DemoSetupTest {
         assertThat(full.values()).as("the setup's own prompts are not changed").allMatch(p -> p.getHumanResponse() != null);
         assertThat(part.base().fingerprint()).isNotEqualTo(all.base().fingerprint());
         assertThatThrownBy(() -> all.withLabelled(0)).hasMessageContaining("labelled share must be in (0, 1]");
+        assertThat(part.unfitObjective(Map.of("spin.trainer.objective", "spin:lambda=1"))).contains("raft or rrhf");
+        assertThat(part.unfitObjective(Map.of("spin.trainer.objective", "rrhf"))).isNull();
+        assertThat(all.unfitObjective(Map.of("spin.trainer.objective", "dpo"))).isNull();
     }
 
     @Test

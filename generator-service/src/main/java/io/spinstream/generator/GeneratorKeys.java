@@ -34,9 +34,22 @@ public final class GeneratorKeys {
             "answers sampled per prompt, each with its own seed; K > 1 puts all K (with the verifier's rewards) in the"
                     + " record's samples, for group objectives (raft, rrhf)");
 
+    public static final ConfigKey<String> REWARD = ConfigKey.optional("spin.generator.reward", ValueType.oneOf("verifier", "http"),
+            "verifier", "how answers are rewarded: the prompt's verifier (task metadata), or a reward model at"
+                    + " spin.generator.reward.url (POST {prompt_id, prompt, responses}, answer {scores})");
+    public static final ConfigKey<String> REWARD_URL = ConfigKey.optional("spin.generator.reward.url", ValueType.HTTP_URL, null,
+            "the reward model's scoring endpoint, for spin.generator.reward=http");
+    public static final ConfigKey<Long> REWARD_TIMEOUT_MS = ConfigKey.optional("spin.generator.reward.timeout.ms",
+            ValueType.POSITIVE_LONG, "30000", "time-out of one request to the reward model");
+    public static final ConfigKey<Integer> REWARD_ATTEMPTS = ConfigKey.optional("spin.generator.reward.attempts",
+            ValueType.POSITIVE_INT, "3", "tries of one request (time-outs, 408, 429, 5xx) before the batch waits and is read again");
+    public static final ConfigKey<String> REWARD_TOKEN = ConfigKey.optional("spin.generator.reward.token", ValueType.TEXT, null,
+            "bearer token sent to the reward model (give it as SPIN_GENERATOR_REWARD_TOKEN from a Secret)");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
         all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, SAMPLES,
+                REWARD, REWARD_URL, REWARD_TIMEOUT_MS, REWARD_ATTEMPTS, REWARD_TOKEN,
                 io.spinstream.runtime.config.InitKeys.READ_STORE));
         return all;
     }

@@ -5,6 +5,8 @@ import io.spinstream.model.Sampling;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.reward.HttpRewardModel;
+import io.spinstream.runtime.reward.RewardStep;
 
 import static io.spinstream.generator.GeneratorKeys.*;
 
@@ -22,7 +24,19 @@ public final class GeneratorMain {
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
                 RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c),
-                RoundKeys.device(c), RoundKeys.precision(c, RoundKeys.device(c)), c.get(SAMPLES));
+                RoundKeys.device(c), RoundKeys.precision(c, RoundKeys.device(c)), c.get(SAMPLES), rewards(c));
+    }
+
+    /** The reward step the keys describe; http without a URL is refused naming both keys. */
+    static RewardStep rewards(ServiceConfig c) {
+        if (c.get(REWARD).equals("verifier")) {
+            return RewardStep.VERIFIER;
+        }
+        String url = c.find(REWARD_URL).orElseThrow(() -> new io.spinstream.runtime.config.ConfigException(
+                REWARD.display() + "=http needs " + REWARD_URL.display() + ": the reward model's scoring endpoint, e.g."
+                        + " http://reward:8000/score"));
+        return new RewardStep.Remote(new HttpRewardModel(java.net.URI.create(url), java.time.Duration.ofMillis(c.get(REWARD_TIMEOUT_MS)),
+                c.get(REWARD_ATTEMPTS), c.find(REWARD_TOKEN), io.spinstream.runtime.Backoff::standard));
     }
 
     public static void main(String[] args) {

@@ -62,7 +62,8 @@ public final class GeneratorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
                            PromptTemplate template, CheckpointLocation location, ai.djl.Device device,
-                           io.spinstream.model.Precision precision, int samples) {
+                           io.spinstream.model.Precision precision, int samples,
+                           io.spinstream.runtime.reward.RewardStep rewards) {
     }
 
     private final SpinContext context;
@@ -115,7 +116,7 @@ public final class GeneratorService extends PollingService {
 
     @Override
     protected void work() throws Exception {
-        log.info("computing on {} ({})", settings.device(), settings.precision());
+        log.info("computing on {} ({}); answers rewarded by {}", settings.device(), settings.precision(), settings.rewards().describe());
         try (NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
@@ -203,9 +204,19 @@ public final class GeneratorService extends PollingService {
                     retryLater(c, e, outage);
                 }
             }
-            // The batch in flight is finished before the opponent changes or the service stops.
+            // The batch in flight is finished before the opponent changes or the service stops; if an outage
+            // prevents it, it is left uncommitted and read again (by this group's next owner, or not at all
+            // once a newer opponent's pass has begun).
             if (!pendingOffsets.isEmpty()) {
-                flush(c, producer, answerer, manager);
+                try {
+                    flush(c, producer, answerer, manager);
+                } catch (RuntimeException e) {
+                    if (!FaultKind.isTransient(e)) {
+                        throw e;
+                    }
+                    log.warn("the last batch of {} is left uncommitted ({})", opponent.id(), e.getMessage());
+                    clear();
+                }
             }
         } finally {
             polling(null);
@@ -274,6 +285,9 @@ public final class GeneratorService extends PollingService {
                 continue;
             }
             String problem = answerer.invalid(read.value());
+            if (problem == null) {
+                problem = settings.rewards().invalid(read.value());
+            }
             if (problem != null) {
                 pendingDeadLetters.add(deadLetters.record(read.raw(), problem));
                 continue;
@@ -291,10 +305,18 @@ public final class GeneratorService extends PollingService {
         long t0 = System.nanoTime();
         List<SyntheticResponse> answers = new ArrayList<>();
         for (int from = 0; from < buffer.size(); from += settings.batchSize()) {
-            List<Prompt> chunk = buffer.subList(from, Math.min(buffer.size(), from + settings.batchSize())).stream()
-                    .map(Decoded.Read::value).toList();
-            answers.addAll(answerer.answer(manager, chunk));
-            batchFill.record((double) chunk.size() / settings.batchSize());
+            List<Decoded.Read<String, Prompt>> reads = buffer.subList(from, Math.min(buffer.size(), from + settings.batchSize()));
+            List<SyntheticResponse> chunk = answerer.answer(manager, reads.stream().map(Decoded.Read::value).toList());
+            for (int i = 0; i < chunk.size(); i++) {
+                // An unreachable reward model throws (transient: the whole batch is read again); a refusal
+                // is this prompt's dead letter.
+                try {
+                    answers.add(settings.rewards().reward(reads.get(i).value(), chunk.get(i)));
+                } catch (io.spinstream.runtime.reward.HttpRewardModel.Refused e) {
+                    pendingDeadLetters.add(deadLetters.record(reads.get(i).raw(), e.getMessage()));
+                }
+            }
+            batchFill.record((double) reads.size() / settings.batchSize());
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         answers.forEach(a -> out.add(topics.synthetic().rawRecord(a.getPromptId(), a)));

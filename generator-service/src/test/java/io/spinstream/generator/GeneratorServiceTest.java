@@ -218,7 +218,7 @@ class GeneratorServiceTest {
         }
     }
 
-    private static byte[] bytes(java.nio.ByteBuffer buffer) {
+    static byte[] bytes(java.nio.ByteBuffer buffer) {
         byte[] out = new byte[buffer.remaining()];
         buffer.duplicate().get(out);
         return out;

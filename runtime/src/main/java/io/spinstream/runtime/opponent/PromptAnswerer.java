@@ -58,11 +58,6 @@ public final class PromptAnswerer {
             return "prompt of " + promptTokens + " tokens with a human answer of " + humanTokens
                     + " tokens exceeds the model's context of " + c.maxPositions() + " positions";
         }
-        try {
-            io.spinstream.runtime.reward.Verifier.of(p);
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
-        }
         return null;
     }
 
@@ -116,13 +111,12 @@ public final class PromptAnswerer {
         List<SyntheticResponse> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Prompt p = prompts.get(i);
-            // The reward step for verifiable prompts: 1 or 0 from the task's own check (none: null).
-            java.util.Optional<io.spinstream.runtime.reward.Verifier> verifier = io.spinstream.runtime.reward.Verifier.of(p);
+            // Rewards are the reward step's (RewardStep), after answering: null here.
             List<CandidateSample> all = new ArrayList<>();
             for (int k = 0; k < samples; k++) {
                 String answer = answers.get(i * samples + k);
                 all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(logps[firstSample + i * samples + k])
-                        .setReward(verifier.map(v -> v.reward(answer)).orElse(null)).build());
+                        .setReward(null).build());
             }
             out.add(SyntheticResponse.newBuilder()
                     .setPromptId(p.getPromptId())
@@ -135,7 +129,7 @@ public final class PromptAnswerer {
                     .setHumanTokens(humanRow[i] < 0 ? 0 : scored.get(humanRow[i]).response().length)
                     .setOpponentLogpHuman(humanRow[i] < 0 ? 0.0 : logps[humanRow[i]])
                     .setOpponentLogpSynthetic(all.get(0).getOpponentLogp())
-                    .setReward(all.get(0).getReward())
+                    .setReward(null)
                     .setSamples(samples > 1 ? all : List.of())
                     .setSampling(SamplingSettings.newBuilder().setTemperature(sampling.temperature())
                             .setTopP(sampling.topP()).setMaxNewTokens(sampling.maxNewTokens()).setSeed(seeds[i * samples]).build())

@@ -65,6 +65,10 @@ public final class HttpRewardModel {
         this.client = HttpClient.newBuilder().connectTimeout(timeout).build();
     }
 
+    public URI url() {
+        return url;
+    }
+
     public double[] score(String promptId, String prompt, List<String> responses) {
         ObjectNode body = JSON.createObjectNode().put("prompt_id", promptId).put("prompt", prompt);
         responses.forEach(body.putArray("responses")::add);

@@ -23,6 +23,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** K answers per prompt: sample 0 is the K = 1 answer, each sample its own seed, rewards from the verifier. */
 class PromptAnswererSamplesTest {
 
+    private static List<SyntheticResponse> verified(List<Prompt> prompts, List<SyntheticResponse> answers) {
+        return java.util.stream.IntStream.range(0, answers.size())
+                .mapToObj(i -> io.spinstream.runtime.reward.RewardStep.VERIFIER.reward(prompts.get(i), answers.get(i))).toList();
+    }
+
     @Test
     void kSamplesKeepTheFirstAnswerAndAreRewardedByTheVerifier(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
@@ -37,8 +42,11 @@ class PromptAnswererSamplesTest {
         try (NDManager m = NDManager.newBaseManager();
              Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN,
                      CheckpointLocation.ANYWHERE)) {
-            List<SyntheticResponse> one = new PromptAnswerer(o, sampling, "g", Clock.systemUTC()).answer(m, prompts);
-            List<SyntheticResponse> three = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts);
+            List<SyntheticResponse> one = verified(prompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC()).answer(m, prompts));
+            List<SyntheticResponse> three = verified(prompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts));
+            assertThat(new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts))
+                    .as("the answerer leaves rewards to the reward step").allMatch(a -> a.getReward() == null
+                            && a.getSamples().stream().allMatch(s -> s.getReward() == null));
             for (int i = 0; i < prompts.size(); i++) {
                 SyntheticResponse a = one.get(i);
                 SyntheticResponse k = three.get(i);
@@ -54,7 +62,7 @@ class PromptAnswererSamplesTest {
             }
             long distinct = three.stream().flatMap(s -> s.getSamples().stream()).map(CandidateSample::getResponse).distinct().count();
             assertThat(distinct).as("each sample its own seed").isGreaterThan(2);
-            assertThat(new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts)).as("reproducible")
+            assertThat(verified(prompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts))).as("reproducible")
                     .extracting(SyntheticResponse::getSamples).isEqualTo(three.stream().map(SyntheticResponse::getSamples).toList());
 
             // An unlabelled prompt (no human answer; the verifier's reference in its task attributes) between two
@@ -62,8 +70,8 @@ class PromptAnswererSamplesTest {
             Prompt unlabelled = SpinFixtures.prompt("arith", "a", "1+1=", "2");
             unlabelled.setHumanResponse(null);
             unlabelled.getTask().setAttributes(java.util.Map.of("answer", "2"));
-            List<SyntheticResponse> mixed = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3)
-                    .answer(m, List.of(prompts.get(1), unlabelled, prompts.get(1)));
+            List<Prompt> mixedPrompts = List.of(prompts.get(1), unlabelled, prompts.get(1));
+            List<SyntheticResponse> mixed = verified(mixedPrompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, mixedPrompts));
             assertThat(mixed.get(1).getHumanTokens()).isZero();
             assertThat(mixed.get(1).getOpponentLogpHuman()).isZero();
             assertThat(mixed.get(1).getSamples()).extracting(CandidateSample::getResponse)
