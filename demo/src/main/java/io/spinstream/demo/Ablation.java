@@ -10,12 +10,14 @@ import io.spinstream.model.NoGrad;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.objective.GroupObjective;
 import io.spinstream.model.objective.Objective;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.train.StepResult;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.PromptAnswerer;
+import io.spinstream.runtime.reward.RewardStep;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
@@ -51,8 +53,18 @@ import java.util.Random;
 public final class Ablation {
     private static final PartitionKey LOG = new PartitionKey("ablation.pairs", 0);
 
-    /** @param gated candidates go through the demo's gate; a refused one is answered by the demo's rejection policy */
-    public record Variant(String name, String objective, double lr, boolean gated) {
+    /**
+     * @param gated   candidates go through the demo's gate; a refused one is answered by the demo's rejection policy
+     * @param samples K answers per prompt, rewarded by the verifier, for a group objective (raft, rrhf); 1 for pairs
+     */
+    public record Variant(String name, String objective, double lr, boolean gated, int samples) {
+        public Variant(String name, String objective, double lr, boolean gated) {
+            this(name, objective, lr, gated, 1);
+        }
+
+        boolean groups() {
+            return io.spinstream.trainer.TrainerKeys.isGroupObjective(objective);
+        }
     }
 
     /**
@@ -153,8 +165,9 @@ public final class Ablation {
             this.store = new CheckpointStore(dir);
             this.order = new Random(seed);
             RoundSettings.Training t = settings.round().training();
-            this.round = new RoundSettings(new RoundSettings.Training(Objective.parse(variant.objective()), t.optimizer(),
-                    variant.lr(), t.warmup(), t.weightDecay(), t.maxGradNorm(), t.batchSize(), t.accumulation()),
+            RoundSettings.Training pairs = new RoundSettings.Training(Objective.parse(variant.groups() ? "sft" : variant.objective()),
+                    t.optimizer(), variant.lr(), t.warmup(), t.weightDecay(), t.maxGradNorm(), t.batchSize(), t.accumulation());
+            this.round = new RoundSettings(variant.groups() ? pairs.withGroups(GroupObjective.parse(variant.objective())) : pairs,
                     new RoundSettings.Checkpointing(variant.name() + "-s" + seed, dir, settings.round().checkpointing().everySteps()),
                     settings.round().convergence(), settings.round().policy(), false, PromptTemplate.PLAIN, Long.MAX_VALUE);
         }
@@ -167,10 +180,25 @@ public final class Ablation {
         @Override
         public void onStep(RoundTrainer r, StepResult result, int pairs) {
             steps++;
-            sequences += round.training().objective().usesRejected() ? 2L * pairs : pairs;
+            sequences += (long) pairs * sequencesPerPrompt();
             if (result.skipped()) {
                 out.println("  (a NaN/inf step was skipped)");
             }
+        }
+
+        /**
+         * Sequences one prompt puts through the forward and backward pass: both of a pair for SPIN-like
+         * objectives, one for SFT, RAFT's kept ones (at most {@code top} of the human answer and K samples),
+         * RRHF's every candidate.
+         */
+        private int sequencesPerPrompt() {
+            GroupObjective g = round.training().groups();
+            int candidates = variant.samples() + 1;
+            return switch (g) {
+                case null -> round.training().objective().usesRejected() ? 2 : 1;
+                case io.spinstream.model.objective.Raft raft -> Math.min(raft.top(), candidates);
+                case io.spinstream.model.objective.Rrhf rrhf -> candidates;
+            };
         }
 
         Run run(DemoBase.Base base, Map<String, double[]> baseScores, List<Prompt> training, List<Prompt> heldOut,
@@ -246,10 +274,14 @@ public final class Ablation {
             List<SyntheticResponse> answers = new ArrayList<>();
             try (Opponent o = Opponent.load(promotion, manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE); NoGrad ignored = NoGrad.enter()) {
                 PromptAnswerer answerer = new PromptAnswerer(o, new Sampling(s.temperature(), s.topP(), s.maxNewTokens(), seed),
-                        "ablation", Clock.systemUTC());
+                        "ablation", Clock.systemUTC(), variant.samples());
                 for (int from = 0; from < prompts.size(); from += 256) {
+                    List<Prompt> chunk = prompts.subList(from, Math.min(prompts.size(), from + 256));
                     try (NDManager scope = manager.newSubManager()) {
-                        answers.addAll(answerer.answer(scope, prompts.subList(from, Math.min(prompts.size(), from + 256))));
+                        List<SyntheticResponse> answered = answerer.answer(scope, chunk);
+                        for (int i = 0; i < chunk.size(); i++) { // the generator's reward step: the prompt's verifier
+                            answers.add(RewardStep.VERIFIER.reward(chunk.get(i), answered.get(i)));
+                        }
                     }
                 }
             }
@@ -265,6 +297,7 @@ public final class Ablation {
                         .setHuman(p.getHumanResponse()).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
                         .setOpponentLogpSynthetic(a.getOpponentLogpSynthetic()).setOpponentId(opponent.id())
                         .setRound(opponent.round()).setIdentical(a.getResponse().equals(p.getHumanResponse()))
+                        .setSamples(a.getSamples()).setSyntheticReward(a.getReward())
                         .setCreatedAt(a.getCreatedAt()).build());
             }
         }

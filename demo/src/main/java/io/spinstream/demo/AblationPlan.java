@@ -30,7 +30,10 @@ public final class AblationPlan {
                 new Ablation.Variant("spin-nll-gated-lr3e-4", "spin:lambda=1,alpha=1", 3e-4, true),
                 new Ablation.Variant("spin-nll-gated-lr3e-5", "spin:lambda=1,alpha=1", 3e-5, true),
                 new Ablation.Variant("spin-nll0.3-gated", "spin:lambda=1,alpha=0.3", 1e-4, true),
-                new Ablation.Variant("spin-l3-nll-gated", "spin:lambda=3,alpha=1", 1e-4, true));
+                new Ablation.Variant("spin-l3-nll-gated", "spin:lambda=3,alpha=1", 1e-4, true),
+                // The reward family: K = 4 samples per prompt rewarded by the verifier, the human answer among them.
+                new Ablation.Variant("raft", "raft", 1e-4, false, 4),
+                new Ablation.Variant("rrhf", "rrhf", 1e-4, false, 4));
     }
 
     /**

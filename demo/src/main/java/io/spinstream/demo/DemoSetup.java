@@ -114,9 +114,7 @@ public record DemoSetup(ArithmeticTask task, String stream, DemoModel model, Bas
     }
 
     private static boolean isGroupObjective(Map<String, String> service) {
-        String objective = service.getOrDefault("spin.trainer.objective", "");
-        String name = (objective.contains(":") ? objective.substring(0, objective.indexOf(':')) : objective).trim();
-        return io.spinstream.model.objective.GroupObjective.NAMES.contains(name);
+        return io.spinstream.trainer.TrainerKeys.isGroupObjective(service.getOrDefault("spin.trainer.objective", ""));
     }
 
     /** The services' settings with this setup's held-out split, so that the base and the services agree on it. */

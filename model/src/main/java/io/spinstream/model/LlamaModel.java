@@ -352,8 +352,12 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDManager scope = h.getManager();
         NDArray out;
-        if (projections.length == 1 && biases.isEmpty()) {
-            out = Linear.linear(h, weight(prefix + projections[0] + ".weight", scope)).singletonOrThrow();
+        if (projections.length == 1) {
+            // The parameters themselves (converted in the step's scope when the compute type differs): never
+            // NDArrays.concat of one array, whose duplicate() has no autograd history, nor the parameter moved.
+            NDArray w = weight(prefix + projections[0] + ".weight", scope);
+            out = biases.isEmpty() ? Linear.linear(h, w).singletonOrThrow()
+                    : Linear.linear(h, w, weight(prefix + projections[0] + ".bias", scope)).singletonOrThrow();
         } else {
             // The stacked copies belong to h's scope (the step's), not to the model: a result lands in its
             // first operand's manager, so each is moved before it is converted.
@@ -384,7 +388,7 @@ public final class LlamaModel implements AutoCloseable {
                 parts.add(h.getManager().zeros(new Shape(dims), h.getDataType()));
             }
         }
-        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, -1);
+        return Differentiable.concat(parts, -1);
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {

@@ -97,7 +97,8 @@ public final class TrainerKeys {
             }), String.join(",", io.spinstream.model.lora.LoraConfig.PROJECTIONS), "the projections LoRA adapts");
 
     /** raft and rrhf train on groups of K samples with rewards; the others on pairs. */
-    static boolean isGroupObjective(String spec) {
+    /** Whether {@code spec} names a group objective (raft, rrhf), which trains on K rewarded samples per prompt. */
+    public static boolean isGroupObjective(String spec) {
         return io.spinstream.model.objective.GroupObjective.NAMES.contains(
                 spec.trim().split(":", 2)[0].toLowerCase(java.util.Locale.ROOT));
     }

@@ -1,7 +1,7 @@
 package io.spinstream.model.objective;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
+import io.spinstream.model.Differentiable;
 import ai.djl.ndarray.NDList;
 
 import java.util.ArrayList;
@@ -61,6 +61,6 @@ public record Raft(int top, double minReward) implements GroupObjective {
             best.add(mean.get(GroupObjective.best(batch.rewards(), from, to)).expandDims(0));
             worst.add(mean.get(GroupObjective.worst(batch.rewards(), from, to)).expandDims(0));
         }
-        return new LossResult(mean.neg().mean(), NDArrays.concat(best), NDArrays.concat(worst));
+        return new LossResult(mean.neg().mean(), Differentiable.concat(best), Differentiable.concat(worst));
     }
 }

@@ -1,7 +1,7 @@
 package io.spinstream.model.objective;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
+import io.spinstream.model.Differentiable;
 import ai.djl.ndarray.NDList;
 
 import java.util.stream.IntStream;
@@ -54,6 +54,6 @@ public record Rrhf(double alpha) implements GroupObjective {
             best.add(p.get(top).expandDims(0));
             worst.add(p.get(GroupObjective.worst(r, from, to)).expandDims(0));
         }
-        return new LossResult(NDArrays.concat(perGroup).mean(), NDArrays.concat(best), NDArrays.concat(worst));
+        return new LossResult(Differentiable.concat(perGroup).mean(), Differentiable.concat(best), Differentiable.concat(worst));
     }
 }

@@ -179,6 +179,22 @@ class GroupObjectivesTest {
         }
     }
 
+    /** A micro-batch of one group: DJL's concat of one array drops the autograd graph; the step must still train. */
+    @Test
+    void stepsOnSmallAndTiedGroupsTrain() {
+        try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(12, 16, 1, 4, 2, 16), manager, 1, DataType.FLOAT32);
+             TrainStep step = new TrainStep(model, new Rrhf(1.0), new AdamW(0.9, 0.999, 1e-8, 0), LearningRateSchedule.constant(1e-3), 0)) {
+            GroupBatch tied = GroupBatch.of(List.of(List.of(ex(new int[]{3}, 4, 2), ex(new int[]{3}, 4, 2), ex(new int[]{3}, 5, 2),
+                    ex(new int[]{3}, 6, 2))), List.of(new double[]{0, 0, 0, 0}));
+            float[] before = model.parameters().get("model.layers.0.mlp.down_proj.weight").toFloatArray();
+            assertThat(step.stepGroups(List.of(tied)).skipped()).isFalse();
+            assertThat(model.parameters().get("model.layers.0.mlp.down_proj.weight").toFloatArray()).as("the step moved the weights").isNotEqualTo(before);
+            GroupBatch one = GroupBatch.of(List.of(List.of(ex(new int[]{3}, 4, 2))), List.of(new double[]{1}));
+            assertThat(step.stepGroups(List.of(one)).skipped()).isFalse();
+            assertThat(step.stepGroups(List.of(tied, one)).skipped()).isFalse();
+        }
+    }
+
     private static TokenBatch.Example ex(int[] prompt, int... response) {
         return new TokenBatch.Example(prompt, response);
     }
