@@ -41,7 +41,8 @@ class AblationTest {
                 new PromotionGate(Metric.named("exact_match"), 1.0, Map.of(), 1, 0.95, 0.01), demo.sampling());
         List<Ablation.Run> runs = new Ablation(settings, out).run(base, training, heldOut, test, List.of(
                 new Ablation.Variant("sft", "sft", 1e-3, false),
-                new Ablation.Variant("spin-gated", "spin:lambda=1,alpha=1", 1e-3, true)), work);
+                new Ablation.Variant("spin-gated", "spin:lambda=1,alpha=1", 1e-3, true),
+                new Ablation.Variant("rrhf", "rrhf", 1e-3, false, 3)), work);
 
         Ablation.Run sft = runs.get(0);
         Ablation.Run gated = runs.get(1);
@@ -54,6 +55,12 @@ class AblationTest {
         assertThat(gated.refused()).hasSize(2);
         assertThat(gated.em()).as("the base stays in force").containsOnly(gated.em()[0]);
         assertThat((double) gated.sequencesForward() / gated.steps()).isGreaterThan((double) sft.sequencesForward() / sft.steps());
+        // RRHF: K = 3 verifier-rewarded samples and the human answer per prompt, the same optimiser steps.
+        Ablation.Run rrhf = runs.get(2);
+        assertThat(rrhf.steps()).isEqualTo(sft.steps());
+        assertThat(rrhf.promoted()).isEqualTo(2);
+        assertThat(sft.sequencesForward()).isEqualTo(2L * training.size());
+        assertThat(rrhf.sequencesForward()).isEqualTo(4L * 2 * training.size());
 
         // The gated run's candidates: round 1 at the variant's lr, then the round trained again from the base at half of it.
         CheckpointStore store = new CheckpointStore(work.resolve("spin-gated-s7"));
