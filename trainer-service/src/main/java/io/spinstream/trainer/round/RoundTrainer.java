@@ -53,6 +53,7 @@ public final class RoundTrainer implements AutoCloseable {
     private long pairsTrained;
     private long pairsSeen;
     private long identicalSeen;
+    private boolean toldUnlabelled;
     private long lastCheckpointStep;
     private volatile State state = State.TRAINING; // read by other threads (readiness, the demo)
     private StepResult lastResult;
@@ -155,6 +156,12 @@ public final class RoundTrainer implements AutoCloseable {
     public Intake offer(PartitionKey partition, long offset, TrainingPair pair) {
         positions.put(partition, offset + 1);
         Intake result = intake.accept(partition, offset, pair);
+        if (result instanceof Intake.Unlabelled u && !toldUnlabelled) {
+            toldUnlabelled = true; // once a round: a stream may hold many
+            log.warn("round {}: prompt {} has no human answer, and {} needs one: such prompts are skipped (counted in"
+                    + " spin.trainer.pairs.unlabelled); raft and rrhf train on them from rewards", round(), u.promptId(),
+                    settings.training().objectiveName());
+        }
         if (result instanceof Intake.Accepted a && state != State.CONVERGED) {
             pairsSeen++;
             identicalSeen += pair.getIdentical() ? 1 : 0;
