@@ -122,7 +122,9 @@ public final class BenchCommand implements Runnable {
 
     @Command(name = "ablation", mixinStandardHelpOptions = true,
             description = {"From the demo's converged base: continued SFT vs SPIN vs SPIN with an NLL term, gated and not,",
-                    "same rounds, pairs and batch size, several seeds. Last line: sft_em=X spin_em=Y spin_nll_em=Z."})
+                    "and RAFT and RRHF on K = 4 verifier-rewarded samples; same rounds, prompts and batch size, several seeds.",
+                    "With --labelled S the base is trained on that share and RAFT/RRHF get the rest without human answers.",
+                    "Last line: sft_em=X spin_em=Y spin_nll_em=Z sft_test_em=... raft_test_em=... rrhf_test_em=..."})
     static final class AblationBench implements Callable<Integer> {
         @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
         int rounds;
@@ -152,10 +154,12 @@ public final class BenchCommand implements Runnable {
             Path plot = work.resolve("ablation.png");
             io.spinstream.demo.AblationPlan.plot(runs, plot);
             System.out.println("plot: " + plot.toAbsolutePath());
-            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f sft_test_em=%.4f spin_nll_test_em=%.4f%n",
+            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f sft_test_em=%.4f spin_nll_test_em=%.4f"
+                            + " raft_test_em=%.4f rrhf_test_em=%.4f%n",
                     io.spinstream.demo.Ablation.meanFinal(runs, "sft"), io.spinstream.demo.Ablation.meanFinal(runs, "spin"),
                     io.spinstream.demo.Ablation.meanFinal(runs, "spin-nll"), io.spinstream.demo.Ablation.meanTest(runs, "sft"),
-                    io.spinstream.demo.Ablation.meanTest(runs, "spin-nll"));
+                    io.spinstream.demo.Ablation.meanTest(runs, "spin-nll"), io.spinstream.demo.Ablation.meanTest(runs, "raft"),
+                    io.spinstream.demo.Ablation.meanTest(runs, "rrhf"));
             return 0;
         }
     }

@@ -78,8 +78,9 @@ public final class Ablation {
      * One variant on one seed: exact match / NLL of the opponent in force after each round (index 0 = base),
      * and its per-prompt exact match on the test split, which no decision read.
      */
+    /** @param labelled the share of its training prompts whose human answer the variant saw */
     public record Run(Variant variant, long seed, double[] em, double[] nll, int promoted, long steps, double trainSeconds,
-                      long sequencesForward, List<String> refused, double[] testEm, List<Judged> judged) {
+                      long sequencesForward, List<String> refused, double[] testEm, List<Judged> judged, double labelled) {
         double finalEm() {
             return em[em.length - 1];
         }
@@ -98,13 +99,26 @@ public final class Ablation {
                          double[] testCandidate, double[] testOpponent) {
     }
 
-    /** The demo's prompts by the split: trained on, gated on (held out), reported on (test). */
-    public record Splits(List<Prompt> training, List<Prompt> heldOut, List<Prompt> test) {
+    /**
+     * The demo's prompts by the split: trained on, gated on (held out), reported on (test).
+     *
+     * @param unlabelled training prompts a group objective (raft, rrhf) gets without their human answer, as in
+     *                   {@code spin demo --labelled}: it learns from rewards there; pair objectives, which cannot,
+     *                   get every human answer (what full labels would give, for reference)
+     */
+    public record Splits(List<Prompt> training, List<Prompt> heldOut, List<Prompt> test, java.util.Set<String> unlabelled) {
+        public Splits(List<Prompt> training, List<Prompt> heldOut, List<Prompt> test) {
+            this(training, heldOut, test, java.util.Set.of());
+        }
+
         public static Splits of(DemoSetup setup) {
             List<Prompt> all = setup.prompts();
-            return new Splits(all.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList(),
+            List<Prompt> training = all.stream().filter(p -> setup.split().isTraining(p.getPromptId())).toList();
+            return new Splits(training,
                     all.stream().filter(p -> setup.split().isHeldOut(p.getPromptId())).toList(),
-                    all.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList());
+                    all.stream().filter(p -> setup.split().isTest(p.getPromptId())).toList(),
+                    training.stream().map(Prompt::getPromptId).filter(id -> !setup.isLabelled(id))
+                            .collect(java.util.stream.Collectors.toUnmodifiableSet()));
         }
     }
 
@@ -120,22 +134,27 @@ public final class Ablation {
         this.testSuites = SuiteRunner.of(List.of("exact_match"), 256, settings.sampling().maxNewTokens());
     }
 
-    public List<Run> run(DemoBase.Base base, Splits splits, List<Variant> variants, Path work) {
-        return run(base, splits.training(), splits.heldOut(), splits.test(), variants, work);
-    }
-
     public List<Run> run(DemoBase.Base base, List<Prompt> training, List<Prompt> heldOut, List<Prompt> test, List<Variant> variants,
                          Path work) {
+        return run(base, new Splits(training, heldOut, test), variants, work);
+    }
+
+    public List<Run> run(DemoBase.Base base, Splits splits, List<Variant> variants, Path work) {
+        List<Prompt> training = splits.training();
+        List<Prompt> heldOut = splits.heldOut();
+        List<Prompt> test = splits.test();
         List<Run> runs = new ArrayList<>();
         Map<String, double[]> baseScores = evaluate(base.directory(), heldOut);
         Map<String, Double> baseMetrics = SuiteRunner.means(baseScores);
-        out.printf(Locale.ROOT, "base %s: held-out exact match %.4f, NLL %.4f on %d prompts; %d training prompts%n",
-                base.metadata().id(), baseMetrics.get("exact_match"), baseMetrics.get("heldout_nll"), heldOut.size(), training.size());
+        out.printf(Locale.ROOT, "base %s: held-out exact match %.4f, NLL %.4f on %d prompts; %d training prompts%s%n",
+                base.metadata().id(), baseMetrics.get("exact_match"), baseMetrics.get("heldout_nll"), heldOut.size(), training.size(),
+                splits.unlabelled().isEmpty() ? "" : " (" + splits.unlabelled().size() + " of them unlabelled for raft and rrhf)");
         int total = variants.size() * settings.seeds().size();
         long started = System.nanoTime();
         for (Variant v : variants) {
             for (long seed : settings.seeds()) {
-                Run r = new OneRun(v, seed, work.resolve(v.name() + "-s" + seed)).run(base, baseScores, training, heldOut, test);
+                Run r = new OneRun(v, seed, work.resolve(v.name() + "-s" + seed), v.groups() ? splits.unlabelled() : java.util.Set.of())
+                        .run(base, baseScores, training, heldOut, test);
                 runs.add(r);
                 double perRun = (System.nanoTime() - started) / 1e9 / runs.size();
                 out.printf(Locale.ROOT, "[%d/%d] %s seed %d: exact match %s, %d promoted%s, %.0f s training (ETA %.0f min)%n",
@@ -155,11 +174,14 @@ public final class Ablation {
         private final RoundSettings round;
         private final List<TrainingPair> log = new ArrayList<>(); // pair i at offset i
         private final Random order;
+        private final java.util.Set<String> unlabelled;
+        private double labelledShare = 1.0; // of the training prompts, set when they are known
         private Candidate newest;
         private long steps;
         private long sequences;
 
-        OneRun(Variant variant, long seed, Path dir) {
+        OneRun(Variant variant, long seed, Path dir, java.util.Set<String> unlabelled) {
+            this.unlabelled = unlabelled;
             this.variant = variant;
             this.seed = seed;
             this.store = new CheckpointStore(dir);
@@ -180,7 +202,7 @@ public final class Ablation {
         @Override
         public void onStep(RoundTrainer r, StepResult result, int pairs) {
             steps++;
-            sequences += (long) pairs * sequencesPerPrompt();
+            sequences += Math.round(pairs * sequencesPerPrompt());
             if (result.skipped()) {
                 out.println("  (a NaN/inf step was skipped)");
             }
@@ -189,11 +211,12 @@ public final class Ablation {
         /**
          * Sequences one prompt puts through the forward and backward pass: both of a pair for SPIN-like
          * objectives, one for SFT, RAFT's kept ones (at most {@code top} of the human answer and K samples),
-         * RRHF's every candidate.
+         * RRHF's every candidate (K, and the human answer where the prompt is labelled: on average over the
+         * round's prompts).
          */
-        private int sequencesPerPrompt() {
+        private double sequencesPerPrompt() {
             GroupObjective g = round.training().groups();
-            int candidates = variant.samples() + 1;
+            double candidates = variant.samples() + labelledShare;
             return switch (g) {
                 case null -> round.training().objective().usesRejected() ? 2 : 1;
                 case io.spinstream.model.objective.Raft raft -> Math.min(raft.top(), candidates);
@@ -203,6 +226,8 @@ public final class Ablation {
 
         Run run(DemoBase.Base base, Map<String, double[]> baseScores, List<Prompt> training, List<Prompt> heldOut,
                 List<Prompt> test) {
+            labelledShare = training.isEmpty() ? 1.0
+                    : (double) training.stream().filter(p -> !unlabelled.contains(p.getPromptId())).count() / training.size();
             double[] em = new double[settings.rounds() + 1];
             double[] nll = new double[settings.rounds() + 1];
             em[0] = Suite.mean(baseScores.get("exact_match"));
@@ -262,7 +287,8 @@ public final class Ablation {
                     }
                 }
             }
-            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused, opponentTest, judged);
+            return new Run(variant, seed, em, nll, promoted, steps, trainSeconds, sequences, refused, opponentTest, judged,
+                    labelledShare);
         }
 
         /** The opponent's answers to every training prompt, as the generator writes them, joined into pairs in a seeded order. */
@@ -293,10 +319,12 @@ public final class Ablation {
             for (int i : idx) {
                 Prompt p = prompts.get(i);
                 SyntheticResponse a = answers.get(i);
+                // An unlabelled prompt's pair has no human answer; its verifier still knows the reference answer.
+                String human = unlabelled.contains(p.getPromptId()) ? null : p.getHumanResponse();
                 log.add(TrainingPair.newBuilder().setPromptId(p.getPromptId()).setStream(p.getStream()).setPrompt(p.getPrompt())
-                        .setHuman(p.getHumanResponse()).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
+                        .setHuman(human).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
                         .setOpponentLogpSynthetic(a.getOpponentLogpSynthetic()).setOpponentId(opponent.id())
-                        .setRound(opponent.round()).setIdentical(a.getResponse().equals(p.getHumanResponse()))
+                        .setRound(opponent.round()).setIdentical(a.getResponse().equals(human))
                         .setSamples(a.getSamples()).setSyntheticReward(a.getReward())
                         .setCreatedAt(a.getCreatedAt()).build());
             }
@@ -332,8 +360,8 @@ public final class Ablation {
         runs.forEach(r -> byVariant.computeIfAbsent(r.variant().name(), k -> new ArrayList<>()).add(r));
         List<Run> sft = byVariant.getOrDefault("sft", List.of());
         StringBuilder sb = new StringBuilder();
-        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | refused (round: candidate vs opponent EM) | steps | sequences/step | train s | test EM per seed | test Δ vs sft [95% CI] |\n");
-        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        sb.append("| variant | objective | lr | gated | held-out EM by round (mean) | final EM per seed | mean final EM | Δ vs base | promoted | refused (round: candidate vs opponent EM) | steps | sequences/step | train s | test EM per seed | test Δ vs sft [95% CI] | human answers |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (List<Run> rs : byVariant.values()) {
             Variant v = rs.get(0).variant();
             int n = rs.get(0).em().length;
@@ -343,7 +371,7 @@ public final class Ablation {
                     mean[i] += r.em()[i] / rs.size();
                 }
             }
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %s | %d | %.1f | %.0f | %s | %s |%n",
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.0e | %s | %s | %s | %.4f | %+.4f | %s | %s | %d | %.1f | %.0f | %s | %s | %s |%n",
                     v.name(), v.objective(), v.lr(), v.gated() ? "yes" : "no", series(mean),
                     String.join(", ", rs.stream().map(r -> String.format(Locale.ROOT, "%.4f", r.finalEm())).toList()),
                     mean[n - 1], mean[n - 1] - mean[0],
@@ -352,7 +380,8 @@ public final class Ablation {
                     rs.get(0).steps(), (double) rs.get(0).sequencesForward() / Math.max(1, rs.get(0).steps()),
                     rs.stream().mapToDouble(Run::trainSeconds).average().orElse(0),
                     String.join(", ", rs.stream().map(r -> String.format(Locale.ROOT, "%.4f", r.finalTestEm())).toList()),
-                    versusSft(rs, sft)));
+                    versusSft(rs, sft), rs.get(0).labelled() >= 1 ? "all" : String.format(Locale.ROOT, "%.0f%%, rewards on the rest",
+                            100 * rs.get(0).labelled())));
         }
         return sb.toString();
     }

@@ -76,6 +76,21 @@ class AblationTest {
         assertThat(sftStore.list().stream().flatMap(id -> sftStore.metadata(id).stream()).map(CheckpointMetadata::parentId))
                 .containsExactlyInAnyOrder(base.metadata().id(), "sft-s7-r0-s" + stepsPerRound);
 
+        // Half the training prompts unlabelled for the group objective: RRHF learns there from rewards, while
+        // continued SFT (which cannot) gets every human answer; the same steps either way.
+        java.util.Set<String> half = training.stream().map(Prompt::getPromptId).filter(id -> id.hashCode() % 2 == 0)
+                .collect(java.util.stream.Collectors.toSet());
+        Ablation.Settings oneRound = new Ablation.Settings(1, List.of(7L), demo.round(), settings.gate(), demo.sampling());
+        List<Ablation.Run> partly = new Ablation(oneRound, out).run(base, new Ablation.Splits(training, heldOut, test, half),
+                List.of(new Ablation.Variant("sft", "sft", 1e-3, false), new Ablation.Variant("rrhf", "rrhf", 1e-3, false, 3)),
+                dir.resolve("partly"));
+        assertThat(partly.get(0).labelled()).isEqualTo(1.0);
+        assertThat(partly.get(1).labelled()).isEqualTo(1.0 - (double) half.size() / training.size());
+        assertThat(partly.get(1).steps()).isEqualTo(partly.get(0).steps());
+        assertThat((double) partly.get(1).sequencesForward()).as("3 samples, and the human answer on the labelled half")
+                .isCloseTo((3 + partly.get(1).labelled()) * training.size(), org.assertj.core.api.Assertions.within(1.0 * partly.get(1).steps()));
+        assertThat(Ablation.table(partly)).contains("| all |", "%, rewards on the rest |");
+
         String table = Ablation.table(runs);
         assertThat(table).startsWith("| variant | objective | lr | gated | held-out EM by round (mean) |");
         assertThat(table).contains("| sft | sft | 1e-03 | no |", "| spin-gated | spin:lambda=1,alpha=1 | 1e-03 | yes |");
@@ -83,6 +98,6 @@ class AblationTest {
         assertThat(sft.testEm()).hasSize(test.size());
         assertThat(gated.finalTestEm()).as("the base in force, scored on the test split").isBetween(0.0, 1.0);
         assertThat(table.lines().filter(l -> l.startsWith("| spin-gated")).findFirst().orElseThrow())
-                .containsPattern("\\[[-+][0-9.]+, [-+][0-9.]+\\] (better|worse|not distinguishable) \\|$");
+                .containsPattern("\\[[-+][0-9.]+, [-+][0-9.]+\\] (better|worse|not distinguishable) \\| all \\|$");
     }
 }
