@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class,
-                BenchCommand.Coreset.class})
+                BenchCommand.Coreset.class, BenchCommand.Generator.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -85,6 +85,66 @@ public final class BenchCommand implements Runnable {
                     io.spinstream.cli.bench.ScaleBenchmark.Shape.QWEN25_05B, prompts, newTokens, loraSteps, fullSteps, rank,
                     System.out).run(dir, plot);
             System.out.println(r.lastLine());
+            return 0;
+        }
+    }
+
+    @Command(name = "generator", mixinStandardHelpOptions = true,
+            description = {"The generator service on the real broker answering a stream of prompts end to end, for the demo model",
+                    "and configurations A and B (random weights, 64 tokens an answer), with the default generator settings:",
+                    "answers/s, generated tokens/s, the model's share of wall time, the generated tokens' FLOP rate against the",
+                    "GEMM ceiling. Last line (configuration A): answers_per_s=X gen_tok_s=Y model_share=Z gemm_fraction=W"})
+    static final class Generator implements Callable<Integer> {
+        @Option(names = "--prompts-demo", defaultValue = "4000", description = "Prompts for the demo model (default: ${DEFAULT-VALUE}).")
+        int promptsDemo;
+
+        @Option(names = "--prompts-a", defaultValue = "400", description = "Prompts for configuration A (default: ${DEFAULT-VALUE}).")
+        int promptsA;
+
+        @Option(names = "--prompts-b", defaultValue = "100", description = "Prompts for configuration B (default: ${DEFAULT-VALUE}).")
+        int promptsB;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A generator setting for every configuration, e.g. --set spin.generator.batch.size=64.")
+        java.util.Map<String, String> set = new java.util.LinkedHashMap<>();
+
+        @Option(names = "--plot", defaultValue = "target/bench/generator.png", description = "PNG of the results (default: ${DEFAULT-VALUE}).")
+        Path plot;
+
+        @picocli.CommandLine.Mixin
+        DemoOptions demo;
+
+        @Override
+        public Integer call() throws Exception {
+            io.spinstream.demo.DemoSetup setup = demo.setup();
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            java.util.List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
+            java.util.List<io.spinstream.cli.bench.GeneratorBench.Config> configs = new java.util.ArrayList<>();
+            configs.add(new io.spinstream.cli.bench.GeneratorBench.Config("demo: " + setup.model().describe(), setup.model().config(),
+                    base.directory(), Math.min(promptsDemo, prompts.size()),
+                    java.util.Map.of("spin.generator.max.new.tokens", Integer.toString(setup.task().maxAnswerTokens()))));
+            configs.addAll(io.spinstream.cli.bench.GeneratorBench.configurations(promptsA, promptsB));
+            double gemm = io.spinstream.cli.bench.GeneratorBench.gemmCeiling();
+            System.out.printf(java.util.Locale.ROOT, "GEMM ceiling of this engine: %.1f GFLOP/s (1024^3 float32 matmul)%n", gemm);
+            java.util.List<io.spinstream.cli.bench.GeneratorBench.Result> results = new java.util.ArrayList<>();
+            System.out.println("starting the dev stack (Kafka broker + schema registry)...");
+            try (io.spinstream.devstack.DevStack stack = io.spinstream.devstack.DevStack.start()) {
+                io.spinstream.cli.bench.GeneratorBench bench = new io.spinstream.cli.bench.GeneratorBench(stack, demo.benchDir("generator"),
+                        System.out, java.time.Duration.ofMinutes(20));
+                for (io.spinstream.cli.bench.GeneratorBench.Config c : configs) {
+                    java.util.Map<String, String> settings = new java.util.LinkedHashMap<>(c.settings());
+                    settings.putAll(set);
+                    System.out.printf("%s: %d prompts...%n", c.name(), c.prompts());
+                    io.spinstream.cli.bench.GeneratorBench.Result r = bench.run(new io.spinstream.cli.bench.GeneratorBench.Config(
+                            c.name(), c.model(), c.checkpoint(), c.prompts(), settings), prompts, gemm);
+                    System.out.println("  " + r.lastLine());
+                    results.add(r);
+                }
+            }
+            System.out.println();
+            System.out.print(io.spinstream.cli.bench.GeneratorBench.table(results));
+            io.spinstream.cli.bench.GeneratorBench.plot(results, plot);
+            System.out.println("plot: " + plot.toAbsolutePath());
+            System.out.println(results.get(1).lastLine());
             return 0;
         }
     }

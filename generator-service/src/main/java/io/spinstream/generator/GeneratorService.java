@@ -80,6 +80,7 @@ public final class GeneratorService extends PollingService {
     private final Counter tokens;
     private final DistributionSummary batchFill;
     private final Timer batchTime;
+    private final Timer modelTime;
     private final AtomicInteger opponentRound = new AtomicInteger(-1);
 
     // Owned by the worker thread.
@@ -107,6 +108,9 @@ public final class GeneratorService extends PollingService {
         this.batchFill = DistributionSummary.builder("spin.generator.batch.fill").description("prompts per batch / batch size")
                 .register(metrics);
         this.batchTime = metrics.timer("spin.generator.batch.time");
+        // The model's part of a batch (generation and scoring), beside its whole time: the rest is Kafka,
+        // serdes, rewards and batching.
+        this.modelTime = metrics.timer("spin.generator.model.time");
         metrics.gauge("spin.generator.opponent.round", opponentRound);
     }
 
@@ -306,7 +310,9 @@ public final class GeneratorService extends PollingService {
         List<SyntheticResponse> answers = new ArrayList<>();
         for (int from = 0; from < buffer.size(); from += settings.batchSize()) {
             List<Decoded.Read<String, Prompt>> reads = buffer.subList(from, Math.min(buffer.size(), from + settings.batchSize()));
+            long m0 = System.nanoTime();
             List<SyntheticResponse> chunk = answerer.answer(manager, reads.stream().map(Decoded.Read::value).toList());
+            modelTime.record(Duration.ofNanos(System.nanoTime() - m0));
             for (int i = 0; i < chunk.size(); i++) {
                 // An unreachable reward model throws (transient: the whole batch is read again); a refusal
                 // is this prompt's dead letter.
