@@ -55,14 +55,14 @@ class OpsCommandsTest {
         String[] cluster = {"--bootstrap", stack.bootstrapServers(), "--registry", stack.registryUrl(), "--prefix", prefix};
         Path bad = Files.writeString(dir.resolve("bad.jsonl"), """
                 {"prompt_id": "a1", "prompt": "1+1=", "human_response": "2"}
-                {"prompt_id": "a2", "prompt": "2+2="}
+                {"prompt_id": "a2", "human_response": "4"}
                 not json
                 {"prompt_id": "a1", "prompt": "3+3=", "human_response": "6"}
                 """);
         CommandRun refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).contains("has 3 bad line(s); nothing was written")
-                .contains("line 2: human_response is missing")
+                .contains("line 2: prompt is missing")
                 .contains("line 3: not JSON")
                 .contains("line 4: prompt_id 'a1' appears twice");
         try (Admin admin = Admin.create(KafkaSettings.of(stack.bootstrapServers()).admin())) {
