@@ -82,7 +82,7 @@ public final class Generator {
             out.add(new ArrayList<>());
         }
         boolean[] done = new boolean[batch];
-        try (NoGrad ignored = NoGrad.enter(); NDManager manager = parent.newSubManager(); KvCache cache = useCache ? new KvCache(manager, config.numLayers()) : null) {
+        try (NoGrad ignored = NoGrad.enter(); NDManager manager = parent.newSubManager(); KvCache cache = useCache ? new KvCache(manager, config.numLayers(), total) : null) {
             int length = promptLen;      // columns filled so far
             int fed = 0;                  // columns already in the cache
             for (int step = 0; step < budget; step++) {

@@ -1,46 +1,63 @@
 package io.spinstream.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * Keys and values of every layer for the positions seen so far ([batch, kv heads, positions, head dim]),
- * so that each generated token costs one position of attention instead of the whole sequence.
+ * so that each generated token costs one position of attention instead of the whole sequence. The
+ * buffers are allocated once for {@code capacity} positions and filled in place: appending by
+ * concatenation would copy the whole cache of every layer for every token.
  */
 public final class KvCache implements AutoCloseable {
     private final NDManager manager;
     private final NDArray[] keys;
     private final NDArray[] values;
+    private final int capacity;
+    private final long[] filled;
 
-    public KvCache(NDManager parent, int layers) {
+    /** @param capacity the most positions it will hold (prompt and generated tokens) */
+    public KvCache(NDManager parent, int layers, int capacity) {
         this.manager = parent.newSubManager();
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
+        this.capacity = capacity;
+        this.filled = new long[layers];
     }
 
     /** Positions cached so far. */
     public long length() {
-        return keys[0] == null ? 0 : keys[0].getShape().get(2);
+        return filled[0];
     }
 
-    /** Appends this step's keys and values to layer {@code layer} and returns the full ones. */
+    /** Writes this step's keys and values into layer {@code layer} and returns views of all cached so far. */
     NDList append(int layer, NDArray k, NDArray v) {
-        NDArray fullK = keys[layer] == null ? k : NDArrays.concat(new NDList(keys[layer], k), 2);
-        NDArray fullV = values[layer] == null ? v : NDArrays.concat(new NDList(values[layer], v), 2);
-        // The cache owns what it keeps; the step's scope closes the rest.
-        NDArray oldK = keys[layer];
-        NDArray oldV = values[layer];
-        keys[layer] = fullK;
-        values[layer] = fullV;
-        fullK.attach(manager);
-        fullV.attach(manager);
-        if (oldK != null && oldK != fullK) {
-            oldK.close();
-            oldV.close();
+        long from = filled[layer];
+        long to = from + k.getShape().get(2);
+        if (to > capacity) {
+            throw new IllegalStateException("the cache holds " + capacity + " positions; " + to + " were asked for");
         }
-        return new NDList(fullK, fullV);
+        if (keys[layer] == null) {
+            Shape s = k.getShape();
+            Shape full = new Shape(s.get(0), s.get(1), capacity, s.get(3));
+            keys[layer] = manager.zeros(full, k.getDataType());
+            values[layer] = manager.zeros(new Shape(v.getShape().get(0), v.getShape().get(1), capacity, v.getShape().get(3)),
+                    v.getDataType());
+        }
+        NDIndex slot = new NDIndex(":, :, {}:{}", from, to);
+        keys[layer].set(slot, k);
+        values[layer].set(slot, v);
+        filled[layer] = to;
+        NDIndex seen = new NDIndex(":, :, :{}", to);
+        // Views into the buffers, in the step's scope (the buffers stay the cache's).
+        NDArray ks = keys[layer].get(seen);
+        NDArray vs = values[layer].get(seen);
+        ks.attach(k.getManager());
+        vs.attach(k.getManager());
+        return new NDList(ks, vs);
     }
 
     @Override

@@ -251,19 +251,39 @@ public final class LlamaModel implements AutoCloseable {
         long batch = inputIds.getShape().get(0);
         long steps = inputIds.getShape().get(1);
         long past = cache == null ? 0 : cache.length();
-        int heads = config.numHeads();
-        int kvHeads = config.numKvHeads();
-        int headDim = config.headDim();
-
         NDManager scope = inputIds.getManager();
         NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
                 .singletonOrThrow());
         NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
         NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
         NDArray mask = attentionMask(scope, batch, steps, past, keyMask, x.getDataType());
-        double scale = 1.0 / Math.sqrt(headDim);
 
+        // Without gradients nothing needs a layer's intermediates once its output exists: each layer works in
+        // a scope of its own, closed behind it, so a pass holds one layer's activations rather than all of them
+        // (a large batch scored at once held gigabytes, and paid for them in page faults).
+        boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
         for (int layer = 0; layer < config.numLayers(); layer++) {
+            NDManager layerScope = inference ? scope.newSubManager() : null;
+            if (inference) {
+                x.attach(layerScope); // results land in their first operand's manager
+            }
+            x = layer(layer, x, inference ? layerScope : scope, batch, steps, cos, sin, mask, cache);
+            if (inference) {
+                x.attach(scope);
+                layerScope.close();
+            }
+        }
+        return rmsNorm(x, weight("model.norm.weight", scope));
+    }
+
+    /** One decoder layer over x. */
+    private NDArray layer(int layer, NDArray x, NDManager scope, long batch, long steps, NDArray cos, NDArray sin, NDArray mask,
+                          KvCache cache) {
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int headDim = config.headDim();
+        double scale = 1.0 / Math.sqrt(headDim);
+        {
             String p = "model.layers." + layer + ".";
             NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
             // One GEMM for q, k and v (and one for the MLP's gate and up below): fewer, larger matmuls
@@ -304,7 +324,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray up = gateUp.get("..., " + inter + ":");
             x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
         }
-        return rmsNorm(x, weight("model.norm.weight", scope));
+        return x;
     }
 
     /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */
@@ -352,7 +372,19 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDManager scope = h.getManager();
         NDArray out;
-        if (projections.length == 1) {
+        if (projections.length > 1 && !ai.djl.pytorch.jni.JniUtils.isGradMode()
+                && (biases.isEmpty() || biases.size() == projections.length)) {
+            // Without gradients (generation, scoring) one GEMM per projection on the weights as they are:
+            // stacking them first would copy every one of them for every token generated, which costs more
+            // than the GEMMs it merges when a step is one token per row.
+            NDList parts = new NDList();
+            for (String proj : projections) {
+                NDArray w = weight(prefix + proj + ".weight", scope);
+                parts.add(biases.isEmpty() ? Linear.linear(h, w).singletonOrThrow()
+                        : Linear.linear(h, w, weight(prefix + proj + ".bias", scope)).singletonOrThrow());
+            }
+            out = NDArrays.concat(parts, -1);
+        } else if (projections.length == 1) {
             // The parameters themselves (converted in the step's scope when the compute type differs): never
             // NDArrays.concat of one array, whose duplicate() has no autograd history, nor the parameter moved.
             NDArray w = weight(prefix + projections[0] + ".weight", scope);

@@ -31,10 +31,28 @@ public final class LogProbs {
         return new SequenceLogProbs(sum, mean, lengths);
     }
 
-    /** Without gradients, as plain numbers: what generators and evaluators publish. */
+    /** Tokens one scoring pass takes at most: what a forward pass keeps alive grows with it. */
+    static final int SCORING_TOKENS = 2048;
+
+    /**
+     * Without gradients, as plain numbers: what generators and evaluators publish. Scored in chunks of rows
+     * of at most {@link #SCORING_TOKENS} tokens, each in a scope of its own: a forward pass keeps every
+     * layer's activations until its scope closes, so one pass over a large batch would hold gigabytes (and
+     * cost more than the chunks together).
+     */
     public static double[] sums(LlamaModel model, NDManager parent, TokenBatch batch) {
-        try (NoGrad ignored = NoGrad.enter(); NDManager scope = parent.newSubManager()) {
-            return of(model, scope, batch).sum().toType(DataType.FLOAT64, false).toDoubleArray();
+        double[] out = new double[batch.batch()];
+        int rowsPerChunk = Math.max(1, SCORING_TOKENS / Math.max(1, batch.steps()));
+        try (NoGrad ignored = NoGrad.enter()) {
+            for (int from = 0; from < batch.batch(); from += rowsPerChunk) {
+                int to = Math.min(batch.batch(), from + rowsPerChunk);
+                TokenBatch chunk = from == 0 && to == batch.batch() ? batch : batch.rows(from, to);
+                try (NDManager scope = parent.newSubManager()) {
+                    double[] part = of(model, scope, chunk).sum().toType(DataType.FLOAT64, false).toDoubleArray();
+                    System.arraycopy(part, 0, out, from, part.length);
+                }
+            }
         }
+        return out;
     }
 }

@@ -54,6 +54,18 @@ public record TokenBatch(int batch, int steps, long[] inputs, long[] targets, fl
         return new TokenBatch(b, steps, inputs, targets, mask, lengths);
     }
 
+    /** Rows {@code from} .. {@code to}-1 alone, at the same width. */
+    public TokenBatch rows(int from, int to) {
+        if (from < 0 || to > batch || from >= to) {
+            throw new IllegalArgumentException("rows " + from + ".." + to + " of a batch of " + batch);
+        }
+        int n = to - from;
+        long[] in = java.util.Arrays.copyOfRange(inputs, from * steps, to * steps);
+        long[] out = java.util.Arrays.copyOfRange(targets, from * steps, to * steps);
+        float[] mask = java.util.Arrays.copyOfRange(responseMask, from * steps, to * steps);
+        return new TokenBatch(n, steps, in, out, mask, java.util.Arrays.copyOfRange(responseLengths, from, to));
+    }
+
     public NDArray inputs(NDManager manager) {
         return manager.create(inputs, new Shape(batch, steps));
     }
