@@ -228,15 +228,7 @@ class TrainerServiceTest {
                 continue;
             }
             try (NDManager scope = m.newSubManager(); LoadedCheckpoint x = r.store.load(idR, scope); LoadedCheckpoint y = b.store.load(idB, scope)) {
-                double max = 0;
-                for (var e : x.model().parameters().entrySet()) {
-                    float[] vx = e.getValue().toFloatArray();
-                    float[] vy = y.model().parameters().get(e.getKey()).toFloatArray();
-                    for (int i = 0; i < vx.length; i++) {
-                        max = Math.max(max, Math.abs(vx[i] - vy[i]));
-                    }
-                }
-                out.append(String.format(" s%d: %.3g;", x.metadata().step(), max));
+                out.append(String.format(" s%d: %.3g;", x.metadata().step(), SpinFixtures.maxWeightDifference(x.model(), y.model())));
             } catch (RuntimeException e) {
                 out.append(" ").append(idR).append(": ").append(e.getMessage()).append(';');
             }

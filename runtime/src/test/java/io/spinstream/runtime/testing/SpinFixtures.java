@@ -100,6 +100,19 @@ public final class SpinFixtures {
         }
     }
 
+    /** The largest absolute difference between the two models' weights of the same name. */
+    public static double maxWeightDifference(LlamaModel a, LlamaModel b) {
+        double max = 0;
+        for (var e : a.parameters().entrySet()) {
+            float[] va = e.getValue().toFloatArray();
+            float[] vb = b.parameters().get(e.getKey()).toFloatArray();
+            for (int i = 0; i < va.length; i++) {
+                max = Math.max(max, Math.abs(va[i] - vb[i]));
+            }
+        }
+        return max;
+    }
+
     /** The tiny architecture every service test uses: byte-level vocabulary, 2 layers, 64 positions. */
     public static LlamaModel tinyModel(NDManager manager, long seed) {
         return LlamaModel.random(LlamaConfig.tiny(259, 32, 2, 4, 2, 64), manager, seed, DataType.FLOAT32);

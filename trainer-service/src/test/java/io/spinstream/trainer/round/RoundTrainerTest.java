@@ -363,29 +363,13 @@ class RoundTrainerTest {
     }
 
     private static double difference(LlamaModel a, LlamaModel b) {
-        double max = 0;
-        for (var e : a.parameters().entrySet()) {
-            float[] va = e.getValue().toFloatArray();
-            float[] vb = b.parameters().get(e.getKey()).toFloatArray();
-            for (int i = 0; i < va.length; i++) {
-                max = Math.max(max, Math.abs(va[i] - vb[i]));
-            }
-        }
-        return max;
+        return SpinFixtures.maxWeightDifference(a, b);
     }
 
     private double maxDifference(RoundListener.Candidate a, RoundListener.Candidate b) {
         try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
              LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
-            double max = 0;
-            for (var e : ca.model().parameters().entrySet()) {
-                float[] va = e.getValue().toFloatArray();
-                float[] vb = cb.model().parameters().get(e.getKey()).toFloatArray();
-                for (int i = 0; i < va.length; i++) {
-                    max = Math.max(max, Math.abs(va[i] - vb[i]));
-                }
-            }
-            return max;
+            return SpinFixtures.maxWeightDifference(ca.model(), cb.model());
         }
     }
 }
