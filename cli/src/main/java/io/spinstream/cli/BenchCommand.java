@@ -123,27 +123,8 @@ public final class BenchCommand implements Runnable {
                     base.directory(), Math.min(promptsDemo, prompts.size()),
                     java.util.Map.of("spin.generator.max.new.tokens", Integer.toString(setup.task().maxAnswerTokens()))));
             configs.addAll(io.spinstream.cli.bench.GeneratorBench.configurations(promptsA, promptsB));
-            double gemm = io.spinstream.cli.bench.GeneratorBench.gemmCeiling();
-            System.out.printf(java.util.Locale.ROOT, "GEMM ceiling of this engine: %.1f GFLOP/s (1024^3 float32 matmul)%n", gemm);
-            java.util.List<io.spinstream.cli.bench.GeneratorBench.Result> results = new java.util.ArrayList<>();
-            System.out.println("starting the dev stack (Kafka broker + schema registry)...");
-            try (io.spinstream.devstack.DevStack stack = io.spinstream.devstack.DevStack.start()) {
-                io.spinstream.cli.bench.GeneratorBench bench = new io.spinstream.cli.bench.GeneratorBench(stack, demo.benchDir("generator"),
-                        System.out, java.time.Duration.ofMinutes(20));
-                for (io.spinstream.cli.bench.GeneratorBench.Config c : configs) {
-                    java.util.Map<String, String> settings = new java.util.LinkedHashMap<>(c.settings());
-                    settings.putAll(set);
-                    System.out.printf("%s: %d prompts...%n", c.name(), c.prompts());
-                    io.spinstream.cli.bench.GeneratorBench.Result r = bench.run(new io.spinstream.cli.bench.GeneratorBench.Config(
-                            c.name(), c.model(), c.checkpoint(), c.prompts(), settings), prompts, gemm);
-                    System.out.println("  " + r.lastLine());
-                    results.add(r);
-                }
-            }
-            System.out.println();
-            System.out.print(io.spinstream.cli.bench.GeneratorBench.table(results));
-            io.spinstream.cli.bench.GeneratorBench.plot(results, plot);
-            System.out.println("plot: " + plot.toAbsolutePath());
+            java.util.List<io.spinstream.cli.bench.GeneratorBench.Result> results = io.spinstream.cli.bench.GeneratorBench.runAll(configs,
+                    prompts, set, demo.benchDir("generator"), plot, System.out);
             System.out.println(results.get(1).lastLine());
             return 0;
         }

@@ -195,6 +195,34 @@ public final class GeneratorBench {
         }
     }
 
+    /**
+     * Every configuration in turn on a dev stack of its own, with {@code extra} generator settings on top of
+     * each one's; prints progress, the table and the plot's path.
+     */
+    public static List<Result> runAll(List<Config> configs, List<Prompt> prompts, Map<String, String> extra, Path dir, Path plot,
+                                      PrintStream out) throws Exception {
+        double gemm = gemmCeiling();
+        out.printf(Locale.ROOT, "GEMM ceiling of this engine: %.1f GFLOP/s (1024^3 float32 matmul)%n", gemm);
+        List<Result> results = new java.util.ArrayList<>();
+        out.println("starting the dev stack (Kafka broker + schema registry)...");
+        try (DevStack stack = DevStack.start()) {
+            GeneratorBench bench = new GeneratorBench(stack, dir, out, Duration.ofMinutes(20));
+            for (Config c : configs) {
+                Map<String, String> settings = new LinkedHashMap<>(c.settings());
+                settings.putAll(extra);
+                out.printf("%s: %d prompts...%n", c.name(), c.prompts());
+                Result r = bench.run(new Config(c.name(), c.model(), c.checkpoint(), c.prompts(), settings), prompts, gemm);
+                out.println("  " + r.lastLine());
+                results.add(r);
+            }
+        }
+        out.println();
+        out.print(table(results));
+        plot(results, plot);
+        out.println("plot: " + plot.toAbsolutePath());
+        return results;
+    }
+
     /** The GEMM ceiling this engine reaches (GFLOP/s of a 1024³ float32 matmul), measured once. */
     public static double gemmCeiling() {
         try (NDManager m = NDManager.newBaseManager()) {
