@@ -18,6 +18,7 @@ import java.util.stream.IntStream;
  * when every row has stopped, at {@code maxNewTokens} or at the model's context length.
  */
 public final class Generator {
+    private static final ai.djl.ndarray.index.NDIndex LAST_POSITION = new ai.djl.ndarray.index.NDIndex(":, -1, :");
     private final LlamaModel model;
 
     public Generator(LlamaModel model) {
@@ -96,7 +97,7 @@ public final class Generator {
                     // Without padding the causal mask is all there is: skip building and adding a key mask.
                     NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
                     NDArray logits = model.forward(ids, positions, mask, cache);
-                    NDArray last = logits.get(":, -1, :").toType(DataType.FLOAT32, false);
+                    NDArray last = logits.get(LAST_POSITION).toType(DataType.FLOAT32, false);
                     float[] flat = last.toFloatArray();
                     int vocab = config.vocabSize();
                     lastLogits = new float[batch][];

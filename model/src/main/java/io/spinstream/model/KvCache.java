@@ -47,11 +47,11 @@ public final class KvCache implements AutoCloseable {
             values[layer] = manager.zeros(new Shape(v.getShape().get(0), v.getShape().get(1), capacity, v.getShape().get(3)),
                     v.getDataType());
         }
-        NDIndex slot = new NDIndex(":, :, {}:{}", from, to);
+        NDIndex slot = new NDIndex().addAllDim(2).addSliceDim(from, to); // built, not parsed: this runs per layer per token
         keys[layer].set(slot, k);
         values[layer].set(slot, v);
         filled[layer] = to;
-        NDIndex seen = new NDIndex(":, :, :{}", to);
+        NDIndex seen = new NDIndex().addAllDim(2).addSliceDim(0, to);
         // Views into the buffers, in the step's scope (the buffers stay the cache's).
         NDArray ks = keys[layer].get(seen);
         NDArray vs = values[layer].get(seen);

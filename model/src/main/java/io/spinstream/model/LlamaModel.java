@@ -3,6 +3,7 @@ package io.spinstream.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -31,9 +32,21 @@ public final class LlamaModel implements AutoCloseable {
     private final Precision precision;
     private final NDArray ropeCos;
     private final NDArray ropeSin;
+    // Parsed once: an NDIndex from a string is parsed on every call, many times a layer a token.
+    private final NDIndex[] qkvParts;
+    private final NDIndex[] gateUpParts;
+    private final NDIndex[] halves;
     private LoraAdapter adapter; // trained over the frozen base when set
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters, Precision precision) {
+        long qWidth = (long) config.numHeads() * config.headDim();
+        long kvWidth = (long) config.numKvHeads() * config.headDim();
+        long inter = config.intermediateSize();
+        this.qkvParts = new NDIndex[]{new NDIndex("..., :" + qWidth), new NDIndex("..., " + qWidth + ":" + (qWidth + kvWidth)),
+                new NDIndex("..., " + (qWidth + kvWidth) + ":")};
+        this.gateUpParts = new NDIndex[]{new NDIndex("..., :" + inter), new NDIndex("..., " + inter + ":")};
+        long half = config.headDim() / 2;
+        this.halves = new NDIndex[]{new NDIndex("..., :" + half), new NDIndex("..., " + half + ":")};
         this.config = config;
         this.manager = manager;
         this.parameters = parameters;
@@ -286,18 +299,12 @@ public final class LlamaModel implements AutoCloseable {
         {
             String p = "model.layers." + layer + ".";
             NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
-            // One GEMM for q, k and v (and one for the MLP's gate and up below): fewer, larger matmuls
-            // run closer to the GEMM ceiling; the weights keep their separate HF names.
-            NDArray qkv = fused(h, p + "self_attn.", "q_proj", "k_proj", "v_proj");
-            long kvWidth = (long) kvHeads * headDim;
-            long qWidth = (long) heads * headDim;
-            NDArray q = qkv.get("..., :" + qWidth).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
-            NDArray k = qkv.get("..., " + qWidth + ":" + (qWidth + kvWidth))
-                    .reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-            NDArray v = qkv.get("..., " + (qWidth + kvWidth) + ":")
-                    .reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-            q = rotate(q, cos, sin);
-            k = rotate(k, cos, sin);
+            NDList qkv = project(h, p + "self_attn.", qkvParts, "q_proj", "k_proj", "v_proj");
+            NDArray q = qkv.get(0).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
+            NDArray k = qkv.get(1).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            NDArray v = qkv.get(2).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+            q = rotate(q, cos, sin, halves);
+            k = rotate(k, cos, sin, halves);
             if (cache != null) {
                 NDList kv = cache.append(layer, k, v);
                 k = kv.get(0);
@@ -316,12 +323,11 @@ public final class LlamaModel implements AutoCloseable {
             x = x.add(fused(attended, p + "self_attn.", "o_proj"));
 
             NDArray m = rmsNorm(x, weight(p + "post_attention_layernorm.weight", scope));
-            NDArray gateUp = fused(m, p + "mlp.", "gate_proj", "up_proj");
-            long inter = config.intermediateSize();
-            NDArray gateIn = gateUp.get("..., :" + inter);
+            NDList gateUp = project(m, p + "mlp.", gateUpParts, "gate_proj", "up_proj");
+            NDArray gateIn = gateUp.get(0);
             // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
             NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
-            NDArray up = gateUp.get("..., " + inter + ":");
+            NDArray up = gateUp.get(1);
             x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
         }
         return x;
@@ -357,6 +363,33 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * The named projections of h, one array each. Training stacks their weights for one GEMM (fewer,
+     * larger matmuls run closer to the GEMM ceiling) and splits the output at {@code parts}; without
+     * gradients and without an adapter (generation, scoring) it runs one GEMM per projection on the weights
+     * as they are: stacking would copy every weight for every token generated, which costs more than the
+     * GEMMs it merges when a step is one token per row.
+     */
+    private NDList project(NDArray h, String prefix, NDIndex[] parts, String... projections) {
+        boolean biased = parameters.containsKey(prefix + projections[0] + ".bias");
+        boolean uniform = java.util.Arrays.stream(projections).allMatch(proj -> parameters.containsKey(prefix + proj + ".bias") == biased);
+        NDList out = new NDList();
+        if (adapter == null && uniform && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            NDManager scope = h.getManager();
+            for (String proj : projections) {
+                NDArray w = weight(prefix + proj + ".weight", scope);
+                out.add(biased ? Linear.linear(h, w, weight(prefix + proj + ".bias", scope)).singletonOrThrow()
+                        : Linear.linear(h, w).singletonOrThrow());
+            }
+            return out;
+        }
+        NDArray all = fused(h, prefix, projections);
+        for (NDIndex part : parts) {
+            out.add(all.get(part));
+        }
+        return out;
+    }
+
+    /**
      * h times the named projections' weights stacked along their output axis (and biases, if any), plus the
      * adapter's output for the projections it adapts.
      */
@@ -372,19 +405,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDManager scope = h.getManager();
         NDArray out;
-        if (projections.length > 1 && !ai.djl.pytorch.jni.JniUtils.isGradMode()
-                && (biases.isEmpty() || biases.size() == projections.length)) {
-            // Without gradients (generation, scoring) one GEMM per projection on the weights as they are:
-            // stacking them first would copy every one of them for every token generated, which costs more
-            // than the GEMMs it merges when a step is one token per row.
-            NDList parts = new NDList();
-            for (String proj : projections) {
-                NDArray w = weight(prefix + proj + ".weight", scope);
-                parts.add(biases.isEmpty() ? Linear.linear(h, w).singletonOrThrow()
-                        : Linear.linear(h, w, weight(prefix + proj + ".bias", scope)).singletonOrThrow());
-            }
-            out = NDArrays.concat(parts, -1);
-        } else if (projections.length == 1) {
+        if (projections.length == 1) {
             // The parameters themselves (converted in the step's scope when the compute type differs): never
             // NDArrays.concat of one array, whose duplicate() has no autograd history, nor the parameter moved.
             NDArray w = weight(prefix + projections[0] + ".weight", scope);
@@ -434,10 +455,9 @@ public final class LlamaModel implements AutoCloseable {
         return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(weight);
     }
 
-    private static NDArray rotate(NDArray x, NDArray cos, NDArray sin) {
-        long half = x.getShape().get(3) / 2;
-        NDArray first = x.get("..., :" + half);
-        NDArray second = x.get("..., " + half + ":");
+    private static NDArray rotate(NDArray x, NDArray cos, NDArray sin, NDIndex[] halves) {
+        NDArray first = x.get(halves[0]);
+        NDArray second = x.get(halves[1]);
         NDArray rotated = NDArrays.concat(new NDList(second.neg(), first), -1);
         return x.mul(cos).addi(rotated.muli(sin));
     }
