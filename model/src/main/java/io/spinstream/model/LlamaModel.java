@@ -296,40 +296,38 @@ public final class LlamaModel implements AutoCloseable {
         int kvHeads = config.numKvHeads();
         int headDim = config.headDim();
         double scale = 1.0 / Math.sqrt(headDim);
-        {
-            String p = "model.layers." + layer + ".";
-            NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
-            NDList qkv = project(h, p + "self_attn.", qkvParts, "q_proj", "k_proj", "v_proj");
-            NDArray q = qkv.get(0).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
-            NDArray k = qkv.get(1).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-            NDArray v = qkv.get(2).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-            q = rotate(q, cos, sin, halves);
-            k = rotate(k, cos, sin, halves);
-            if (cache != null) {
-                NDList kv = cache.append(layer, k, v);
-                k = kv.get(0);
-                v = kv.get(1);
-            }
-            if (kvHeads != heads) {
-                // Query head h reads key/value head h / (heads / kvHeads), as in HF's repeat_kv.
-                k = k.repeat(1, heads / kvHeads);
-                v = v.repeat(1, heads / kvHeads);
-            }
-            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
-            if (mask != null) {
-                scores = scores.addi(mask);
-            }
-            NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
-            x = x.add(fused(attended, p + "self_attn.", "o_proj"));
-
-            NDArray m = rmsNorm(x, weight(p + "post_attention_layernorm.weight", scope));
-            NDList gateUp = project(m, p + "mlp.", gateUpParts, "gate_proj", "up_proj");
-            NDArray gateIn = gateUp.get(0);
-            // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
-            NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
-            NDArray up = gateUp.get(1);
-            x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
+        String p = "model.layers." + layer + ".";
+        NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
+        NDList qkv = project(h, p + "self_attn.", qkvParts, "q_proj", "k_proj", "v_proj");
+        NDArray q = qkv.get(0).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = qkv.get(1).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray v = qkv.get(2).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+        q = rotate(q, cos, sin, halves);
+        k = rotate(k, cos, sin, halves);
+        if (cache != null) {
+            NDList kv = cache.append(layer, k, v);
+            k = kv.get(0);
+            v = kv.get(1);
         }
+        if (kvHeads != heads) {
+            // Query head h reads key/value head h / (heads / kvHeads), as in HF's repeat_kv.
+            k = k.repeat(1, heads / kvHeads);
+            v = v.repeat(1, heads / kvHeads);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
+        if (mask != null) {
+            scores = scores.addi(mask);
+        }
+        NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
+        x = x.add(fused(attended, p + "self_attn.", "o_proj"));
+
+        NDArray m = rmsNorm(x, weight(p + "post_attention_layernorm.weight", scope));
+        NDList gateUp = project(m, p + "mlp.", gateUpParts, "gate_proj", "up_proj");
+        NDArray gateIn = gateUp.get(0);
+        // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
+        NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
+        NDArray up = gateUp.get(1);
+        x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
         return x;
     }
 
@@ -370,15 +368,10 @@ public final class LlamaModel implements AutoCloseable {
      * GEMMs it merges when a step is one token per row.
      */
     private NDList project(NDArray h, String prefix, NDIndex[] parts, String... projections) {
-        boolean biased = parameters.containsKey(prefix + projections[0] + ".bias");
-        boolean uniform = java.util.Arrays.stream(projections).allMatch(proj -> parameters.containsKey(prefix + proj + ".bias") == biased);
         NDList out = new NDList();
-        if (adapter == null && uniform && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
-            NDManager scope = h.getManager();
+        if (adapter == null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             for (String proj : projections) {
-                NDArray w = weight(prefix + proj + ".weight", scope);
-                out.add(biased ? Linear.linear(h, w, weight(prefix + proj + ".bias", scope)).singletonOrThrow()
-                        : Linear.linear(h, w).singletonOrThrow());
+                out.add(fused(h, prefix, proj)); // one projection: its own weight (and bias), nothing stacked
             }
             return out;
         }

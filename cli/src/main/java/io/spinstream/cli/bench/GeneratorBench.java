@@ -170,11 +170,13 @@ public final class GeneratorBench {
             double seconds = (System.nanoTime() - t0) / 1e9;
             Timer model = registry.timer("spin.generator.model.time");
             long tokens = (long) registry.counter("spin.generator.tokens.generated").count();
-            double promptTokens = prompts.subList(0, c.prompts()).stream().mapToInt(q -> q.getPrompt().length()).average().orElse(0);
-            double context0 = promptTokens + (double) tokens / c.prompts() / 2;
+            // Every configuration here reads byte-level tokens: a prompt's tokens are its UTF-8 bytes (plain template).
+            double promptTokens = prompts.subList(0, c.prompts()).stream()
+                    .mapToInt(q -> q.getPrompt().getBytes(java.nio.charset.StandardCharsets.UTF_8).length).average().orElse(0);
+            double meanContext = promptTokens + (double) tokens / c.prompts() / 2; // halfway through an answer
             LlamaConfig shape = c.model();
             return new Result(c.name(), c.prompts(), seconds, model.totalTime(TimeUnit.NANOSECONDS) / 1e9, tokens,
-                    flopsPerToken(shape, context0), gemmGflops);
+                    flopsPerToken(shape, meanContext), gemmGflops);
         } finally {
             service.stop();
         }
