@@ -7,10 +7,8 @@ import ai.djl.ndarray.types.Shape;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.IntStream;
 
 /**
  * Batched generation. Prompts are left-padded so that every row's next token sits in the same column;
@@ -49,6 +47,29 @@ public final class Generator {
      */
     public List<int[]> generate(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds,
                                 boolean useCache) {
+        return run(parent, prompts, sampling, rowSeeds, useCache, false).stream().map(Answer::tokens).toList();
+    }
+
+    /**
+     * A row's generated tokens and log p(tokens, EOS | prompt) under the model (its plain softmax, whatever the
+     * sampling temperature): the sequence a scorer sees when the answer is re-encoded with its EOS. NaN when the
+     * model has no EOS token.
+     */
+    public record Answer(int[] tokens, double logProbWithEos) {
+    }
+
+    /**
+     * As {@link #generate(NDManager, List, Sampling, long[], boolean)} with the cache, and each answer's log-prob
+     * taken from the logits generation computed anyway: the token's log-softmax at every step, and for a row
+     * stopped by its length one more step for the EOS that closes it. Scoring the answers afterwards would run
+     * the whole prompt and answer through the model again.
+     */
+    public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds) {
+        return run(parent, prompts, sampling, rowSeeds, true, true);
+    }
+
+    private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
+                             boolean scoreEos) {
         LlamaConfig config = model.config();
         int batch = prompts.size();
         int promptLen = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
@@ -83,34 +104,21 @@ public final class Generator {
             out.add(new ArrayList<>());
         }
         boolean[] done = new boolean[batch];
+        double[] logProb = new double[batch];
+        int eos = config.eosTokenId();
         try (NoGrad ignored = NoGrad.enter(); NDManager manager = parent.newSubManager(); KvCache cache = useCache ? new KvCache(manager, config.numLayers(), total) : null) {
             int length = promptLen;      // columns filled so far
             int fed = 0;                  // columns already in the cache
             for (int step = 0; step < budget; step++) {
-                float[][] lastLogits;
-                try (NDManager stepScope = manager.newSubManager()) {
-                    int from = useCache ? fed : 0;
-                    NDArray ids = stepScope.create(slice(tokens, batch, total, from, length), new Shape(batch, length - from));
-                    NDArray positions = stepScope.create(positions(keyMask, batch, total, from, length),
-                            new Shape(batch, length - from));
-                    float[] maskSoFar = slice(keyMask, batch, total, 0, length);
-                    // Without padding the causal mask is all there is: skip building and adding a key mask.
-                    NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
-                    NDArray logits = model.forward(ids, positions, mask, cache);
-                    NDArray last = logits.get(LAST_POSITION).toType(DataType.FLOAT32, false);
-                    float[] flat = last.toFloatArray();
-                    int vocab = config.vocabSize();
-                    lastLogits = new float[batch][];
-                    for (int b = 0; b < batch; b++) {
-                        lastLogits[b] = Arrays.copyOfRange(flat, b * vocab, (b + 1) * vocab);
-                    }
-                }
+                float[][] lastLogits = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, length, cache);
                 fed = length;
                 for (int b = 0; b < batch; b++) {
                     int token = config.padTokenId();
                     if (!done[b]) {
+                        // Log-softmax, not raw logits: the same choice (softmax ignores a shift) and the token's log p.
                         token = choose(lastLogits[b], sampling, random[b]);
-                        if (token == config.eosTokenId()) {
+                        logProb[b] += lastLogits[b][token];
+                        if (token == eos) {
                             done[b] = true;
                         } else {
                             out.get(b).add(token);
@@ -125,8 +133,41 @@ public final class Generator {
                     break;
                 }
             }
+            if (scoreEos && eos >= 0 && !allDone(done)) {
+                // Rows stopped by their length: one more step gives log p(EOS) after their last token.
+                float[][] lastLogits = nextLogProbs(manager, tokens, keyMask, batch, total, fed, length, cache);
+                for (int b = 0; b < batch; b++) {
+                    if (!done[b]) {
+                        logProb[b] += lastLogits[b][eos];
+                    }
+                }
+            }
         }
-        return out.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toList();
+        List<Answer> answers = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            answers.add(new Answer(out.get(b).stream().mapToInt(Integer::intValue).toArray(), eos >= 0 ? logProb[b] : Double.NaN));
+        }
+        return answers;
+    }
+
+    /** Feeds columns [from, length) and returns each row's log-softmax over the vocabulary at the last one. */
+    private float[][] nextLogProbs(NDManager manager, long[] tokens, float[] keyMask, int batch, int total, int from, int length,
+                                   KvCache cache) {
+        try (NDManager stepScope = manager.newSubManager()) {
+            NDArray ids = stepScope.create(slice(tokens, batch, total, from, length), new Shape(batch, length - from));
+            NDArray positions = stepScope.create(positions(keyMask, batch, total, from, length), new Shape(batch, length - from));
+            float[] maskSoFar = slice(keyMask, batch, total, 0, length);
+            // Without padding the causal mask is all there is: skip building and adding a key mask.
+            NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
+            NDArray logits = model.forward(ids, positions, mask, cache);
+            float[] flat = logits.get(LAST_POSITION).toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
+            int vocab = model.config().vocabSize();
+            float[][] rows = new float[batch][];
+            for (int b = 0; b < batch; b++) {
+                rows[b] = Arrays.copyOfRange(flat, b * vocab, (b + 1) * vocab);
+            }
+            return rows;
+        }
     }
 
     private static boolean hasPadding(float[] mask) {
@@ -200,9 +241,7 @@ public final class Generator {
             p[i] = Math.exp((logits[i] - max) / sampling.temperature());
             z += p[i];
         }
-        Integer[] order = IntStream.range(0, p.length).boxed().toArray(Integer[]::new);
-        final double[] probs = p;
-        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> probs[i]).reversed());
+        int[] order = byDescending(p);
         double kept = 0;
         int cut = 0;
         while (cut < order.length && (cut == 0 || kept < sampling.topP() * z)) {
@@ -217,5 +256,39 @@ public final class Generator {
             }
         }
         return order[cut - 1];
+    }
+
+    /**
+     * Indices of {@code p} from the largest value to the smallest, equal values in index order (what a stable
+     * sort of boxed indices gives), by a merge sort on primitives: boxing and a comparator cost more than the
+     * model's step on a small model.
+     */
+    static int[] byDescending(double[] p) {
+        int n = p.length;
+        int[] a = new int[n];
+        int[] b = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        for (int width = 1; width < n; width *= 2) {
+            for (int lo = 0; lo < n; lo += 2 * width) {
+                int mid = Math.min(lo + width, n);
+                int hi = Math.min(lo + 2 * width, n);
+                int i = lo;
+                int j = mid;
+                for (int k = lo; k < hi; k++) {
+                    // Take from the right run only when strictly larger: equal values keep their order.
+                    if (i < mid && (j >= hi || p[a[i]] >= p[a[j]])) {
+                        b[k] = a[i++];
+                    } else {
+                        b[k] = a[j++];
+                    }
+                }
+            }
+            int[] t = a;
+            a = b;
+            b = t;
+        }
+        return a;
     }
 }

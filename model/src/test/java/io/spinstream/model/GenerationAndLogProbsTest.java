@@ -85,6 +85,54 @@ class GenerationAndLogProbsTest {
     }
 
     @Test
+    void anAnswersLogProbIsTheScoreOfItsTokensAndTheEosThatClosesThem() {
+        List<int[]> prompts = List.of(new int[]{5, 6, 7, 8, 9}, new int[]{10, 11}, new int[]{12, 13, 14}, new int[]{15},
+                new int[]{16, 17, 18, 19}, new int[]{20, 21}, new int[]{22, 23, 24}, new int[]{25, 26});
+        Sampling sampling = new Sampling(1.0f, 1.0f, 8, 99);
+        long[] seeds = {1, 2, 3, 4, 5, 6, 7, 8};
+        // Declare as EOS the token sampled most often: rows that sample it stop there, the others at the length.
+        List<int[]> free;
+        try (LlamaModel noEos = LlamaModel.of(model.config().withEos(-1), manager, model.parameters())) {
+            free = new Generator(noEos).generate(manager, prompts, sampling, seeds, true);
+        }
+        int[] counts = new int[model.config().vocabSize()];
+        free.forEach(row -> java.util.Arrays.stream(row).forEach(t -> counts[t]++));
+        int eos = 0;
+        for (int t = 1; t < counts.length; t++) {
+            eos = counts[t] > counts[eos] ? t : eos;
+        }
+        try (LlamaModel same = LlamaModel.of(model.config().withEos(eos), manager, model.parameters())) {
+            List<Generator.Answer> answers = new Generator(same).answer(manager, prompts, sampling, seeds);
+            assertThat(answers).extracting(a -> a.tokens().length).as("some rows stop at EOS, some at the length")
+                    .contains(8).anyMatch(n -> n < 8);
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] tokens = answers.get(i).tokens();
+                assertThat(tokens).as("row %d equals plain generation up to its EOS", i)
+                        .containsExactly(java.util.Arrays.copyOf(free.get(i), tokens.length));
+                int[] withEos = java.util.Arrays.copyOf(tokens, tokens.length + 1);
+                withEos[tokens.length] = eos;
+                double scored = LogProbs.sums(same, manager, TokenBatch.of(List.of(new TokenBatch.Example(prompts.get(i), withEos)),
+                        same.config().padTokenId()))[0];
+                assertThat(answers.get(i).logProbWithEos()).as("row %d", i).isCloseTo(scored, within(1e-3));
+            }
+        }
+    }
+
+    @Test
+    void samplingOrdersTokensAsAStableSortByProbability() {
+        java.util.Random random = new java.util.Random(5);
+        for (int n : new int[]{1, 2, 7, 64, 259, 1000}) {
+            double[] p = new double[n];
+            for (int i = 0; i < n; i++) {
+                p[i] = random.nextInt(5) == 0 ? 0.25 : random.nextDouble(); // ties on purpose
+            }
+            Integer[] boxed = java.util.stream.IntStream.range(0, n).boxed().toArray(Integer[]::new);
+            java.util.Arrays.sort(boxed, java.util.Comparator.comparingDouble((Integer i) -> p[i]).reversed());
+            assertThat(Generator.byDescending(p)).as("n = %d", n).containsExactly(java.util.Arrays.stream(boxed).mapToInt(i -> i).toArray());
+        }
+    }
+
+    @Test
     void logProbsMaskThePromptAndThePadding() {
         TokenBatch.Example a = new TokenBatch.Example(new int[]{5, 6, 7}, new int[]{8, 9, 2});
         TokenBatch.Example b = new TokenBatch.Example(new int[]{10}, new int[]{11, 2});

@@ -3,6 +3,7 @@ package io.spinstream.runtime.opponent;
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.Generator;
 import io.spinstream.model.LlamaConfig;
+import io.spinstream.model.LlamaModel;
 import io.spinstream.model.LogProbs;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
@@ -86,14 +87,34 @@ public final class PromptAnswerer {
             }
         }
         int context = opponent.checkpoint().model().config().maxPositions();
-        List<int[]> generated = new Generator(opponent.checkpoint().model()).generate(manager, encoded, sampling, seeds, true);
-        List<TokenBatch.Example> scored = new ArrayList<>();
+        List<Generator.Answer> made = new Generator(opponent.checkpoint().model()).answer(manager, encoded, sampling, seeds);
+        List<int[]> generated = made.stream().map(Generator.Answer::tokens).toList();
         List<String> answers = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
             Prompt p = prompts.get(r / samples);
             answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), opponent.tokenizer().decode(generated.get(r)), context));
         }
-        // Only labelled prompts have a human answer to score; humanRow[i] is its row, or -1.
+        // log p(y'|x) comes with generation when the published answer re-encodes to the generated tokens (and its
+        // EOS); an answer that does not (cut to fit, or bytes that are not UTF-8) is scored as the trainer will see it.
+        double[] synthetic = new double[rows];
+        List<TokenBatch.Example> rescored = new ArrayList<>();
+        List<Integer> rescoredRows = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            int[] response = opponent.tokenizer().encodeResponse(answers.get(r));
+            if (Double.isFinite(made.get(r).logProbWithEos()) && isTokensAndEos(response, generated.get(r))) {
+                synthetic[r] = made.get(r).logProbWithEos();
+            } else {
+                rescored.add(new TokenBatch.Example(promptIds.get(r / samples), response));
+                rescoredRows.add(r);
+            }
+        }
+        double[] again = score(manager, rescored);
+        for (int i = 0; i < again.length; i++) {
+            synthetic[rescoredRows.get(i)] = again[i];
+        }
+        // Only labelled prompts have a human answer to score, in a batch of their own (padded to the longest of
+        // them, not to the longest generated answer); humanRow[i] is its row, or -1.
+        List<TokenBatch.Example> scored = new ArrayList<>();
         int[] humanRow = new int[n];
         for (int i = 0; i < n; i++) {
             String human = prompts.get(i).getHumanResponse();
@@ -102,12 +123,7 @@ public final class PromptAnswerer {
                 scored.add(new TokenBatch.Example(promptIds.get(i), opponent.tokenizer().encodeResponse(human)));
             }
         }
-        int firstSample = scored.size();
-        for (int r = 0; r < rows; r++) {
-            scored.add(new TokenBatch.Example(promptIds.get(r / samples), opponent.tokenizer().encodeResponse(answers.get(r))));
-        }
-        double[] logps = LogProbs.sums(opponent.checkpoint().model(), manager,
-                TokenBatch.of(scored, opponent.checkpoint().model().config().padTokenId()));
+        double[] logps = score(manager, scored);
         List<SyntheticResponse> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Prompt p = prompts.get(i);
@@ -115,7 +131,7 @@ public final class PromptAnswerer {
             List<CandidateSample> all = new ArrayList<>();
             for (int k = 0; k < samples; k++) {
                 String answer = answers.get(i * samples + k);
-                all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(logps[firstSample + i * samples + k])
+                all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(synthetic[i * samples + k])
                         .setReward(null).build());
             }
             out.add(SyntheticResponse.newBuilder()
@@ -138,5 +154,18 @@ public final class PromptAnswerer {
                     .build());
         }
         return out;
+    }
+
+    private double[] score(NDManager manager, List<TokenBatch.Example> examples) {
+        if (examples.isEmpty()) {
+            return new double[0];
+        }
+        LlamaModel model = opponent.checkpoint().model();
+        return LogProbs.sums(model, manager, TokenBatch.of(examples, model.config().padTokenId()));
+    }
+
+    private static boolean isTokensAndEos(int[] response, int[] generated) {
+        return response.length == generated.length + 1
+                && java.util.Arrays.equals(response, 0, generated.length, generated, 0, generated.length);
     }
 }

@@ -86,4 +86,46 @@ class PromptAnswererSamplesTest {
                     .isEqualTo(three.get(1).getSamples().get(1).getOpponentLogp(), org.assertj.core.api.Assertions.within(1e-4));
         }
     }
+
+    @Test
+    void everyPublishedLogProbIsTheScoreOfThePublishedText(@TempDir Path dir) {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        CheckpointMetadata base;
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 4)) {
+            base = store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
+        }
+        List<Prompt> prompts = List.of(SpinFixtures.prompt("arith", "a", "1+1=", "2"), SpinFixtures.prompt("arith", "b", "12+30=", "42"));
+        // Two random bytes an answer: some decode to text that re-encodes to them (log p from generation), others
+        // are not UTF-8 and re-encode otherwise (scored again); both must give the score of what is published.
+        Sampling sampling = new Sampling(1.0f, 1.0f, 2, 11);
+        try (NDManager m = NDManager.newBaseManager();
+             Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN,
+                     CheckpointLocation.ANYWHERE)) {
+            List<SyntheticResponse> answers = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 12).answer(m, prompts);
+            int sameTokens = 0;
+            int reencoded = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                SyntheticResponse a = answers.get(i);
+                int[] prompt = o.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i)));
+                for (CandidateSample sample : a.getSamples()) {
+                    int[] response = o.tokenizer().encodeResponse(sample.getResponse());
+                    double scored = io.spinstream.model.LogProbs.sums(o.checkpoint().model(), m, io.spinstream.model.TokenBatch.of(
+                            List.of(new io.spinstream.model.TokenBatch.Example(prompt, response)), 0))[0];
+                    assertThat(sample.getOpponentLogp()).as("prompt %d sample %d", i, sample.getSample())
+                            .isCloseTo(scored, org.assertj.core.api.Assertions.within(1e-3));
+                    boolean text = response.length <= 3 && !sample.getResponse().contains("\uFFFD");
+                    sameTokens += text ? 1 : 0;
+                    reencoded += text ? 0 : 1;
+                }
+                double human = io.spinstream.model.LogProbs.sums(o.checkpoint().model(), m, io.spinstream.model.TokenBatch.of(
+                        List.of(new io.spinstream.model.TokenBatch.Example(prompt,
+                                o.tokenizer().encodeResponse(prompts.get(i).getHumanResponse()))), 0))[0];
+                assertThat(a.getOpponentLogpHuman()).isCloseTo(human, org.assertj.core.api.Assertions.within(1e-3));
+            }
+            assertThat(sameTokens).as("answers that re-encode to their tokens").isPositive();
+            assertThat(reencoded).as("answers that do not").isPositive();
+        }
+    }
 }
