@@ -200,7 +200,7 @@ public final class Ablation {
         }
 
         @Override
-        public void onStep(RoundTrainer r, StepResult result, int pairs) {
+        public void onStep(RoundTrainer r, StepResult result, int pairs, java.time.Duration compute) {
             steps++;
             sequences += Math.round(pairs * sequencesPerPrompt());
             if (result.skipped()) {

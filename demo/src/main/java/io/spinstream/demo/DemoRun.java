@@ -128,6 +128,7 @@ public final class DemoRun {
             long lastLine = 0;
             double answeredAtStart = services.answered();
             double trainedAtStart = services.pairsTrained();
+            double modelAtStart = services.modelSeconds();
             int opponentRound = 0;
             while (rounds.size() < settings.rounds()) {
                 services.checkHealthy();
@@ -148,7 +149,7 @@ public final class DemoRun {
                             cand == null ? null : cand.getParentOpponentId(), ev.getBaselineId(),
                             ev.getVerdict().name(), ev.getMetrics(), ev.getBaselineMetrics(),
                             cand == null ? Map.of() : cand.getTrainMetrics(), ev.getReasons(),
-                            (System.nanoTime() - roundStart) / 1e9, intervals(ev));
+                            (System.nanoTime() - roundStart) / 1e9, services.modelSeconds() - modelAtStart, intervals(ev));
                     rounds.add(r);
                     if (r.promoted()) {
                         opponentRound++;
@@ -157,6 +158,7 @@ public final class DemoRun {
                     roundStart = System.nanoTime();
                     answeredAtStart = services.answered();
                     trainedAtStart = services.pairsTrained();
+                    modelAtStart = services.modelSeconds();
                     continue;
                 }
                 if (System.nanoTime() - lastLine > 10_000_000_000L) {

@@ -97,6 +97,17 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
         return count("trainer", "spin.trainer.pairs.trained");
     }
 
+    /** Model compute so far: the generator's answering, the trainer's steps and the evaluator's scoring. */
+    public double modelSeconds() {
+        return time("generator", "spin.generator.model.time") + time("trainer", "spin.trainer.step.time")
+                + time("evaluator", "spin.evaluator.model.time");
+    }
+
+    private double time(String service, String name) {
+        return metrics.get(service).find(name).timers().stream()
+                .mapToDouble(t -> t.totalTime(java.util.concurrent.TimeUnit.NANOSECONDS) / 1e9).sum();
+    }
+
     public double trainerSteps() {
         return count("trainer", "spin.trainer.steps");
     }

@@ -12,10 +12,19 @@ import java.util.Map;
  * @param parentId     the opponent the candidate was trained from
  * @param metrics      the candidate's held-out metrics
  * @param baseline     the opponent's, on the same prompts
+ * @param seconds      the round's wall time
+ * @param modelSeconds the services' model compute in the round (generation with scoring, training steps,
+ *                     evaluation), each service's counted once; they can overlap, so the share of wall time
+ *                     outside model compute is at least {@link #outsideModelShare()}
  */
 public record RoundResult(int round, int opponentRound, String candidateId, String parentId, String opponentId, String verdict,
                           Map<String, Double> metrics, Map<String, Double> baseline, Map<String, Double> trainMetrics,
-                          List<String> reasons, double seconds, Map<String, double[]> intervals) {
+                          List<String> reasons, double seconds, double modelSeconds, Map<String, double[]> intervals) {
+
+    /** 1 − model compute / wall time, at least 0: the share of the round spent on anything but the model (Kafka, serdes, waiting). */
+    public double outsideModelShare() {
+        return seconds <= 0 ? Double.NaN : Math.max(0, 1 - modelSeconds / seconds);
+    }
 
     /** The 95% interval of the paired improvement of {@code name} over the opponent, [low, high]; null if not tested. */
     public double[] interval(String name) {

@@ -21,6 +21,11 @@ final class EvaluatorMetrics {
         registry.gauge("spin.evaluator.last.verdict", lastVerdict);
     }
 
+    /** Time spent generating and scoring held-out answers (the opponent's and the candidates'). */
+    io.micrometer.core.instrument.Timer modelTime() {
+        return registry.timer("spin.evaluator.model.time");
+    }
+
     void duplicate() {
         registry.counter("spin.evaluator.duplicates").increment();
     }

@@ -244,7 +244,8 @@ public final class EvaluatorService extends PollingService {
             case CandidateScreen.Outcome.Score s -> opp = s.opponent();
         }
         try {
-            baseline.ensure(opp, heldOut.read(), manager, settings.location(), settings.precision());
+            List<io.spinstream.schemas.Prompt> prompts = heldOut.read();
+            metrics.modelTime().record(() -> baseline.ensure(opp, prompts, manager, settings.location(), settings.precision()));
         } catch (RuntimeException e) {
             if (FaultKind.isTransient(e)) {
                 throw e; // its files are not there yet, or a topic cannot be read: not the candidate's fault
@@ -263,7 +264,8 @@ public final class EvaluatorService extends PollingService {
                     Verdict.INVALID, List.of("candidate refused: " + e.getMessage()))));
         }
         try (candidate) {
-            Map<String, double[]> perPrompt = baseline.score("candidate " + event.getCheckpointId(), candidate.model(), manager);
+            Map<String, double[]> perPrompt = metrics.modelTime().record(
+                    () -> baseline.score("candidate " + event.getCheckpointId(), candidate.model(), manager));
             Map<String, Double> scores = SuiteRunner.means(perPrompt);
             PromotionGate.Decision decision = settings.gate().judge(perPrompt, baseline.perPrompt(), baseline.prompts());
             List<String> reasons = new ArrayList<>(decision.reasons());

@@ -241,6 +241,21 @@ public final class Generator {
             p[i] = Math.exp((logits[i] - max) / sampling.temperature());
             z += p[i];
         }
+        if (sampling.topP() >= 1f) {
+            // Nothing is cut: the inverse CDF in index order is the same distribution, without a sort.
+            double u = random.nextDouble() * z;
+            int last = 0;
+            for (int i = 0; i < p.length; i++) {
+                if (p[i] > 0) {
+                    last = i;
+                    u -= p[i];
+                    if (u <= 0) {
+                        return i;
+                    }
+                }
+            }
+            return last; // rounding left u above 0: the last token with any probability
+        }
         int[] order = byDescending(p);
         double kept = 0;
         int cut = 0;

@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
+import java.util.List;
+
 /** Batched log-probabilities of responses given prompts, the quantity every objective is built on. */
 public final class LogProbs {
     private LogProbs() {
@@ -52,6 +54,38 @@ public final class LogProbs {
                     System.arraycopy(part, 0, out, from, part.length);
                 }
             }
+        }
+        return out;
+    }
+
+    /**
+     * As {@link #sums(LlamaModel, NDManager, TokenBatch)} for examples of any lengths: they are scored shortest
+     * first, each chunk padded only to its own longest, so that short rows do not pay for the longest one's
+     * positions. In the examples' order.
+     */
+    public static double[] sums(LlamaModel model, NDManager parent, List<TokenBatch.Example> examples, int padId) {
+        Integer[] order = new Integer[examples.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> examples.get(i).length()));
+        double[] out = new double[examples.size()];
+        int from = 0;
+        while (from < order.length) {
+            // Rows are sorted, so the chunk's width is its last row's: grow it while it stays within the budget.
+            int to = from + 1;
+            while (to < order.length && (long) (to + 1 - from) * (examples.get(order[to]).length() - 1) <= SCORING_TOKENS) {
+                to++;
+            }
+            List<TokenBatch.Example> chunk = new java.util.ArrayList<>();
+            for (int i = from; i < to; i++) {
+                chunk.add(examples.get(order[i]));
+            }
+            double[] part = sums(model, parent, TokenBatch.of(chunk, padId));
+            for (int i = from; i < to; i++) {
+                out[order[i]] = part[i - from];
+            }
+            from = to;
         }
         return out;
     }

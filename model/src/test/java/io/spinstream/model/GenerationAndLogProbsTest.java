@@ -119,6 +119,23 @@ class GenerationAndLogProbsTest {
     }
 
     @Test
+    void examplesScoredShortestFirstInChunksGiveTheSameSumsInTheirOrder() {
+        java.util.Random random = new java.util.Random(3);
+        List<TokenBatch.Example> examples = new java.util.ArrayList<>();
+        for (int i = 0; i < 90; i++) { // more tokens than one scoring chunk takes
+            int[] prompt = random.ints(1 + random.nextInt(6), 3, 40).toArray();
+            int[] response = random.ints(1 + random.nextInt(40), 3, 40).toArray();
+            examples.add(new TokenBatch.Example(prompt, response));
+        }
+        double[] sorted = LogProbs.sums(model, manager, examples, 0);
+        double[] padded = LogProbs.sums(model, manager, TokenBatch.of(examples, 0));
+        assertThat(sorted).hasSize(90);
+        for (int i = 0; i < examples.size(); i++) {
+            assertThat(sorted[i]).as("example %d", i).isCloseTo(padded[i], within(1e-3));
+        }
+    }
+
+    @Test
     void samplingOrdersTokensAsAStableSortByProbability() {
         java.util.Random random = new java.util.Random(5);
         for (int n : new int[]{1, 2, 7, 64, 259, 1000}) {

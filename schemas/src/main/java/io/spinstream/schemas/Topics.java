@@ -87,6 +87,11 @@ public final class Topics {
         return prefix + "-generator-r" + round;
     }
 
+    /** The pair joiner's Kafka Streams application id, which is also its consumer group. */
+    public String pairJoinerGroup() {
+        return prefix + "-pair-joiner";
+    }
+
     public String prefix() {
         return prefix;
     }

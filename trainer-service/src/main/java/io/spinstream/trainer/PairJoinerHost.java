@@ -29,7 +29,7 @@ final class PairJoinerHost implements AutoCloseable {
     PairJoinerHost(SpinContext context, HeldOutSplit split, Path stateDir, MeterRegistry metrics) {
         Topics topics = context.topics();
         Properties props = new Properties();
-        props.putAll(context.kafka().exactlyOnceStreams(topics.prefix() + "-pair-joiner", stateDir,
+        props.putAll(context.kafka().exactlyOnceStreams(topics.pairJoinerGroup(), stateDir,
                 topics.layout().replicationFactor()));
         props.putAll(DeadLetterDeserializationHandler.settings(topics.prefix(), context.registry(),
                 "pair-joiner:" + context.instanceId()));

@@ -49,8 +49,9 @@ final class TrainerMetrics implements RoundListener {
     }
 
     @Override
-    public void onStep(RoundTrainer round, StepResult result, int pairs) {
+    public void onStep(RoundTrainer round, StepResult result, int pairs, java.time.Duration compute) {
         registry.counter("spin.trainer.pairs.trained").increment(pairs);
+        registry.timer("spin.trainer.step.time").record(compute);
         registry.counter("spin.trainer.steps", "skipped", Boolean.toString(result.skipped())).increment();
         if (!result.skipped()) {
             lossMilli.set(Math.round(result.loss() * 1000));

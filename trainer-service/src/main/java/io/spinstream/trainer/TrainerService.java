@@ -40,6 +40,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -120,7 +121,7 @@ public final class TrainerService extends PollingService {
                 }
                 RoundTrainer opened;
                 try {
-                    opened = open(next.get(), manager, admin, producer, evaluations);
+                    opened = open(next.get(), manager, admin, consumer, producer, evaluations);
                     refusals.reset();
                 } catch (RuntimeException e) {
                     if (!FaultKind.isTransient(e)) {
@@ -145,17 +146,38 @@ public final class TrainerService extends PollingService {
         }
     }
 
-    private RoundTrainer open(OpponentPromotion opp, NDManager manager, Admin admin, KafkaProducer<byte[], byte[]> producer,
-                              EvaluationHistory evaluations) {
+    private RoundTrainer open(OpponentPromotion opp, NDManager manager, Admin admin, KafkaConsumer<byte[], byte[]> pairs,
+                              KafkaProducer<byte[], byte[]> producer, EvaluationHistory evaluations) {
         RoundPlan.OpponentRef ref = new RoundPlan.OpponentRef(opp.getCheckpointId(), opp.getRound(),
                 CheckpointLocation.within(store.root()).resolve(opp.getUri()), opp.getSha256());
         RoundPlan plan = RoundPlan.of(store, ref, settings.round().includePreviousRound());
         RoundEnd.GenerationProgress progress = !settings.end().waitForGeneration() ? RoundEnd.GenerationProgress.NONE
-                : () -> GenerationPass.unfinished(admin, topics, opp.getRound()).stream().map(TopicPartition::toString).toList();
+                : () -> undelivered(admin, pairs, opp.getRound());
         return new RoundTrainer(plan, settings.round(), store, new RoundEnd(clock, settings.end().idleMs(), progress), manager,
                 List.of(new FaultPointListener(context.faults()), new CandidateAnnouncer(producer, topics, clock), metrics,
                         new StoreRetention(store, settings.retention(), evaluations),
                         new ProgressLog(clock, settings.round().progressMs())));
+    }
+
+    /**
+     * What keeps round {@code round}'s pass from being over, in the order the pairs flow: prompts its generators
+     * have not answered, inputs the pair joiner has not read, pairs this trainer has not read. Each is asked only
+     * once the one before is done, so that a pair cannot slip between the looks.
+     */
+    private List<String> undelivered(Admin admin, KafkaConsumer<byte[], byte[]> pairs, int round) throws Exception {
+        List<TopicPartition> answering = GenerationPass.unfinished(admin, topics, round);
+        if (!answering.isEmpty()) {
+            return List.of("the generators have not answered " + answering);
+        }
+        List<TopicPartition> joining = GenerationPass.unjoined(admin, topics);
+        if (!joining.isEmpty()) {
+            return List.of("the pair joiner has not read " + joining);
+        }
+        // The consumer reads committed records only: its end offsets are the last stable ones.
+        Map<TopicPartition, Long> ends = pairs.endOffsets(pairs.assignment(), Duration.ofSeconds(30));
+        List<TopicPartition> reading = ends.entrySet().stream().filter(e -> pairs.position(e.getKey()) < e.getValue())
+                .map(Map.Entry::getKey).toList();
+        return reading.isEmpty() ? List.of() : List.of("this trainer has not read the pairs on " + reading);
     }
 
     /** Reads the pairs topic into a round: decoding, dead letters, rejections and rereading after a rollback. */

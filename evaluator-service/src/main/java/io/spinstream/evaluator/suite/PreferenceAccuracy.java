@@ -68,7 +68,7 @@ public final class PreferenceAccuracy implements Suite {
             for (int i : chunk) {
                 examples.add(s.tokenizer().example(PromptTurns.of(s.prompts().get(i)), o.answers()[i]));
             }
-            double[] lp = LogProbs.sums(s.model(), s.manager(), TokenBatch.of(examples, s.model().config().padTokenId()));
+            double[] lp = LogProbs.sums(s.model(), s.manager(), examples, s.model().config().padTokenId());
             for (int j = 0; j < chunk.size(); j++) {
                 int i = chunk.get(j);
                 double margin = (lp[j] - o.logpHuman()[i]) - (lp[chunk.size() + j] - o.logpAnswer()[i]);

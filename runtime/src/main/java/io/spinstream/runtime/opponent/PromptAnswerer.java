@@ -161,7 +161,7 @@ public final class PromptAnswerer {
             return new double[0];
         }
         LlamaModel model = opponent.checkpoint().model();
-        return LogProbs.sums(model, manager, TokenBatch.of(examples, model.config().padTokenId()));
+        return LogProbs.sums(model, manager, examples, model.config().padTokenId());
     }
 
     private static boolean isTokensAndEos(int[] response, int[] generated) {

@@ -24,7 +24,7 @@ public final class ProgressLog implements RoundListener {
     }
 
     @Override
-    public void onStep(RoundTrainer round, StepResult r, int n) {
+    public void onStep(RoundTrainer round, StepResult r, int n, java.time.Duration compute) {
         tokens += r.tokens();
         pairs += n;
         long now = clock.millis();

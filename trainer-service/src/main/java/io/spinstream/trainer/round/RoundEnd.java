@@ -4,13 +4,17 @@ import java.time.InstantSource;
 import java.util.List;
 
 /**
- * When a round's pass is over: no new pair for {@code idleMs} and the round's generators have answered
- * every prompt. Generation progress is asked at most once a second; an answer that cannot be had counts
- * as "not yet".
+ * When a round's pass is over. With the run's generators to wait for: as soon as they have answered every
+ * prompt and every pair of those answers has been delivered (no fixed idle wait); progress is asked at most
+ * once a second, and an answer that cannot be had counts as "not yet". For pairs that come from elsewhere
+ * ({@link GenerationProgress#NONE}): after {@code idleMs} without a new pair.
  */
 public final class RoundEnd {
 
-    /** How far the round's generation pass is: the prompt partitions not yet answered (empty: done). */
+    /**
+     * How far the round's generation pass is: what is not yet done (prompt partitions not answered, answers not
+     * joined, pairs not read), empty once every pair of the pass has been delivered.
+     */
     @FunctionalInterface
     public interface GenerationProgress {
         List<String> unfinished() throws Exception;
@@ -19,7 +23,10 @@ public final class RoundEnd {
         GenerationProgress NONE = List::of;
     }
 
-    /** The rule: a pass ends after {@code idleMs} without a new pair, and (when asked) once generation is done. */
+    /**
+     * The rule: with {@code waitForGeneration} a pass ends once generation is done and its pairs delivered;
+     * otherwise after {@code idleMs} without a new pair.
+     */
     public record Rule(long idleMs, boolean waitForGeneration) {
     }
 
@@ -51,10 +58,10 @@ public final class RoundEnd {
         return clock.millis() - lastPairAt >= idleMs;
     }
 
-    /** Whether the pass is over; {@code detail} of the last generation check says why not. */
+    /** Whether the pass is over; {@code detail} of the last look says why not. */
     public Check check() {
-        if (!idle()) {
-            return new Check(false, "a pair came less than " + idleMs + " ms ago");
+        if (progress == GenerationProgress.NONE) {
+            return idle() ? new Check(true, "") : new Check(false, "a pair came less than " + idleMs + " ms ago");
         }
         if (generationDone) {
             return new Check(true, "");
@@ -67,7 +74,7 @@ public final class RoundEnd {
         try {
             List<String> left = progress.unfinished();
             generationDone = left.isEmpty();
-            lastDetail = generationDone ? "" : "the generators have not finished " + left;
+            lastDetail = generationDone ? "" : "not yet delivered: " + String.join("; ", left);
         } catch (Exception e) {
             lastDetail = "cannot tell whether generation is done (" + e + ")";
         }

@@ -19,7 +19,8 @@ public interface RoundListener {
     default void onIntake(Intake intake) {
     }
 
-    default void onStep(RoundTrainer round, StepResult result, int pairs) {
+    /** One optimiser step over {@code pairs} pairs, which took {@code compute} (model compute, assembly included). */
+    default void onStep(RoundTrainer round, StepResult result, int pairs, Duration compute) {
     }
 
     default void onCandidate(RoundTrainer round, Candidate candidate) {

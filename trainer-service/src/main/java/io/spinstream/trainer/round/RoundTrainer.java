@@ -289,6 +289,7 @@ public final class RoundTrainer implements AutoCloseable {
         List<Intake.Accepted> take = new ArrayList<>(buffer.subList(0, n));
         buffer.subList(0, n).clear();
         StepResult result;
+        long t0 = System.nanoTime(); // a measurement for the listeners, not control state: the monotonic clock
         if (settings.training().groups() == null) {
             result = step.step(assembler.assemble(take));
         } else {
@@ -302,7 +303,8 @@ public final class RoundTrainer implements AutoCloseable {
             }
         }
         pairsTrained += n;
-        listeners.forEach(l -> l.onStep(this, result, n));
+        Duration compute = Duration.ofNanos(System.nanoTime() - t0);
+        listeners.forEach(l -> l.onStep(this, result, n, compute));
         lastResult = result;
     }
 

@@ -51,7 +51,7 @@ public final class StepAssembler {
         List<TokenBatch.Example> examples = new ArrayList<>();
         previous.forEach(i -> examples.add(chunk.get(i).chosen()));
         previous.forEach(i -> examples.add(chunk.get(i).rejected()));
-        double[] lp = LogProbs.sums(reference, manager, TokenBatch.of(examples, reference.config().padTokenId()));
+        double[] lp = LogProbs.sums(reference, manager, examples, reference.config().padTokenId());
         for (int j = 0; j < previous.size(); j++) {
             refChosen[previous.get(j)] = lp[j];
             refRejected[previous.get(j)] = lp[previous.size() + j];

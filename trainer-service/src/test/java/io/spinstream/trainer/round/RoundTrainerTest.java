@@ -162,6 +162,21 @@ class RoundTrainerTest {
     }
 
     @Test
+    void thePassEndsAsSoonAsItsPairsAreDeliveredWithoutAnIdleWait() {
+        AtomicReference<List<String>> left = new AtomicReference<>(List.of("the pair joiner has not read [spin.synthetic-0]"));
+        RoundTrainer r = round(settings(new RejectionPolicy.Continue(), 100), left::get);
+        offer(r, 0, 6);
+        r.tick();
+        assertThat(r.state()).as("delivery not complete").isEqualTo(RoundTrainer.State.TRAINING);
+        left.set(List.of());
+        now[0] += 1000; // the next look, not an idle time: a pair arrives just before it
+        offer(r, 6, 7);
+        r.tick();
+        assertThat(r.state()).isEqualTo(RoundTrainer.State.ENDED);
+        assertThat(candidates).singleElement().satisfies(c -> assertThat(c.metadata().metrics().get("pairs_trained")).isEqualTo(7.0));
+    }
+
+    @Test
     void pairsOfOtherOpponentsAreStaleAndUntrainableOnesInvalid() {
         RoundTrainer r = round(settings(new RejectionPolicy.Continue(), 100), RoundEnd.GenerationProgress.NONE);
         assertThat(r.offer(P0, 0, pair(0, "older", 0, false))).isInstanceOf(Intake.Stale.class);
