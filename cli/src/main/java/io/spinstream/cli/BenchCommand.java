@@ -98,10 +98,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--prompts-demo", defaultValue = "4000", description = "Prompts for the demo model (default: ${DEFAULT-VALUE}).")
         int promptsDemo;
 
-        @Option(names = "--prompts-a", defaultValue = "400", description = "Prompts for configuration A (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--prompts-a", defaultValue = "1200", description = "Prompts for configuration A (default: ${DEFAULT-VALUE}).")
         int promptsA;
 
-        @Option(names = "--prompts-b", defaultValue = "100", description = "Prompts for configuration B (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--prompts-b", defaultValue = "300", description = "Prompts for configuration B (default: ${DEFAULT-VALUE}).")
         int promptsB;
 
         @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A generator setting for every configuration, e.g. --set spin.generator.batch.size=64.")

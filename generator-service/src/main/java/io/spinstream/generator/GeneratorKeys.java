@@ -12,7 +12,7 @@ public final class GeneratorKeys {
     }
 
     public static final ConfigKey<Integer> BATCH_SIZE = ConfigKey.optional("spin.generator.batch.size",
-            ValueType.POSITIVE_INT, "64", "prompts answered together (KV cache, scoring and per-token work are shared by the batch)");
+            ValueType.POSITIVE_INT, "128", "prompts answered together (KV cache, scoring and per-token work are shared by the batch)");
     public static final ConfigKey<Long> BATCH_WAIT_MS = ConfigKey.optional("spin.generator.batch.wait.ms",
             ValueType.POSITIVE_LONG, "200", "longest wait for a batch to fill");
     public static final ConfigKey<Double> TEMPERATURE = ConfigKey.optional("spin.generator.temperature",

@@ -19,7 +19,7 @@ class GeneratorConfigTest {
         ServiceConfig c = ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), BASE, Optional.empty(), Map.of());
         GeneratorService.Settings s = GeneratorMain.settings(c);
         assertThat(s.sampling().temperature()).isEqualTo(1.0f);
-        assertThat(s.batchSize()).isEqualTo(64);
+        assertThat(s.batchSize()).isEqualTo(128);
         assertThat(s.split().share()).isEqualTo(0.1);
         assertThat(s.template().name()).as("the checkpoint's own chat template where it has one, else plain").isEqualTo("AUTO");
     }

@@ -16,7 +16,6 @@ import java.util.Random;
  * when every row has stopped, at {@code maxNewTokens} or at the model's context length.
  */
 public final class Generator {
-    private static final ai.djl.ndarray.index.NDIndex LAST_POSITION = new ai.djl.ndarray.index.NDIndex(":, -1, :");
     private final LlamaModel model;
 
     public Generator(LlamaModel model) {
@@ -159,8 +158,8 @@ public final class Generator {
             float[] maskSoFar = slice(keyMask, batch, total, 0, length);
             // Without padding the causal mask is all there is: skip building and adding a key mask.
             NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
-            NDArray logits = model.forward(ids, positions, mask, cache);
-            float[] flat = logits.get(LAST_POSITION).toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
+            NDArray logits = model.lastLogits(ids, positions, mask, cache);
+            float[] flat = logits.toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
             int vocab = model.config().vocabSize();
             float[][] rows = new float[batch][];
             for (int b = 0; b < batch; b++) {

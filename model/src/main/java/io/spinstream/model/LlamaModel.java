@@ -255,6 +255,18 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Logits at the last input position only [batch, vocab]: what generation reads. A prompt's prefill through
+     * {@link #forward} would make [batch, prompt, vocab] logits, gigabytes for a large vocabulary, to use one row.
+     */
+    public NDArray lastLogits(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
+        NDArray x = hidden(inputIds, positions, keyMask, cache);
+        long steps = x.getShape().get(1);
+        NDArray last = x.get(new NDIndex().addAllDim().addIndices(steps - 1)); // [batch, hidden]
+        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        return Linear.linear(last, weight(head, x.getManager())).singletonOrThrow();
+    }
+
+    /**
      * The final hidden states (after the last RMSNorm) for {@code inputIds} [batch, steps]: what the head
      * reads, and what prompt embeddings are made of. Same arguments as {@link #forward}.
      *

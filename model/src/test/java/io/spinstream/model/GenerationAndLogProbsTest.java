@@ -136,6 +136,17 @@ class GenerationAndLogProbsTest {
     }
 
     @Test
+    void lastLogitsAreTheFullPassesLastPosition() {
+        try (NDManager scope = manager.newSubManager()) {
+            var ids = scope.create(new long[]{5, 6, 7, 8, 10, 11, 12, 13}, new ai.djl.ndarray.types.Shape(2, 4));
+            var positions = LlamaModel.defaultPositions(scope, 2, 4);
+            float[] full = model.forward(ids, positions, null, null).get(":, -1, :").toFloatArray();
+            float[] last = model.lastLogits(ids, positions, null, null).toFloatArray();
+            assertThat(last).hasSize(2 * model.config().vocabSize()).containsExactly(full, within(1e-5f));
+        }
+    }
+
+    @Test
     void samplingOrdersTokensAsAStableSortByProbability() {
         java.util.Random random = new java.util.Random(5);
         for (int n : new int[]{1, 2, 7, 64, 259, 1000}) {
