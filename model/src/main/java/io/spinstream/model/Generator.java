@@ -46,7 +46,7 @@ public final class Generator {
      */
     public List<int[]> generate(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds,
                                 boolean useCache) {
-        return run(parent, prompts, sampling, rowSeeds, useCache, false).stream().map(Answer::tokens).toList();
+        return run(parent, prompts, sampling, rowSeeds, useCache, false, prompts.size()).stream().map(Answer::tokens).toList();
     }
 
     /**
@@ -64,89 +64,232 @@ public final class Generator {
      * the whole prompt and answer through the model again.
      */
     public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds) {
-        return run(parent, prompts, sampling, rowSeeds, true, true);
+        return run(parent, prompts, sampling, rowSeeds, true, true, prompts.size());
+    }
+
+    /**
+     * As {@link #answer(NDManager, List, Sampling, long[])} with at most {@code slots} rows at a time, refilled
+     * (continuous batching): a row that finishes (EOS or its length) takes the next waiting prompt into the running
+     * batch, so that short answers do not leave rows idle until the longest one of their batch ends. A prompt's
+     * answer does not depend on when, or beside which others, it runs.
+     */
+    public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, int slots) {
+        if (slots < 1) {
+            throw new IllegalArgumentException("slots must be >= 1, got " + slots);
+        }
+        return run(parent, prompts, sampling, rowSeeds, true, true, slots);
     }
 
     private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
-                             boolean scoreEos) {
-        LlamaConfig config = model.config();
-        int batch = prompts.size();
-        int promptLen = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
-        int budget = Math.min(sampling.maxNewTokens(), config.maxPositions() - promptLen);
-        if (budget < 1) {
-            throw new IllegalArgumentException("a prompt of " + promptLen + " tokens leaves no room in a context of "
-                    + config.maxPositions());
-        }
-        int total = promptLen + budget;
-        long[] tokens = new long[batch * total];
-        float[] keyMask = new float[batch * total];
-        int[] nextPosition = new int[batch];
-        Arrays.fill(tokens, config.padTokenId());
-        for (int b = 0; b < batch; b++) {
-            int[] p = prompts.get(b);
-            if (p.length == 0) {
-                throw new IllegalArgumentException("prompt " + b + " is empty");
+                             boolean scoreEos, int slots) {
+        for (int j = 0; j < prompts.size(); j++) {
+            if (prompts.get(j).length == 0) {
+                throw new IllegalArgumentException("prompt " + j + " is empty");
             }
-            int offset = promptLen - p.length;
-            for (int i = 0; i < p.length; i++) {
-                tokens[b * total + offset + i] = p[i];
-                keyMask[b * total + offset + i] = 1f;
+        }
+        Answer[] answers = new Answer[prompts.size()];
+        java.util.ArrayDeque<Integer> waiting = new java.util.ArrayDeque<>();
+        for (int j = 0; j < prompts.size(); j++) {
+            waiting.add(j);
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            while (!waiting.isEmpty()) { // a batch ends when no waiting prompt fits in its columns: the next starts afresh
+                new Batch(parent, prompts, sampling, rowSeeds, useCache, scoreEos, slots, waiting, answers).run();
             }
-            nextPosition[b] = p.length;
         }
-        Random[] random = new Random[batch];
-        for (int b = 0; b < batch; b++) {
-            random[b] = new Random(rowSeeds[b]);
+        return Arrays.asList(answers);
+    }
+
+    /**
+     * One running batch. Prompts are left-padded so that every row's next token sits in the same column; a row
+     * refilled later has its prompt end at the current column (the columns before it masked out for it), its
+     * positions counted from its own first token, and its prompt but the last token written into the cache by a
+     * pass of its own; the last prompt token goes through the next batch step, whose logits give its first token.
+     */
+    private final class Batch {
+        private static final int ACTIVE = 0;
+        private static final int CLOSING = 1; // stopped by its length: the next step's logits give log p(EOS)
+        private static final int DONE = 2;
+
+        private final NDManager parent;
+        private final List<int[]> prompts;
+        private final Sampling sampling;
+        private final long[] seeds;
+        private final boolean useCache;
+        private final boolean scoreEos;
+        private final java.util.ArrayDeque<Integer> waiting;
+        private final Answer[] answers;
+        private final LlamaConfig config = model.config();
+        private final int eos = model.config().eosTokenId();
+        private final int batch;
+        private final int total;
+        private final long[] tokens;
+        private final float[] keyMask;
+        private final int[] serves;
+        private final int[] state;
+        private final int[] budget;
+        private final Random[] random;
+        private final double[] logProb;
+        private final List<List<Integer>> out = new ArrayList<>();
+        private final List<Integer> refilled = new ArrayList<>(); // rows refilled in this step, to prefill together
+        private int promptLen;
+
+        Batch(NDManager parent, List<int[]> prompts, Sampling sampling, long[] seeds, boolean useCache, boolean scoreEos,
+              int slots, java.util.ArrayDeque<Integer> waiting, Answer[] answers) {
+            this.parent = parent;
+            this.prompts = prompts;
+            this.sampling = sampling;
+            this.seeds = seeds;
+            this.useCache = useCache;
+            this.scoreEos = scoreEos;
+            this.waiting = waiting;
+            this.answers = answers;
+            this.batch = Math.min(slots, waiting.size());
+            this.serves = new int[batch];
+            for (int b = 0; b < batch; b++) {
+                serves[b] = waiting.poll();
+                promptLen = Math.max(promptLen, prompts.get(serves[b]).length);
+            }
+            int first = Math.min(sampling.maxNewTokens(), config.maxPositions() - promptLen);
+            if (first < 1) {
+                throw new IllegalArgumentException("a prompt of " + promptLen + " tokens leaves no room in a context of "
+                        + config.maxPositions());
+            }
+            // Room for refills when prompts wait: columns are not positions, a refilled row starts at its own 0.
+            this.total = promptLen + first * (waiting.isEmpty() ? 1 : 4);
+            this.tokens = new long[batch * total];
+            this.keyMask = new float[batch * total];
+            this.state = new int[batch];
+            this.budget = new int[batch];
+            this.random = new Random[batch];
+            this.logProb = new double[batch];
+            Arrays.fill(tokens, config.padTokenId());
+            for (int b = 0; b < batch; b++) {
+                int[] p = prompts.get(serves[b]);
+                int offset = promptLen - p.length;
+                for (int i = 0; i < p.length; i++) {
+                    tokens[b * total + offset + i] = p[i];
+                    keyMask[b * total + offset + i] = 1f;
+                }
+                budget[b] = first;
+                random[b] = new Random(seeds[serves[b]]);
+                out.add(new ArrayList<>());
+            }
         }
-        List<List<Integer>> out = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            out.add(new ArrayList<>());
-        }
-        boolean[] done = new boolean[batch];
-        double[] logProb = new double[batch];
-        int eos = config.eosTokenId();
-        try (NoGrad ignored = NoGrad.enter(); NDManager manager = parent.newSubManager(); KvCache cache = useCache ? new KvCache(manager, config.numLayers(), total) : null) {
-            int length = promptLen;      // columns filled so far
-            int fed = 0;                  // columns already in the cache
-            for (int step = 0; step < budget; step++) {
-                float[][] lastLogits = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, length, cache);
-                fed = length;
-                for (int b = 0; b < batch; b++) {
-                    int token = config.padTokenId();
-                    if (!done[b]) {
-                        // Log-softmax, not raw logits: the same choice (softmax ignores a shift) and the token's log p.
-                        token = choose(lastLogits[b], sampling, random[b]);
-                        logProb[b] += lastLogits[b][token];
-                        if (token == eos) {
-                            done[b] = true;
-                        } else {
-                            out.get(b).add(token);
+
+        void run() {
+            try (NDManager manager = parent.newSubManager();
+                 KvCache cache = useCache ? new KvCache(manager, config.numLayers(), total) : null) {
+                int length = promptLen; // columns filled so far
+                int fed = 0;            // columns already in the cache
+                while (Arrays.stream(state).anyMatch(st -> st != DONE)) {
+                    float[][] logProbs = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, length, cache);
+                    fed = length;
+                    int column = length; // where this step's tokens go
+                    for (int b = 0; b < batch; b++) {
+                        int token = config.padTokenId();
+                        if (state[b] == CLOSING) {
+                            logProb[b] += logProbs[b][eos];
+                            finish(b);
+                        } else if (state[b] == ACTIVE) {
+                            // Log-softmax, not raw logits: the same choice (softmax ignores a shift) and the token's log p.
+                            token = choose(logProbs[b], sampling, random[b]);
+                            logProb[b] += logProbs[b][token];
+                            if (token == eos) {
+                                finish(b);
+                            } else {
+                                out.get(b).add(token);
+                                if (out.get(b).size() == budget[b]) {
+                                    if (scoreEos && eos >= 0) {
+                                        state[b] = CLOSING;
+                                    } else {
+                                        finish(b);
+                                    }
+                                }
+                            }
+                        }
+                        if (column < total) {
+                            tokens[b * total + column] = token;
+                            // A finished row keeps attending to its own past only; its padding is masked.
+                            keyMask[b * total + column] = state[b] == DONE ? 0f : 1f;
+                        }
+                        if (state[b] == DONE && column < total) {
+                            refill(b, column);
                         }
                     }
-                    tokens[b * total + length] = token;
-                    // A finished row keeps attending to its own past only; its padding is masked.
-                    keyMask[b * total + length] = done[b] ? 0f : 1f;
-                }
-                length++;
-                if (allDone(done)) {
-                    break;
-                }
-            }
-            if (scoreEos && eos >= 0 && !allDone(done)) {
-                // Rows stopped by their length: one more step gives log p(EOS) after their last token.
-                float[][] lastLogits = nextLogProbs(manager, tokens, keyMask, batch, total, fed, length, cache);
-                for (int b = 0; b < batch; b++) {
-                    if (!done[b]) {
-                        logProb[b] += lastLogits[b][eos];
+                    prefill(column, manager, cache);
+                    length++;
+                    if (length > total && Arrays.stream(state).anyMatch(st -> st != DONE)) {
+                        throw new IllegalStateException("a row outran the batch's " + total + " columns");
                     }
                 }
             }
         }
-        List<Answer> answers = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            answers.add(new Answer(out.get(b).stream().mapToInt(Integer::intValue).toArray(), eos >= 0 ? logProb[b] : Double.NaN));
+
+        private void finish(int b) {
+            state[b] = DONE;
+            answers[serves[b]] = new Answer(out.get(b).stream().mapToInt(Integer::intValue).toArray(),
+                    eos >= 0 ? logProb[b] : Double.NaN);
+            serves[b] = -1;
         }
-        return answers;
+
+        /** Row b takes the next waiting prompt, its last token at {@code column}, when the prompt and its answer fit. */
+        private void refill(int b, int column) {
+            if (waiting.isEmpty() || serves[b] >= 0) {
+                return;
+            }
+            int[] p = prompts.get(waiting.peek());
+            int room = Math.min(sampling.maxNewTokens(), config.maxPositions() - p.length);
+            int start = column - p.length + 1;
+            if (room < 1 || start < 0 || column + room > total - 1) {
+                return; // left for a later row, or the next batch
+            }
+            int j = waiting.poll();
+            Arrays.fill(keyMask, b * total, b * total + total, 0f);
+            for (int i = 0; i < p.length; i++) {
+                tokens[b * total + start + i] = p[i];
+                keyMask[b * total + start + i] = 1f;
+            }
+            serves[b] = j;
+            state[b] = ACTIVE;
+            budget[b] = room;
+            random[b] = new Random(seeds[j]);
+            logProb[b] = 0;
+            out.set(b, new ArrayList<>());
+            refilled.add(b);
+        }
+
+        /**
+         * The rows refilled at {@code column}: their prompts but the last token through one pass of their own
+         * (left-padded among themselves, at positions from 0), into their columns of the cache.
+         */
+        private void prefill(int column, NDManager manager, KvCache cache) {
+            List<Integer> rows = refilled.stream().filter(b -> prompts.get(serves[b]).length > 1).toList();
+            refilled.clear();
+            if (cache == null || rows.isEmpty()) {
+                return; // without a cache every step reads the whole sequence anyway
+            }
+            int width = rows.stream().mapToInt(b -> prompts.get(serves[b]).length - 1).max().orElseThrow();
+            long[] ids = new long[rows.size() * width];
+            float[] mask = new float[rows.size() * width];
+            Arrays.fill(ids, config.padTokenId());
+            for (int r = 0; r < rows.size(); r++) {
+                int[] p = prompts.get(serves[rows.get(r)]);
+                for (int i = 0; i < p.length - 1; i++) {
+                    ids[r * width + width - (p.length - 1) + i] = p[i];
+                    mask[r * width + width - (p.length - 1) + i] = 1f;
+                }
+            }
+            try (NDManager scope = manager.newSubManager(); KvCache own = new KvCache(scope, config.numLayers(), width)) {
+                Shape shape = new Shape(rows.size(), width);
+                model.hidden(scope.create(ids, shape), scope.create(positions(mask, rows.size(), width, 0, width), shape),
+                        hasPadding(mask) ? scope.create(mask, shape) : null, own);
+                for (int r = 0; r < rows.size(); r++) {
+                    int n = prompts.get(serves[rows.get(r)]).length - 1;
+                    cache.writeRow(rows.get(r), column - n, own, r, width - n, n);
+                }
+            }
+        }
     }
 
     /** Feeds columns [from, length) and returns each row's log-softmax over the vocabulary at the last one. */
@@ -176,15 +319,6 @@ public final class Generator {
             }
         }
         return false;
-    }
-
-    private static boolean allDone(boolean[] done) {
-        for (boolean d : done) {
-            if (!d) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static long[] slice(long[] a, int batch, int total, int from, int to) {

@@ -60,6 +60,20 @@ public final class KvCache implements AutoCloseable {
         return new NDList(ks, vs);
     }
 
+    /**
+     * Copies {@code n} positions of row {@code sourceRow} of {@code source}, from its column {@code sourceFrom},
+     * into row {@code row} of this cache from column {@code from}: prompts prefilled apart joining a running
+     * batch. Needs this cache's buffers (after a step).
+     */
+    void writeRow(int row, long from, KvCache source, int sourceRow, long sourceFrom, long n) {
+        NDIndex target = new NDIndex().addIndices(row).addAllDim().addSliceDim(from, from + n);
+        NDIndex seen = new NDIndex().addIndices(sourceRow).addAllDim().addSliceDim(sourceFrom, sourceFrom + n);
+        for (int layer = 0; layer < keys.length; layer++) {
+            keys[layer].set(target, source.keys[layer].get(seen));
+            values[layer].set(target, source.values[layer].get(seen));
+        }
+    }
+
     @Override
     public void close() {
         manager.close();

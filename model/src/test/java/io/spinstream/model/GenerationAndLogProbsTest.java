@@ -136,6 +136,57 @@ class GenerationAndLogProbsTest {
     }
 
     @Test
+    void aRowRefilledIntoARunningBatchAnswersAsItWouldAlone() {
+        List<int[]> prompts = List.of(new int[]{5, 6, 7, 8, 9}, new int[]{10, 11}, new int[]{12, 13, 14}, new int[]{15},
+                new int[]{16, 17, 18, 19, 20, 21, 22}, new int[]{23, 24}, new int[]{25, 26, 27}, new int[]{28, 29});
+        long[] seeds = {11, 12, 13, 14, 15, 16, 17, 18};
+        int eos = mostSampledToken(prompts, seeds);
+        try (LlamaModel same = LlamaModel.of(model.config().withEos(eos), manager, model.parameters())) {
+            Generator generator = new Generator(same);
+            for (Sampling sampling : List.of(new Sampling(1.0f, 1.0f, 8, 5), new Sampling(0.8f, 0.9f, 8, 6), Sampling.greedy(8))) {
+                List<Generator.Answer> refilled = generator.answer(manager, prompts, sampling, seeds, 3);
+                List<Generator.Answer> together = generator.answer(manager, prompts, sampling, seeds);
+                assertThat(refilled).hasSize(prompts.size());
+                for (int i = 0; i < prompts.size(); i++) {
+                    Generator.Answer alone = generator.answer(manager, List.of(prompts.get(i)), sampling, new long[]{seeds[i]}).get(0);
+                    assertThat(refilled.get(i).tokens()).as("prompt %d, %s", i, sampling).containsExactly(alone.tokens());
+                    assertThat(together.get(i).tokens()).as("prompt %d, %s, one batch", i, sampling).containsExactly(alone.tokens());
+                    assertThat(refilled.get(i).logProbWithEos()).isCloseTo(alone.logProbWithEos(), within(1e-3));
+                }
+                if (!sampling.isGreedy()) {
+                    assertThat(refilled).extracting(a -> a.tokens().length).as("answers of different lengths, so rows free up at different steps")
+                            .contains(8).anyMatch(n -> n < 8);
+                }
+            }
+        }
+        // Without an EOS every row stops at its length: rows free up together and their prompts (of 1, 7 and 2
+        // tokens) join the batch in one prefill, left-padded among themselves.
+        try (LlamaModel noEos = LlamaModel.of(model.config().withEos(-1), manager, model.parameters())) {
+            Generator generator = new Generator(noEos);
+            Sampling sampling = new Sampling(1.0f, 1.0f, 8, 5);
+            List<Generator.Answer> refilled = generator.answer(manager, prompts, sampling, seeds, 3);
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] alone = generator.generate(manager, List.of(prompts.get(i)), sampling, new long[]{seeds[i]}, true).get(0);
+                assertThat(refilled.get(i).tokens()).as("prompt %d without EOS", i).hasSize(8).containsExactly(alone);
+            }
+        }
+    }
+
+    /** The token that plain sampling (no EOS) draws most often from these prompts: declared EOS, it ends some answers early. */
+    private static int mostSampledToken(List<int[]> prompts, long[] seeds) {
+        int[] counts = new int[model.config().vocabSize()];
+        try (LlamaModel noEos = LlamaModel.of(model.config().withEos(-1), manager, model.parameters())) {
+            new Generator(noEos).generate(manager, prompts, new Sampling(1.0f, 1.0f, 8, 5), seeds, true)
+                    .forEach(row -> java.util.Arrays.stream(row).forEach(t -> counts[t]++));
+        }
+        int best = 0;
+        for (int t = 1; t < counts.length; t++) {
+            best = counts[t] > counts[best] ? t : best;
+        }
+        return best;
+    }
+
+    @Test
     void lastLogitsAreTheFullPassesLastPosition() {
         try (NDManager scope = manager.newSubManager()) {
             var ids = scope.create(new long[]{5, 6, 7, 8, 10, 11, 12, 13}, new ai.djl.ndarray.types.Shape(2, 4));
