@@ -79,6 +79,11 @@ public final class GeneratorService extends PollingService {
     private final Counter deadLettered;
     private final Counter tokens;
     private final DistributionSummary batchFill;
+    /**
+     * Batches' worth of prompts a flush answers (in one transaction): the rows of answers that finish early are
+     * refilled from the prompts beyond the first batch, so that a batch does not idle until its longest answer.
+     */
+    static final int REFILL_BATCHES = 2;
     private final Timer batchTime;
     private final Timer modelTime;
     private final AtomicInteger opponentRound = new AtomicInteger(-1);
@@ -105,7 +110,7 @@ public final class GeneratorService extends PollingService {
         this.heldOut = metrics.counter("spin.generator.prompts.heldout");
         this.deadLettered = metrics.counter("spin.generator.dead.letters");
         this.tokens = metrics.counter("spin.generator.tokens.generated");
-        this.batchFill = DistributionSummary.builder("spin.generator.batch.fill").description("prompts per batch / batch size")
+        this.batchFill = DistributionSummary.builder("spin.generator.batch.fill").description("prompts per flush / batch size (above 1: rows are refilled as answers finish)")
                 .register(metrics);
         this.batchTime = metrics.timer("spin.generator.batch.time");
         // The model's part of a batch (generation and scoring), beside its whole time: the rest is Kafka,
@@ -195,7 +200,7 @@ public final class GeneratorService extends PollingService {
                     if (polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
                         commitPositionsPastMarkers(c);
                     }
-                    boolean full = buffer.size() >= settings.batchSize();
+                    boolean full = buffer.size() >= REFILL_BATCHES * settings.batchSize();
                     boolean waited = (System.nanoTime() - batchStarted) / 1_000_000 >= settings.batchWaitMs();
                     if (!pendingOffsets.isEmpty() && (full || waited)) {
                         flush(c, producer, answerer, manager);
@@ -308,22 +313,21 @@ public final class GeneratorService extends PollingService {
                        NDManager manager) {
         long t0 = System.nanoTime();
         List<SyntheticResponse> answers = new ArrayList<>();
-        for (int from = 0; from < buffer.size(); from += settings.batchSize()) {
-            List<Decoded.Read<String, Prompt>> reads = buffer.subList(from, Math.min(buffer.size(), from + settings.batchSize()));
-            long m0 = System.nanoTime();
-            List<SyntheticResponse> chunk = answerer.answer(manager, reads.stream().map(Decoded.Read::value).toList());
-            modelTime.record(Duration.ofNanos(System.nanoTime() - m0));
-            for (int i = 0; i < chunk.size(); i++) {
-                // An unreachable reward model throws (transient: the whole batch is read again); a refusal
-                // is this prompt's dead letter.
-                try {
-                    answers.add(settings.rewards().reward(reads.get(i).value(), chunk.get(i)));
-                } catch (io.spinstream.runtime.reward.HttpRewardModel.Refused e) {
-                    pendingDeadLetters.add(deadLetters.record(reads.get(i).raw(), e.getMessage()));
-                }
+        long m0 = System.nanoTime();
+        // batch.size rows at a time; the prompts beyond take the rows of answers that have finished.
+        List<SyntheticResponse> made = buffer.isEmpty() ? List.of()
+                : answerer.answer(manager, buffer.stream().map(Decoded.Read::value).toList(), settings.batchSize());
+        modelTime.record(Duration.ofNanos(System.nanoTime() - m0));
+        for (int i = 0; i < made.size(); i++) {
+            // An unreachable reward model throws (transient: the whole batch is read again); a refusal
+            // is this prompt's dead letter.
+            try {
+                answers.add(settings.rewards().reward(buffer.get(i).value(), made.get(i)));
+            } catch (io.spinstream.runtime.reward.HttpRewardModel.Refused e) {
+                pendingDeadLetters.add(deadLetters.record(buffer.get(i).raw(), e.getMessage()));
             }
-            batchFill.record((double) reads.size() / settings.batchSize());
         }
+        batchFill.record((double) buffer.size() / settings.batchSize());
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         answers.forEach(a -> out.add(topics.synthetic().rawRecord(a.getPromptId(), a)));
         out.addAll(pendingDeadLetters);

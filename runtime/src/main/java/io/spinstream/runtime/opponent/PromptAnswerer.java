@@ -73,6 +73,14 @@ public final class PromptAnswerer {
     }
 
     public List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts) {
+        return answer(manager, prompts, prompts.size());
+    }
+
+    /**
+     * @param batch prompts generated at once: beyond it, a prompt takes the row of one that has finished
+     *              (continuous batching); its answer is the same either way
+     */
+    public List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts, int batch) {
         int n = prompts.size();
         int rows = n * samples; // row i * samples + k: prompt i's sample k
         List<int[]> promptIds = new ArrayList<>();
@@ -87,7 +95,8 @@ public final class PromptAnswerer {
             }
         }
         int context = opponent.checkpoint().model().config().maxPositions();
-        List<Generator.Answer> made = new Generator(opponent.checkpoint().model()).answer(manager, encoded, sampling, seeds);
+        List<Generator.Answer> made = new Generator(opponent.checkpoint().model()).answer(manager, encoded, sampling, seeds,
+                Math.max(1, batch) * samples);
         List<int[]> generated = made.stream().map(Generator.Answer::tokens).toList();
         List<String> answers = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
