@@ -39,7 +39,7 @@ public final class RoundEnd {
     private final GenerationProgress progress;
     private long lastPairAt;
     private long lastAskedAt = -1;
-    private boolean generationDone;
+    private boolean delivered;
     private String lastDetail = "generation not finished";
 
     public RoundEnd(InstantSource clock, long idleMs, GenerationProgress progress) {
@@ -49,9 +49,14 @@ public final class RoundEnd {
         this.lastPairAt = clock.millis();
     }
 
-    /** A pair of the round arrived (or the round starts over): the idle time starts again. */
+    /**
+     * A pair of the round arrived (or the round starts over: a rollback reads its pairs again): the idle time
+     * starts again, and a delivery seen complete before must be seen again, or a late pair, or the first of
+     * those read again, would end the pass at once.
+     */
     public void pairArrived() {
         lastPairAt = clock.millis();
+        delivered = false;
     }
 
     public boolean idle() {
@@ -63,7 +68,7 @@ public final class RoundEnd {
         if (progress == GenerationProgress.NONE) {
             return idle() ? new Check(true, "") : new Check(false, "a pair came less than " + idleMs + " ms ago");
         }
-        if (generationDone) {
+        if (delivered) {
             return new Check(true, "");
         }
         long now = clock.millis();
@@ -73,11 +78,11 @@ public final class RoundEnd {
         lastAskedAt = now;
         try {
             List<String> left = progress.unfinished();
-            generationDone = left.isEmpty();
-            lastDetail = generationDone ? "" : "not yet delivered: " + String.join("; ", left);
+            delivered = left.isEmpty();
+            lastDetail = delivered ? "" : "not yet delivered: " + String.join("; ", left);
         } catch (Exception e) {
             lastDetail = "cannot tell whether generation is done (" + e + ")";
         }
-        return new Check(generationDone, lastDetail);
+        return new Check(delivered, lastDetail);
     }
 }

@@ -174,6 +174,21 @@ class RoundTrainerTest {
         r.tick();
         assertThat(r.state()).isEqualTo(RoundTrainer.State.ENDED);
         assertThat(candidates).singleElement().satisfies(c -> assertThat(c.metadata().metrics().get("pairs_trained")).isEqualTo(7.0));
+
+        // A late pair (or the first of a round read again after a rollback): the delivery seen complete a moment
+        // ago is not taken for this one; the next look, while it is still on its way, says so.
+        left.set(List.of("this trainer has not read the pairs on [spin.pairs-0]"));
+        offer(r, 7, 8);
+        r.tick();
+        assertThat(r.state()).as("the earlier look is not reused").isEqualTo(RoundTrainer.State.TRAINING);
+        now[0] += 1000;
+        r.tick();
+        assertThat(r.state()).isEqualTo(RoundTrainer.State.TRAINING);
+        left.set(List.of());
+        now[0] += 1000;
+        r.tick();
+        assertThat(r.state()).isEqualTo(RoundTrainer.State.ENDED);
+        assertThat(candidates).hasSize(2);
     }
 
     @Test
