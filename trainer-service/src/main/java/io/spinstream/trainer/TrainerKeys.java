@@ -56,7 +56,7 @@ public final class TrainerKeys {
     public static final ConfigKey<Integer> CHECKPOINT_EVERY = ConfigKey.optional("spin.trainer.checkpoint.every.steps",
             ValueType.POSITIVE_INT, "50", "a candidate checkpoint every N steps");
     public static final ConfigKey<Long> IDLE_MS = ConfigKey.optional("spin.trainer.idle.ms", ValueType.POSITIVE_LONG,
-            "5000", "no new pairs for this long ends the round's pass: the rest is trained and checkpointed");
+            "5000", "with round.end=idle: no new pairs for this long ends the round's pass (the rest is trained and checkpointed)");
     public static final ConfigKey<Double> CONVERGED_SHARE = ConfigKey.optional("spin.trainer.converged.share",
             ValueType.FRACTION, "0.95", "share of y' = y pairs at which a round has nothing to learn");
     public static final ConfigKey<Integer> CONVERGED_MIN_PAIRS = ConfigKey.optional("spin.trainer.converged.min.pairs",
@@ -80,8 +80,9 @@ public final class TrainerKeys {
 
     public static final ConfigKey<String> ROUND_END = ConfigKey.optional("spin.trainer.round.end",
             ValueType.oneOf("generation", "idle"), "generation",
-            "when a round's pass ends: 'generation' = no new pair for idle.ms and the round's generators have answered"
-                    + " every prompt; 'idle' = no new pair for idle.ms (for pairs that come from elsewhere)");
+            "when a round's pass ends: 'generation' = as soon as the round's generators have answered every prompt, the"
+                    + " pair joiner has joined every answer and this trainer has read every pair; 'idle' = no new pair for"
+                    + " idle.ms (for pairs that come from elsewhere)");
 
     public static final ConfigKey<Integer> LORA_RANK = ConfigKey.optional("spin.trainer.lora.rank", ValueType.NON_NEGATIVE_INT, "0",
             "LoRA rank r: 0 = full fine-tuning (every weight trained); r > 0 = the base frozen and an adapter of rank r trained"

@@ -28,20 +28,26 @@ class PromptAnswererSamplesTest {
                 .mapToObj(i -> io.spinstream.runtime.reward.RewardStep.VERIFIER.reward(prompts.get(i), answers.get(i))).toList();
     }
 
+    /** A random tiny model with the byte-level tokenizer, saved as "base". */
+    private static CheckpointMetadata tinyBase(CheckpointStore store, Path dir, long seed) {
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, seed)) {
+            return store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
+        }
+    }
+
+    private static Opponent opponent(CheckpointStore store, CheckpointMetadata base, NDManager m) {
+        return Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
+    }
+
     @Test
     void kSamplesKeepTheFirstAnswerAndAreRewardedByTheVerifier(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
-        Path tokenizer = dir.resolve("tokenizer.json");
-        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
-        CheckpointMetadata base;
-        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
-            base = store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
-        }
+        CheckpointMetadata base = tinyBase(store, dir, 1);
         List<Prompt> prompts = List.of(SpinFixtures.prompt("arith", "a", "1+1=", "2"), SpinFixtures.prompt("arith", "b", "2+3=", "5"));
         Sampling sampling = new Sampling(1.0f, 1.0f, 6, 3);
-        try (NDManager m = NDManager.newBaseManager();
-             Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN,
-                     CheckpointLocation.ANYWHERE)) {
+        try (NDManager m = NDManager.newBaseManager(); Opponent o = opponent(store, base, m)) {
             List<SyntheticResponse> one = verified(prompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC()).answer(m, prompts));
             List<SyntheticResponse> three = verified(prompts, new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts));
             assertThat(new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 3).answer(m, prompts))
@@ -90,19 +96,12 @@ class PromptAnswererSamplesTest {
     @Test
     void everyPublishedLogProbIsTheScoreOfThePublishedText(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
-        Path tokenizer = dir.resolve("tokenizer.json");
-        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
-        CheckpointMetadata base;
-        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 4)) {
-            base = store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
-        }
+        CheckpointMetadata base = tinyBase(store, dir, 4);
         List<Prompt> prompts = List.of(SpinFixtures.prompt("arith", "a", "1+1=", "2"), SpinFixtures.prompt("arith", "b", "12+30=", "42"));
         // Two random bytes an answer: some decode to text that re-encodes to them (log p from generation), others
         // are not UTF-8 and re-encode otherwise (scored again); both must give the score of what is published.
         Sampling sampling = new Sampling(1.0f, 1.0f, 2, 11);
-        try (NDManager m = NDManager.newBaseManager();
-             Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.PLAIN,
-                     CheckpointLocation.ANYWHERE)) {
+        try (NDManager m = NDManager.newBaseManager(); Opponent o = opponent(store, base, m)) {
             List<SyntheticResponse> answers = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 12).answer(m, prompts);
             int sameTokens = 0;
             int reencoded = 0;
