@@ -74,14 +74,33 @@ public final class Generator {
      * answer does not depend on when, or beside which others, it runs.
      */
     public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, int slots) {
+        return answer(parent, prompts, sampling, rowSeeds, slots, TokenListener.NONE);
+    }
+
+    /** Sees each answer token as it is chosen (EOS not included); false ends that answer there (a stop sequence). */
+    @FunctionalInterface
+    public interface TokenListener {
+        boolean onToken(int prompt, int token);
+
+        TokenListener NONE = (prompt, token) -> true;
+    }
+
+    /** As {@link #answer(NDManager, List, Sampling, long[], int)}, telling {@code listener} every token as it comes. */
+    public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, int slots,
+                               TokenListener listener) {
         if (slots < 1) {
             throw new IllegalArgumentException("slots must be >= 1, got " + slots);
         }
-        return run(parent, prompts, sampling, rowSeeds, true, true, slots);
+        return run(parent, prompts, sampling, rowSeeds, true, true, slots, listener);
     }
 
     private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
                              boolean scoreEos, int slots) {
+        return run(parent, prompts, sampling, rowSeeds, useCache, scoreEos, slots, TokenListener.NONE);
+    }
+
+    private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
+                             boolean scoreEos, int slots, TokenListener listener) {
         for (int j = 0; j < prompts.size(); j++) {
             if (prompts.get(j).length == 0) {
                 throw new IllegalArgumentException("prompt " + j + " is empty");
@@ -94,7 +113,7 @@ public final class Generator {
         }
         try (NoGrad ignored = NoGrad.enter()) {
             while (!waiting.isEmpty()) { // a batch ends when no waiting prompt fits in its columns: the next starts afresh
-                new Batch(parent, prompts, sampling, rowSeeds, useCache, scoreEos, slots, waiting, answers).run();
+                new Batch(parent, prompts, sampling, rowSeeds, useCache, scoreEos, slots, waiting, answers, listener).run();
             }
         }
         return Arrays.asList(answers);
@@ -119,6 +138,7 @@ public final class Generator {
         private final boolean scoreEos;
         private final java.util.ArrayDeque<Integer> waiting;
         private final Answer[] answers;
+        private final TokenListener listener;
         private final LlamaConfig config = model.config();
         private final int eos = model.config().eosTokenId();
         private final int batch;
@@ -135,7 +155,8 @@ public final class Generator {
         private int promptLen;
 
         Batch(NDManager parent, List<int[]> prompts, Sampling sampling, long[] seeds, boolean useCache, boolean scoreEos,
-              int slots, java.util.ArrayDeque<Integer> waiting, Answer[] answers) {
+              int slots, java.util.ArrayDeque<Integer> waiting, Answer[] answers, TokenListener listener) {
+            this.listener = listener;
             this.parent = parent;
             this.prompts = prompts;
             this.sampling = sampling;
@@ -199,7 +220,9 @@ public final class Generator {
                                 finish(b);
                             } else {
                                 out.get(b).add(token);
-                                if (out.get(b).size() == budget[b]) {
+                                if (!listener.onToken(serves[b], token)) {
+                                    finish(b); // stopped by its caller: no EOS follows, its log-prob ends here
+                                } else if (out.get(b).size() == budget[b]) {
                                     if (scoreEos && eos >= 0) {
                                         state[b] = CLOSING;
                                     } else {

@@ -1,0 +1,420 @@
+package io.spinstream.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.model.tokenizer.ChatMessage;
+import io.spinstream.runtime.opponent.Opponent;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * OpenAI's REST shape over a served model: {@code GET /v1/models}, {@code POST /v1/completions} and
+ * {@code POST /v1/chat/completions} (the model's chat template), streamed as server-sent events when asked;
+ * errors in OpenAI's error object with its HTTP statuses; an optional bearer key; {@code /metrics}.
+ */
+public final class OpenAiServer implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A request refused: OpenAI's error object, with the status to send it with. */
+    static final class ApiError extends RuntimeException {
+        final int status;
+        final String type;
+        final String code;
+        final String param;
+
+        ApiError(int status, String type, String code, String param, String message) {
+            super(message);
+            this.status = status;
+            this.type = type;
+            this.code = code;
+            this.param = param;
+        }
+
+        static ApiError invalid(String param, String message) {
+            return new ApiError(400, "invalid_request_error", null, param, message);
+        }
+    }
+
+    private final HttpServer http;
+    private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "serve-http");
+        t.setDaemon(true);
+        return t;
+    });
+    private final RequestBatcher batcher;
+    private final Supplier<Opponent> model;
+    private final List<String> aliases;
+    private final String apiKey;
+    private final PrometheusMeterRegistry metrics;
+    private final Clock clock;
+    private final Random seeds = new Random();
+
+    /**
+     * @param aliases names a request may give as {@code model} besides the served checkpoint's id (a run's name)
+     * @param apiKey  the bearer key every request must carry, or null for none
+     */
+    public OpenAiServer(InetSocketAddress address, Supplier<Opponent> model, RequestBatcher batcher, List<String> aliases,
+                        String apiKey, PrometheusMeterRegistry metrics, Clock clock) throws IOException {
+        this.model = model;
+        this.batcher = batcher;
+        this.aliases = aliases;
+        this.apiKey = apiKey;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.http = HttpServer.create(address, 64);
+        http.setExecutor(threads);
+        http.createContext("/", this::handle);
+        http.start();
+    }
+
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        try {
+            if (path.equals("/metrics")) {
+                send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
+                return;
+            }
+            authorize(ex);
+            switch (ex.getRequestMethod() + " " + path) {
+                case "GET /v1/models" -> sendJson(ex, 200, models());
+                case "POST /v1/completions" -> complete(ex, body(ex), false);
+                case "POST /v1/chat/completions" -> complete(ex, body(ex), true);
+                default -> throw new ApiError(404, "invalid_request_error", "unknown_url", null,
+                        "Unknown request URL: " + ex.getRequestMethod() + " " + path);
+            }
+        } catch (ApiError e) {
+            metrics.counter("spin.serve.errors", "status", Integer.toString(e.status)).increment();
+            ObjectNode error = JSON.createObjectNode();
+            ObjectNode inner = error.putObject("error");
+            inner.put("message", e.getMessage());
+            inner.put("type", e.type);
+            inner.put("param", e.param);
+            inner.put("code", e.code);
+            sendJson(ex, e.status, error);
+        } finally {
+            ex.close();
+        }
+    }
+
+    private void authorize(HttpExchange ex) {
+        if (apiKey == null) {
+            return;
+        }
+        String header = ex.getRequestHeaders().getFirst("Authorization");
+        if (header == null || !header.equals("Bearer " + apiKey)) {
+            throw new ApiError(401, "invalid_request_error", "invalid_api_key", null, "Incorrect API key provided.");
+        }
+    }
+
+    private static JsonNode body(HttpExchange ex) throws IOException {
+        byte[] bytes = ex.getRequestBody().readAllBytes();
+        try {
+            JsonNode node = JSON.readTree(bytes);
+            if (node == null || !node.isObject()) {
+                throw ApiError.invalid(null, "The request body must be a JSON object.");
+            }
+            return node;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw ApiError.invalid(null, "We could not parse the JSON body of your request: " + e.getOriginalMessage());
+        }
+    }
+
+    private ObjectNode models() {
+        ObjectNode out = JSON.createObjectNode();
+        out.put("object", "list");
+        ArrayNode data = out.putArray("data");
+        List<String> names = new ArrayList<>();
+        names.add(model.get().id());
+        names.addAll(aliases);
+        for (String name : names) {
+            ObjectNode m = data.addObject();
+            m.put("id", name);
+            m.put("object", "model");
+            m.put("created", clock.instant().getEpochSecond());
+            m.put("owned_by", "spinstream");
+        }
+        return out;
+    }
+
+    private void complete(HttpExchange ex, JsonNode req, boolean chat) throws IOException {
+        Opponent opponent = model.get();
+        String name = text(req, "model", true);
+        if (!name.equals(opponent.id()) && !aliases.contains(name)) {
+            throw new ApiError(404, "invalid_request_error", "model_not_found", "model",
+                    "The model '" + name + "' does not exist; this server serves " + opponent.id()
+                            + (aliases.isEmpty() ? "" : " (also as " + String.join(", ", aliases) + ")"));
+        }
+        int[] prompt = chat ? opponent.tokenizer().encodePrompt(messages(req)) : opponent.tokenizer().encode(promptText(req));
+        int context = opponent.checkpoint().model().config().maxPositions();
+        int maxTokens = req.has("max_completion_tokens") ? positive(req, "max_completion_tokens")
+                : req.has("max_tokens") ? positive(req, "max_tokens") : (chat ? context - prompt.length : 16);
+        if (prompt.length + maxTokens > context || prompt.length < 1) {
+            throw new ApiError(400, "invalid_request_error", "context_length_exceeded", "messages",
+                    "This model's maximum context length is " + context + " tokens. However, you requested "
+                            + (prompt.length + maxTokens) + " tokens (" + prompt.length + " in the prompt, " + maxTokens
+                            + " for the completion).");
+        }
+        float temperature = (float) number(req, "temperature", 1.0, 0, 2);
+        float topP = (float) number(req, "top_p", 1.0, Double.MIN_VALUE, 1);
+        int n = req.has("n") ? positive(req, "n") : 1;
+        long seed = req.has("seed") && req.get("seed").canConvertToLong() ? req.get("seed").asLong() : seeds.nextLong();
+        List<String> stop = stops(req);
+        boolean stream = req.path("stream").asBoolean(false);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        long created = clock.instant().getEpochSecond();
+        metrics.counter("spin.serve.requests", "endpoint", chat ? "chat" : "completions").increment();
+
+        Sse sse = stream ? new Sse(ex) : null;
+        List<CompletableFuture<RequestBatcher.Result>> results = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int index = i;
+            RequestBatcher.TokenSink sink = !stream ? RequestBatcher.TokenSink.NONE
+                    : delta -> sse.event(chunk(chat, id, created, opponent.id(), index, delta, null));
+            CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
+            // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
+            batcher.submit(new RequestBatcher.Job(prompt, temperature, topP, maxTokens, seed + i, stop, sink, done));
+            results.add(done);
+        }
+        List<RequestBatcher.Result> answers = new ArrayList<>();
+        for (CompletableFuture<RequestBatcher.Result> f : results) {
+            try {
+                answers.add(f.get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiError(503, "server_error", null, null, "The server is stopping.");
+            } catch (ExecutionException e) {
+                throw new ApiError(500, "server_error", null, null, "The model failed: " + e.getCause());
+            }
+        }
+        Counter tokens = metrics.counter("spin.serve.tokens.generated");
+        answers.forEach(a -> tokens.increment(a.completionTokens()));
+        if (stream) {
+            for (int i = 0; i < answers.size(); i++) {
+                sse.event(chunk(chat, id, created, opponent.id(), i, null, answers.get(i).finishReason()));
+            }
+            sse.done();
+            return;
+        }
+        ObjectNode out = JSON.createObjectNode();
+        out.put("id", id);
+        out.put("object", chat ? "chat.completion" : "text_completion");
+        out.put("created", created);
+        out.put("model", opponent.id());
+        ArrayNode choices = out.putArray("choices");
+        int completionTokens = 0;
+        for (int i = 0; i < answers.size(); i++) {
+            RequestBatcher.Result a = answers.get(i);
+            completionTokens += a.completionTokens();
+            ObjectNode c = choices.addObject();
+            c.put("index", i);
+            if (chat) {
+                ObjectNode m = c.putObject("message");
+                m.put("role", "assistant");
+                m.put("content", a.text());
+                m.putNull("refusal");
+            } else {
+                c.put("text", a.text());
+            }
+            c.putNull("logprobs");
+            c.put("finish_reason", a.finishReason());
+        }
+        ObjectNode usage = out.putObject("usage");
+        usage.put("prompt_tokens", prompt.length);
+        usage.put("completion_tokens", completionTokens);
+        usage.put("total_tokens", prompt.length + completionTokens);
+        sendJson(ex, 200, out);
+    }
+
+    private static ObjectNode chunk(boolean chat, String id, long created, String model, int index, String delta, String finish) {
+        ObjectNode out = JSON.createObjectNode();
+        out.put("id", id);
+        out.put("object", chat ? "chat.completion.chunk" : "text_completion");
+        out.put("created", created);
+        out.put("model", model);
+        ObjectNode c = out.putArray("choices").addObject();
+        c.put("index", index);
+        if (chat) {
+            ObjectNode d = c.putObject("delta");
+            if (delta != null) {
+                d.put("role", "assistant");
+                d.put("content", delta);
+            }
+        } else {
+            c.put("text", delta == null ? "" : delta);
+        }
+        c.putNull("logprobs");
+        if (finish == null) {
+            c.putNull("finish_reason");
+        } else {
+            c.put("finish_reason", finish);
+        }
+        return out;
+    }
+
+    private static List<ChatMessage> messages(JsonNode req) {
+        JsonNode m = req.get("messages");
+        if (m == null || !m.isArray() || m.isEmpty()) {
+            throw ApiError.invalid("messages", "'messages' must be a non-empty array of {role, content}.");
+        }
+        List<ChatMessage> out = new ArrayList<>();
+        for (JsonNode turn : m) {
+            JsonNode content = turn.get("content");
+            String text;
+            if (content != null && content.isArray()) { // content parts: the text ones, joined
+                StringBuilder sb = new StringBuilder();
+                content.forEach(part -> sb.append(part.path("text").asText("")));
+                text = sb.toString();
+            } else {
+                text = content == null || content.isNull() ? "" : content.asText();
+            }
+            String role = turn.path("role").asText("");
+            if (role.equals("developer")) {
+                role = "system"; // OpenAI's newer name for the system turn
+            }
+            try {
+                out.add(new ChatMessage(role, text));
+            } catch (IllegalArgumentException e) {
+                throw ApiError.invalid("messages", e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    private static String promptText(JsonNode req) {
+        JsonNode p = req.get("prompt");
+        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
+            return p.get(0).asText();
+        }
+        if (p == null || !p.isTextual()) {
+            throw ApiError.invalid("prompt", "'prompt' must be a string (or an array of one string).");
+        }
+        return p.asText();
+    }
+
+    private static List<String> stops(JsonNode req) {
+        JsonNode s = req.get("stop");
+        if (s == null || s.isNull()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        if (s.isTextual()) {
+            out.add(s.asText());
+        } else if (s.isArray()) {
+            s.forEach(x -> out.add(x.asText()));
+        } else {
+            throw ApiError.invalid("stop", "'stop' must be a string or an array of strings.");
+        }
+        if (out.size() > 4 || out.stream().anyMatch(String::isEmpty)) {
+            throw ApiError.invalid("stop", "'stop' takes up to 4 non-empty sequences.");
+        }
+        return out;
+    }
+
+    private static String text(JsonNode req, String field, boolean required) {
+        JsonNode v = req.get(field);
+        if (v == null || !v.isTextual()) {
+            if (required) {
+                throw ApiError.invalid(field, "'" + field + "' is required and must be a string.");
+            }
+            return null;
+        }
+        return v.asText();
+    }
+
+    private static int positive(JsonNode req, String field) {
+        JsonNode v = req.get(field);
+        if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 1) {
+            throw ApiError.invalid(field, "'" + field + "' must be a whole number >= 1, got " + v);
+        }
+        return v.asInt();
+    }
+
+    private static double number(JsonNode req, String field, double otherwise, double min, double max) {
+        JsonNode v = req.get(field);
+        if (v == null || v.isNull()) {
+            return otherwise;
+        }
+        if (!v.isNumber() || v.asDouble() < min || v.asDouble() > max) {
+            throw ApiError.invalid(field, "'" + field + "' must be a number in [" + (min == Double.MIN_VALUE ? "0 (excluded)" : min)
+                    + ", " + max + "], got " + v);
+        }
+        return v.asDouble();
+    }
+
+    private static void sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
+        send(ex, status, "application/json", JSON.writeValueAsString(body));
+    }
+
+    private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    /** A server-sent event stream: one {@code data:} line per chunk, {@code data: [DONE]} at the end. */
+    private static final class Sse {
+        private final OutputStream out;
+
+        Sse(HttpExchange ex) throws IOException {
+            ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+            ex.getResponseHeaders().set("Cache-Control", "no-cache");
+            ex.sendResponseHeaders(200, 0); // chunked
+            this.out = ex.getResponseBody();
+        }
+
+        synchronized void event(JsonNode chunk) {
+            write("data: " + chunk + "\n\n");
+        }
+
+        void done() {
+            write("data: [DONE]\n\n");
+        }
+
+        private boolean gone;
+
+        /** Never throws: it runs on the model's thread, and a client that went away must not fail its batch. */
+        private synchronized void write(String s) {
+            if (gone) {
+                return;
+            }
+            try {
+                out.write(s.getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            } catch (IOException e) {
+                gone = true;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        http.stop(1);
+        threads.shutdownNow();
+    }
+}

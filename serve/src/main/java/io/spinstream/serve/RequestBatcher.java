@@ -1,0 +1,182 @@
+package io.spinstream.serve;
+
+import ai.djl.ndarray.NDManager;
+import io.spinstream.model.Generator;
+import io.spinstream.model.Sampling;
+import io.spinstream.runtime.opponent.Opponent;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+/**
+ * The one thread that runs the model: it takes every request waiting (from any client), groups them by
+ * sampling settings and answers each group as one batch (continuous batching beyond {@code rows}). A new
+ * model is taken between batches, so a request in flight ends on the model it started with.
+ */
+public final class RequestBatcher implements AutoCloseable {
+
+    /** One answer to produce (a request with n = 3 is three jobs). */
+    public record Job(int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
+                      TokenSink sink, CompletableFuture<Result> done) {
+    }
+
+    /** Text as it becomes final (what a stream sends), in order. */
+    @FunctionalInterface
+    public interface TokenSink {
+        void text(String delta);
+
+        TokenSink NONE = delta -> {
+        };
+    }
+
+    /** @param finishReason "stop" (EOS or a stop sequence) or "length" */
+    public record Result(String text, int completionTokens, String finishReason) {
+    }
+
+    private final BlockingQueue<Job> queue = new LinkedBlockingQueue<>();
+    private final Supplier<Opponent> model;
+    private final NDManager manager;
+    private final int rows;
+    private final Thread worker;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile boolean running = true;
+
+    /** @param model the model to answer with, asked before every batch (a swap takes effect between batches) */
+    public RequestBatcher(Supplier<Opponent> model, NDManager manager, int rows) {
+        this.model = model;
+        this.manager = manager;
+        this.rows = rows;
+        this.worker = new Thread(this::loop, "serve-batcher");
+        worker.setDaemon(true);
+        worker.start();
+    }
+
+    public void submit(Job job) {
+        if (!running) {
+            throw new IllegalStateException("the server is stopping");
+        }
+        queue.add(job);
+    }
+
+    private void loop() {
+        while (running) {
+            List<Job> jobs = new ArrayList<>();
+            try {
+                Job first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                jobs.add(first);
+                queue.drainTo(jobs, 4 * rows - 1);
+                Opponent opponent = model.get();
+                Map<String, List<Job>> groups = new LinkedHashMap<>();
+                for (Job j : jobs) {
+                    groups.computeIfAbsent(j.temperature() + "/" + j.topP() + "/" + j.maxTokens(), k -> new ArrayList<>()).add(j);
+                }
+                for (List<Job> group : groups.values()) {
+                    answer(opponent, group);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException | Error e) {
+                failure.compareAndSet(null, e);
+                jobs.forEach(j -> j.done().completeExceptionally(e));
+            }
+        }
+    }
+
+    private void answer(Opponent opponent, List<Job> group) {
+        Job head = group.get(0);
+        Sampling sampling = new Sampling(head.temperature(), head.topP(), head.maxTokens(), 0L);
+        List<int[]> prompts = group.stream().map(Job::prompt).toList();
+        long[] seeds = group.stream().mapToLong(Job::seed).toArray();
+        List<TextStream> streams = group.stream().map(j -> new TextStream(opponent, j)).toList();
+        List<Generator.Answer> answers = new Generator(opponent.checkpoint().model()).answer(manager, prompts, sampling, seeds, rows,
+                (prompt, token) -> streams.get(prompt).add(token));
+        for (int i = 0; i < group.size(); i++) {
+            TextStream s = streams.get(i);
+            Generator.Answer a = answers.get(i);
+            boolean length = !s.stopped && a.tokens().length >= group.get(i).maxTokens();
+            group.get(i).done().complete(new Result(s.finish(), a.tokens().length, length ? "length" : "stop"));
+        }
+    }
+
+    /**
+     * One answer's text as its tokens come: held back while its end could still be the start of a stop
+     * sequence or of a character whose bytes have not all come, cut at the first stop sequence.
+     */
+    private static final class TextStream {
+        private final Opponent opponent;
+        private final Job job;
+        private final List<Integer> tokens = new ArrayList<>();
+        private final int holdBack;
+        private int sent;
+        private String text = "";
+        boolean stopped;
+
+        TextStream(Opponent opponent, Job job) {
+            this.opponent = opponent;
+            this.job = job;
+            this.holdBack = job.stop().stream().mapToInt(String::length).max().orElse(1) - 1;
+        }
+
+        /** False once a stop sequence has appeared: the answer ends there. */
+        boolean add(int token) {
+            tokens.add(token);
+            text = opponent.tokenizer().decode(tokens.stream().mapToInt(Integer::intValue).toArray());
+            for (String stop : job.stop()) {
+                int at = text.indexOf(stop);
+                if (at >= 0) {
+                    text = text.substring(0, at);
+                    stopped = true;
+                }
+            }
+            if (stopped) {
+                return false;
+            }
+            int safe = text.length() - holdBack;
+            while (safe > sent && text.charAt(safe - 1) == '\uFFFD') {
+                safe--; // bytes of a character still to come decode as U+FFFD for now
+            }
+            if (safe > sent) {
+                job.sink().text(text.substring(sent, safe));
+                sent = safe;
+            }
+            return true;
+        }
+
+        String finish() {
+            if (text.length() > sent) {
+                job.sink().text(text.substring(sent));
+                sent = text.length();
+            }
+            return text;
+        }
+    }
+
+    /** Why the model thread failed, or null. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        worker.interrupt();
+        try {
+            worker.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        queue.forEach(j -> j.done().completeExceptionally(new IllegalStateException("the server stopped")));
+    }
+}

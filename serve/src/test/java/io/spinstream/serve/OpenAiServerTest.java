@@ -1,0 +1,203 @@
+package io.spinstream.serve;
+
+import ai.djl.ndarray.NDManager;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.NotFoundException;
+import com.openai.errors.UnauthorizedException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.model.Generator;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
+import io.spinstream.model.tokenizer.ByteLevelBpe;
+import io.spinstream.model.tokenizer.ChatMessage;
+import io.spinstream.model.tokenizer.PromptTemplate;
+import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.testing.SpinFixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@code spin serve}'s endpoint, with the official OpenAI Java SDK as its client, over a tiny checkpoint. */
+class OpenAiServerTest {
+    @TempDir
+    static Path dir;
+    static NDManager manager;
+    static ModelSlot slot;
+    static RequestBatcher batcher;
+    static OpenAiServer server;
+    static OpenAIClient client;
+    static String id;
+
+    @BeforeAll
+    static void serve() throws Exception {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        CheckpointMetadata base;
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 3)) {
+            // Larger weights than the init, so that answers are not uniform noise and greedy decoding has a clear choice.
+            model.parameters().forEach((name, p) -> {
+                if (name.endsWith("proj.weight") || name.endsWith("embed_tokens.weight")) {
+                    p.muli(20);
+                }
+            });
+            base = store.save(model, tokenizer, CheckpointMetadata.of("served", null, 0, 0, null, null));
+        }
+        id = base.id();
+        manager = NDManager.newBaseManager();
+        slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(id)), manager, PromptTemplate.CHAT,
+                CheckpointLocation.ANYWHERE));
+        batcher = new RequestBatcher(slot::refresh, manager, 8);
+        server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of("my-run"), "sk-test",
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC());
+        client = client("sk-test");
+    }
+
+    static OpenAIClient client(String key) {
+        return OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey(key).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        batcher.close();
+        slot.close();
+        manager.close();
+    }
+
+    /** What the model answers in-process, greedily, to {@code prompt} (its tokens) — independent of the server. */
+    static String greedy(int[] prompt, int maxTokens) {
+        Generator.Answer a = new Generator(slot.get().checkpoint().model())
+                .answer(manager, List.of(prompt), Sampling.greedy(maxTokens), new long[]{0}).get(0);
+        return slot.get().tokenizer().decode(a.tokens());
+    }
+
+    static ChatCompletionCreateParams chat(String text, int maxTokens) {
+        return ChatCompletionCreateParams.builder().model(id).addUserMessage(text).maxCompletionTokens(maxTokens).temperature(0.0).build();
+    }
+
+    @Test
+    void modelsListTheCheckpointAndItsAlias() {
+        assertThat(client.models().list().data()).extracting(m -> m.id()).containsExactly(id, "my-run");
+    }
+
+    @Test
+    void aChatCompletionIsTheModelsOwnAnswerUnderItsChatTemplate() {
+        ChatCompletion c = client.chat().completions().create(chat("12+30=", 6));
+        int[] prompt = slot.get().tokenizer().encodePrompt(List.of(ChatMessage.user("12+30=")));
+        String expected = greedy(prompt, 6);
+        assertThat(c.choices()).hasSize(1);
+        assertThat(c.choices().get(0).message().content()).contains(expected);
+        assertThat(c.model()).isEqualTo(id);
+        assertThat(c.usage().orElseThrow().promptTokens()).isEqualTo(prompt.length);
+        assertThat(c.usage().orElseThrow().completionTokens()).isBetween(1L, 6L);
+        assertThat(c.choices().get(0).finishReason().asString()).isIn("stop", "length");
+    }
+
+    @Test
+    void aStreamedChatSendsTheSameTextInPiecesThenTheFinishReason() {
+        ChatCompletion whole = client.chat().completions().create(chat("7+8=", 12));
+        StringBuilder streamed = new StringBuilder();
+        List<String> finish = new ArrayList<>();
+        int chunks = 0;
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(chat("7+8=", 12))) {
+            for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) s.stream()::iterator) {
+                chunks++;
+                chunk.choices().forEach(ch -> {
+                    ch.delta().content().ifPresent(streamed::append);
+                    ch.finishReason().ifPresent(f -> finish.add(f.asString()));
+                });
+            }
+        }
+        assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElse(""));
+        assertThat(chunks).as("text chunks and the closing one").isGreaterThan(1);
+        assertThat(finish).containsExactly(whole.choices().get(0).finishReason().asString());
+    }
+
+    @Test
+    void completionsTakeNSeedAndStop() {
+        CompletionCreateParams params = CompletionCreateParams.builder().model("my-run").prompt("3+4=").maxTokens(8).n(3)
+                .temperature(1.0).seed(42).build();
+        Completion first = client.completions().create(params);
+        Completion again = client.completions().create(params);
+        assertThat(first.choices()).hasSize(3);
+        assertThat(first.choices()).extracting(c -> c.text()).isEqualTo(again.choices().stream().map(c -> c.text()).toList());
+        assertThat(first.choices().stream().map(c -> c.text()).distinct().count()).as("each choice its own seed").isGreaterThan(1);
+
+        int[] prompt = slot.get().tokenizer().encode("3+4=");
+        String greedy = greedy(prompt, 8);
+        assertThat(greedy).hasSizeGreaterThan(2);
+        String stop = greedy.substring(1, 2);
+        Completion cut = client.completions().create(CompletionCreateParams.builder().model(id).prompt("3+4=").maxTokens(8)
+                .temperature(0.0).stop(stop).build());
+        assertThat(cut.choices().get(0).text()).isEqualTo(greedy.substring(0, greedy.indexOf(stop)));
+        assertThat(cut.choices().get(0).finishReason().asString()).isEqualTo("stop");
+    }
+
+    @Test
+    void requestsFromSeveralClientsAreAnsweredTogetherAndAsAlone() throws Exception {
+        List<String> prompts = List.of("1+1=", "22+3=", "9+9=", "40+2=", "5+55=", "6+0=");
+        List<String> alone = prompts.stream().map(p -> client.chat().completions().create(chat(p, 6)).choices().get(0).message()
+                .content().orElse("")).toList();
+        ExecutorService pool = Executors.newFixedThreadPool(prompts.size());
+        try {
+            List<Future<String>> together = new ArrayList<>();
+            for (String p : prompts) {
+                together.add(pool.submit(() -> client.chat().completions().create(chat(p, 6)).choices().get(0).message().content().orElse("")));
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                assertThat(together.get(i).get()).as(prompts.get(i)).isEqualTo(alone.get(i));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void errorsComeInOpenAisShapeWithItsStatuses() throws Exception {
+        assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder().model("gpt-4o")
+                .addUserMessage("hi").build()))
+                .isInstanceOfSatisfying(NotFoundException.class, e -> assertThat(e.code()).contains("model_not_found"));
+        assertThatThrownBy(() -> client("wrong").models().list())
+                .isInstanceOfSatisfying(UnauthorizedException.class, e -> assertThat(e.code()).contains("invalid_api_key"));
+        assertThatThrownBy(() -> client.completions().create(CompletionCreateParams.builder().model(id).prompt("x".repeat(200))
+                .maxTokens(4).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.code()).contains("context_length_exceeded"));
+
+        HttpResponse<String> bad = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+                .header("Authorization", "Bearer sk-test").POST(HttpRequest.BodyPublishers.ofString("{not json")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).contains("\"type\":\"invalid_request_error\"").contains("could not parse the JSON body");
+    }
+}
