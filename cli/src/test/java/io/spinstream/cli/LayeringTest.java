@@ -34,7 +34,7 @@ class LayeringTest {
     void everyModuleIsImported() {
         // A rule over an empty import would pass: check that each layer's classes are there.
         for (String pkg : List.of("io.spinstream.model", "io.spinstream.trainer.round", "io.spinstream.generator",
-                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime")) {
+                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime", "io.spinstream.serve")) {
             assertThat(classes.stream().anyMatch(c -> c.getPackageName().startsWith(pkg))).as(pkg).isTrue();
         }
     }
@@ -57,7 +57,7 @@ class LayeringTest {
                     .check(classes);
         }
         noClasses().that().resideInAnyPackage("io.spinstream.model..", "io.spinstream.schemas..", "io.spinstream.runtime..",
-                        "io.spinstream.devstack..")
+                        "io.spinstream.devstack..", "io.spinstream.serve..")
                 .should().dependOnClassesThat().resideInAnyPackage(SERVICES.stream().map(s -> s + "..").toArray(String[]::new))
                 .check(classes);
     }

@@ -369,12 +369,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(bytes);
-        }
+        io.spinstream.runtime.health.MetricsServer.reply(ex, status, body, type);
     }
 
     /** A server-sent event stream: one {@code data:} line per chunk, {@code data: [DONE]} at the end. */

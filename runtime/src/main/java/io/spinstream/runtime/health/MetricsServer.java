@@ -66,7 +66,8 @@ public final class MetricsServer implements AutoCloseable {
         reply(ex, ok ? 200 : 503, ok ? "UP\n" : "DOWN\n", "text/plain");
     }
 
-    private static void reply(HttpExchange ex, int status, String body, String type) throws IOException {
+    /** Sends {@code body} as the whole response (what every small HTTP endpoint of the project answers with). */
+    public static void reply(HttpExchange ex, int status, String body, String type) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", type);
         ex.sendResponseHeaders(status, bytes.length);
