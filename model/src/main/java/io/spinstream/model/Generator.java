@@ -77,12 +77,16 @@ public final class Generator {
         return answer(parent, prompts, sampling, rowSeeds, slots, TokenListener.NONE);
     }
 
-    /** Sees each answer token as it is chosen (EOS not included); false ends that answer there (a stop sequence). */
+    /**
+     * Sees each answer token as it is chosen (EOS not included), with the log-softmax it was drawn from
+     * ({@code logProbs}, the model's own distribution; read it, do not keep it); false ends that answer there
+     * (a stop sequence).
+     */
     @FunctionalInterface
     public interface TokenListener {
-        boolean onToken(int prompt, int token);
+        boolean onToken(int prompt, int token, float[] logProbs);
 
-        TokenListener NONE = (prompt, token) -> true;
+        TokenListener NONE = (prompt, token, logProbs) -> true;
     }
 
     /** As {@link #answer(NDManager, List, Sampling, long[], int)}, telling {@code listener} every token as it comes. */
@@ -220,7 +224,7 @@ public final class Generator {
                                 finish(b);
                             } else {
                                 out.get(b).add(token);
-                                if (!listener.onToken(serves[b], token)) {
+                                if (!listener.onToken(serves[b], token, logProbs[b])) {
                                     finish(b); // stopped by its caller: no EOS follows, its log-prob ends here
                                 } else if (out.get(b).size() == budget[b]) {
                                     if (scoreEos && eos >= 0) {

@@ -169,7 +169,9 @@ public final class OpenAiServer implements AutoCloseable {
         }
         int[] prompt = chat ? opponent.tokenizer().encodePrompt(messages(req)) : opponent.tokenizer().encode(promptText(req));
         int context = opponent.checkpoint().model().config().maxPositions();
-        int maxTokens = req.has("max_completion_tokens") ? positive(req, "max_completion_tokens")
+        boolean scoreOnly = !chat && req.path("echo").asBoolean(false) && req.path("max_tokens").isIntegralNumber()
+                && req.get("max_tokens").asInt() == 0; // echo with max_tokens 0: the prompt's log-probs alone
+        int maxTokens = scoreOnly ? 0 : req.has("max_completion_tokens") ? positive(req, "max_completion_tokens")
                 : req.has("max_tokens") ? positive(req, "max_tokens") : (chat ? context - prompt.length : 16);
         if (prompt.length + maxTokens > context || prompt.length < 1) {
             throw new ApiError(400, "invalid_request_error", "context_length_exceeded", "messages",
@@ -183,6 +185,16 @@ public final class OpenAiServer implements AutoCloseable {
         long seed = req.has("seed") && req.get("seed").canConvertToLong() ? req.get("seed").asLong() : seeds.nextLong();
         List<String> stop = stops(req);
         boolean stream = req.path("stream").asBoolean(false);
+        // Completions: logprobs = k (0..20) and echo; chat: logprobs = true with top_logprobs = k.
+        int topLogprobs = -1;
+        if (chat && req.path("logprobs").asBoolean(false)) {
+            topLogprobs = req.has("top_logprobs") ? count(req, "top_logprobs", 20) : 0;
+        } else if (chat && req.has("top_logprobs") && !req.get("top_logprobs").isNull()) {
+            throw ApiError.invalid("top_logprobs", "'top_logprobs' needs 'logprobs' set to true.");
+        } else if (!chat && req.has("logprobs") && !req.get("logprobs").isNull()) {
+            topLogprobs = count(req, "logprobs", 20);
+        }
+        boolean echo = !chat && req.path("echo").asBoolean(false);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = clock.instant().getEpochSecond();
         metrics.counter("spin.serve.requests", "endpoint", chat ? "chat" : "completions").increment();
@@ -195,7 +207,7 @@ public final class OpenAiServer implements AutoCloseable {
                     : delta -> sse.event(chunk(chat, id, created, opponent.id(), index, delta, null));
             CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
             // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
-            batcher.submit(new RequestBatcher.Job(prompt, temperature, topP, maxTokens, seed + i, stop, sink, done));
+            batcher.submit(new RequestBatcher.Job(prompt, temperature, topP, maxTokens, seed + i, stop, topLogprobs, echo, sink, done));
             results.add(done);
         }
         List<RequestBatcher.Result> answers = new ArrayList<>();
@@ -236,9 +248,15 @@ public final class OpenAiServer implements AutoCloseable {
                 m.put("content", a.text());
                 m.putNull("refusal");
             } else {
-                c.put("text", a.text());
+                c.put("text", echo ? promptText(req) + a.text() : a.text());
             }
-            c.putNull("logprobs");
+            if (topLogprobs < 0) {
+                c.putNull("logprobs");
+            } else if (chat) {
+                c.set("logprobs", chatLogprobs(opponent, a));
+            } else {
+                c.set("logprobs", completionLogprobs(opponent, echo ? prompt : new int[0], a));
+            }
             c.put("finish_reason", a.finishReason());
         }
         ObjectNode usage = out.putObject("usage");
@@ -246,6 +264,70 @@ public final class OpenAiServer implements AutoCloseable {
         usage.put("completion_tokens", completionTokens);
         usage.put("total_tokens", prompt.length + completionTokens);
         sendJson(ex, 200, out);
+    }
+
+    private static String piece(Opponent opponent, int token) {
+        return opponent.tokenizer().decode(new int[]{token});
+    }
+
+    /** Chat's shape: {@code content} with each token, its log-prob, its bytes and its top alternatives. */
+    private static ObjectNode chatLogprobs(Opponent opponent, RequestBatcher.Result a) {
+        ObjectNode out = JSON.createObjectNode();
+        ArrayNode content = out.putArray("content");
+        for (RequestBatcher.TokenLogProb t : a.tokens()) {
+            ObjectNode e = content.addObject();
+            tokenEntry(e, piece(opponent, t.token()), t.logprob());
+            ArrayNode top = e.putArray("top_logprobs");
+            t.top().forEach(alt -> tokenEntry(top.addObject(), piece(opponent, alt.token()), alt.logprob()));
+        }
+        out.putNull("refusal");
+        return out;
+    }
+
+    private static void tokenEntry(ObjectNode e, String token, double logprob) {
+        e.put("token", token);
+        e.put("logprob", logprob);
+        ArrayNode bytes = e.putArray("bytes");
+        for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
+            bytes.add(b & 0xff);
+        }
+    }
+
+    /**
+     * The completions API's shape: parallel lists of tokens, their log-probs, the top alternatives and text
+     * offsets; with echo the prompt's tokens come first (the very first without a log-prob: null).
+     */
+    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, RequestBatcher.Result a) {
+        ObjectNode out = JSON.createObjectNode();
+        ArrayNode tokens = out.putArray("tokens");
+        ArrayNode logprobs = out.putArray("token_logprobs");
+        ArrayNode tops = out.putArray("top_logprobs");
+        ArrayNode offsets = out.putArray("text_offset");
+        int offset = 0;
+        for (int i = 0; i < echoed.length; i++) {
+            String piece = piece(opponent, echoed[i]);
+            tokens.add(piece);
+            double lp = a.promptLogprobs()[i];
+            if (Double.isNaN(lp)) {
+                logprobs.addNull();
+                tops.addNull();
+            } else {
+                logprobs.add(lp);
+                tops.addObject().put(piece, lp);
+            }
+            offsets.add(offset);
+            offset += piece.length();
+        }
+        for (RequestBatcher.TokenLogProb t : a.tokens()) {
+            String piece = piece(opponent, t.token());
+            tokens.add(piece);
+            logprobs.add(t.logprob());
+            ObjectNode top = tops.addObject();
+            t.top().forEach(alt -> top.put(piece(opponent, alt.token()), alt.logprob()));
+            offsets.add(offset);
+            offset += piece.length();
+        }
+        return out;
     }
 
     private static ObjectNode chunk(boolean chat, String id, long created, String model, int index, String delta, String finish) {
@@ -342,6 +424,14 @@ public final class OpenAiServer implements AutoCloseable {
             return null;
         }
         return v.asText();
+    }
+
+    private static int count(JsonNode req, String field, int max) {
+        JsonNode v = req.get(field);
+        if (!v.isIntegralNumber() || v.asInt() < 0 || v.asInt() > max) {
+            throw ApiError.invalid(field, "'" + field + "' must be a whole number in [0, " + max + "], got " + v);
+        }
+        return v.asInt();
     }
 
     private static int positive(JsonNode req, String field) {

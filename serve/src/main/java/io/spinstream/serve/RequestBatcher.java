@@ -23,9 +23,25 @@ import java.util.function.Supplier;
  */
 public final class RequestBatcher implements AutoCloseable {
 
-    /** One answer to produce (a request with n = 3 is three jobs). */
+    /**
+     * One answer to produce (a request with n = 3 is three jobs).
+     *
+     * @param topLogprobs -1: no log-probs; k >= 0: each answer token's log-prob and the k likeliest tokens there
+     * @param echo        also the prompt tokens' log-probs (teacher-forced; what a scorer asks for)
+     */
     public record Job(int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
-                      TokenSink sink, CompletableFuture<Result> done) {
+                      int topLogprobs, boolean echo, TokenSink sink, CompletableFuture<Result> done) {
+        public Job(int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop, TokenSink sink,
+                   CompletableFuture<Result> done) {
+            this(prompt, temperature, topP, maxTokens, seed, stop, -1, false, sink, done);
+        }
+    }
+
+    /** A token with its log-prob under the model and the likeliest alternatives there (id, log-prob), best first. */
+    public record TokenLogProb(int token, double logprob, List<Alternative> top) {
+    }
+
+    public record Alternative(int token, double logprob) {
     }
 
     /** Text as it becomes final (what a stream sends), in order. */
@@ -37,8 +53,14 @@ public final class RequestBatcher implements AutoCloseable {
         };
     }
 
-    /** @param finishReason "stop" (EOS or a stop sequence) or "length" */
-    public record Result(String text, int completionTokens, String finishReason) {
+    /**
+     * @param finishReason "stop" (EOS or a stop sequence) or "length"
+     * @param tokens       the answer's tokens with their log-probs (those of its text), or empty when not asked
+     * @param promptLogprobs with {@code echo}: log p of each prompt token after the ones before it (the first has
+     *                     none: NaN), else null
+     */
+    public record Result(String text, int completionTokens, String finishReason, List<TokenLogProb> tokens,
+                         double[] promptLogprobs) {
     }
 
     private final BlockingQueue<Job> queue = new LinkedBlockingQueue<>();
@@ -96,18 +118,45 @@ public final class RequestBatcher implements AutoCloseable {
 
     private void answer(Opponent opponent, List<Job> group) {
         Job head = group.get(0);
+        if (head.maxTokens() == 0) { // nothing to generate: the prompts' log-probs alone
+            group.forEach(j -> j.done().complete(new Result("", 0, "length", List.of(),
+                    j.echo() ? promptLogprobs(opponent, j.prompt()) : null)));
+            return;
+        }
         Sampling sampling = new Sampling(head.temperature(), head.topP(), head.maxTokens(), 0L);
         List<int[]> prompts = group.stream().map(Job::prompt).toList();
         long[] seeds = group.stream().mapToLong(Job::seed).toArray();
         List<TextStream> streams = group.stream().map(j -> new TextStream(opponent, j)).toList();
         List<Generator.Answer> answers = new Generator(opponent.checkpoint().model()).answer(manager, prompts, sampling, seeds, rows,
-                (prompt, token) -> streams.get(prompt).add(token));
+                (prompt, token, logProbs) -> streams.get(prompt).add(token, logProbs));
         for (int i = 0; i < group.size(); i++) {
             TextStream s = streams.get(i);
+            Job job = group.get(i);
             Generator.Answer a = answers.get(i);
-            boolean length = !s.stopped && a.tokens().length >= group.get(i).maxTokens();
-            group.get(i).done().complete(new Result(s.finish(), a.tokens().length, length ? "length" : "stop"));
+            boolean length = !s.stopped && a.tokens().length >= job.maxTokens();
+            double[] echoed = job.echo() ? promptLogprobs(opponent, job.prompt()) : null;
+            job.done().complete(new Result(s.finish(), s.kept(), length ? "length" : "stop", s.logprobs(), echoed));
         }
+    }
+
+    /** log p of each prompt token given the ones before it (the first: NaN), teacher-forced. */
+    private double[] promptLogprobs(Opponent opponent, int[] prompt) {
+        double[] out = new double[prompt.length];
+        out[0] = Double.NaN;
+        if (prompt.length < 2) {
+            return out;
+        }
+        try (NDManager scope = manager.newSubManager(); var ignored = io.spinstream.model.NoGrad.enter()) {
+            // The whole prompt as the "response" to its first token: targets are tokens 1.. of the prompt.
+            io.spinstream.model.TokenBatch batch = io.spinstream.model.TokenBatch.of(List.of(new io.spinstream.model.TokenBatch.Example(
+                    new int[]{prompt[0]}, java.util.Arrays.copyOfRange(prompt, 1, prompt.length))),
+                    opponent.checkpoint().model().config().padTokenId());
+            float[] lp = io.spinstream.model.LogProbs.tokenLogProbs(opponent.checkpoint().model(), scope, batch).toFloatArray();
+            for (int t = 1; t < prompt.length; t++) {
+                out[t] = lp[t - 1];
+            }
+        }
+        return out;
     }
 
     /**
@@ -118,6 +167,7 @@ public final class RequestBatcher implements AutoCloseable {
         private final Opponent opponent;
         private final Job job;
         private final List<Integer> tokens = new ArrayList<>();
+        private final List<TokenLogProb> logprobs = new ArrayList<>();
         private final int holdBack;
         private int sent;
         private String text = "";
@@ -130,8 +180,11 @@ public final class RequestBatcher implements AutoCloseable {
         }
 
         /** False once a stop sequence has appeared: the answer ends there. */
-        boolean add(int token) {
+        boolean add(int token, float[] logProbs) {
             tokens.add(token);
+            if (job.topLogprobs() >= 0) {
+                logprobs.add(new TokenLogProb(token, logProbs[token], top(logProbs, job.topLogprobs())));
+            }
             text = opponent.tokenizer().decode(tokens.stream().mapToInt(Integer::intValue).toArray());
             for (String stop : job.stop()) {
                 int at = text.indexOf(stop);
@@ -141,6 +194,11 @@ public final class RequestBatcher implements AutoCloseable {
                 }
             }
             if (stopped) {
+                // The token that completed the stop sequence is not part of the answer's text.
+                tokens.remove(tokens.size() - 1);
+                if (!logprobs.isEmpty()) {
+                    logprobs.remove(logprobs.size() - 1);
+                }
                 return false;
             }
             int safe = text.length() - holdBack;
@@ -152,6 +210,32 @@ public final class RequestBatcher implements AutoCloseable {
                 sent = safe;
             }
             return true;
+        }
+
+        int kept() {
+            return tokens.size();
+        }
+
+        List<TokenLogProb> logprobs() {
+            return List.copyOf(logprobs);
+        }
+
+        private static List<Alternative> top(float[] logProbs, int k) {
+            List<Alternative> best = new ArrayList<>();
+            for (int t = 0; t < logProbs.length && k > 0; t++) {
+                if (best.size() < k || logProbs[t] > best.get(best.size() - 1).logprob()) {
+                    Alternative a = new Alternative(t, logProbs[t]);
+                    int at = 0;
+                    while (at < best.size() && best.get(at).logprob() >= a.logprob()) {
+                        at++;
+                    }
+                    best.add(at, a);
+                    if (best.size() > k) {
+                        best.remove(best.size() - 1);
+                    }
+                }
+            }
+            return best;
         }
 
         String finish() {

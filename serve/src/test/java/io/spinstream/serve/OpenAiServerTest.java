@@ -164,6 +164,56 @@ class OpenAiServerTest {
     }
 
     @Test
+    void logProbsAreTheModelsOwnForEveryTokenWithTheLikeliestAlternatives() throws Exception {
+        int[] prompt = slot.get().tokenizer().encode("3+4=");
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(id).prompt("3+4=").maxTokens(6)
+                .temperature(0.0).logprobs(3).build());
+        var lp = c.choices().get(0).logprobs().orElseThrow();
+        List<Double> tokenLogprobs = lp.tokenLogprobs().orElseThrow();
+        long made = c.usage().orElseThrow().completionTokens();
+        assertThat(tokenLogprobs).hasSize((int) made);
+        // A map from token text: byte-level tokens that are not UTF-8 alone all read U+FFFD and share one entry.
+        assertThat(lp.topLogprobs().orElseThrow()).allSatisfy(top -> assertThat(top._additionalProperties()).hasSizeBetween(1, 3));
+        // Independently: the answer's tokens scored teacher-forced after the prompt (no EOS: the sum of its tokens).
+        Generator.Answer greedy = new Generator(slot.get().checkpoint().model())
+                .answer(manager, List.of(prompt), Sampling.greedy(6), new long[]{0}).get(0);
+        int[] answer = java.util.Arrays.copyOf(greedy.tokens(), (int) made);
+        double scored = io.spinstream.model.LogProbs.sums(slot.get().checkpoint().model(), manager,
+                io.spinstream.model.TokenBatch.of(List.of(new io.spinstream.model.TokenBatch.Example(prompt, answer)), 0))[0];
+        assertThat(tokenLogprobs.stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(scored, org.assertj.core.api.Assertions.within(1e-3));
+
+        ChatCompletion chat = client.chat().completions().create(ChatCompletionCreateParams.builder().model(id).addUserMessage("3+4=")
+                .maxCompletionTokens(5).temperature(0.0).logprobs(true).topLogprobs(2).build());
+        var content = chat.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertThat(content).hasSize((int) chat.usage().orElseThrow().completionTokens());
+        assertThat(content).allSatisfy(t -> {
+            assertThat(t.topLogprobs()).hasSize(2);
+            assertThat(t.logprob()).as("greedy: the likeliest").isCloseTo(t.topLogprobs().get(0).logprob(),
+                    org.assertj.core.api.Assertions.within(1e-6));
+        });
+
+        // echo with max_tokens 0 scores the prompt: each token after the first, given the ones before it.
+        HttpResponse<String> echo = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/v1/completions")).header("Authorization", "Bearer sk-test")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + id + "\",\"prompt\":\"3+4=\",\"max_tokens\":0,"
+                        + "\"echo\":true,\"logprobs\":0}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(echo.statusCode()).as(echo.body()).isEqualTo(200);
+        var choice = new com.fasterxml.jackson.databind.ObjectMapper().readTree(echo.body()).path("choices").get(0);
+        assertThat(choice.path("text").asText()).isEqualTo("3+4=");
+        var echoed = choice.path("logprobs").path("token_logprobs");
+        assertThat(echoed).hasSize(prompt.length);
+        assertThat(echoed.get(0).isNull()).isTrue();
+        double promptSum = 0;
+        for (int i = 1; i < prompt.length; i++) {
+            promptSum += echoed.get(i).asDouble();
+        }
+        double promptScored = io.spinstream.model.LogProbs.sums(slot.get().checkpoint().model(), manager, io.spinstream.model.TokenBatch.of(
+                List.of(new io.spinstream.model.TokenBatch.Example(new int[]{prompt[0]}, java.util.Arrays.copyOfRange(prompt, 1, prompt.length))),
+                0))[0];
+        assertThat(promptSum).isCloseTo(promptScored, org.assertj.core.api.Assertions.within(1e-3));
+    }
+
+    @Test
     void requestsFromSeveralClientsAreAnsweredTogetherAndAsAlone() throws Exception {
         List<String> prompts = List.of("1+1=", "22+3=", "9+9=", "40+2=", "5+55=", "6+0=");
         List<String> alone = prompts.stream().map(p -> client.chat().completions().create(chat(p, 6)).choices().get(0).message()
