@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class,
+        subcommands = {BenchCommand.Serve.class, BenchCommand.Model.class, BenchCommand.AblationBench.class, BenchCommand.Gate.class, BenchCommand.Scale.class,
                 BenchCommand.Coreset.class, BenchCommand.Generator.class})
 public final class BenchCommand implements Runnable {
 
@@ -126,6 +126,43 @@ public final class BenchCommand implements Runnable {
             java.util.List<io.spinstream.cli.bench.GeneratorBench.Result> results = io.spinstream.cli.bench.GeneratorBench.runAll(configs,
                     prompts, set, demo.benchDir("generator"), plot, System.out);
             System.out.println(results.get(1).lastLine());
+            return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = {"spin serve's chat endpoint on loopback with the demo base, asked by a bounded number of concurrent",
+                    "clients, against the in-process generator on the same prompts with as many rows: generated tokens/s and",
+                    "the requests' latency percentiles. Last line: serve_tok_s=X inproc_tok_s=Y ratio=Z p50_ms=A p95_ms=B"})
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--clients", defaultValue = "8", description = "Concurrent clients (default: ${DEFAULT-VALUE}).")
+        int clients;
+
+        @Option(names = "--requests", defaultValue = "400", description = "Requests in all (default: ${DEFAULT-VALUE}).")
+        int requests;
+
+        @Option(names = "--plot", defaultValue = "target/bench/serve.png", description = "PNG of the results (default: ${DEFAULT-VALUE}).")
+        Path plot;
+
+        @picocli.CommandLine.Mixin
+        DemoOptions demo;
+
+        @Override
+        public Integer call() throws Exception {
+            if (clients < 1 || requests < 1) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--clients and --requests: expected >= 1");
+            }
+            io.spinstream.demo.DemoSetup setup = demo.setup();
+            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            java.util.List<String> prompts = setup.prompts().stream().limit(requests).map(io.spinstream.schemas.Prompt::getPrompt).toList();
+            var promotion = io.spinstream.runtime.opponent.Opponent.initial("bench", base.metadata(), base.directory());
+            System.out.printf("%d requests, %d clients, the demo base (%s)...%n", prompts.size(), clients, setup.model().describe());
+            io.spinstream.cli.bench.ServeBench.Result r = io.spinstream.cli.bench.ServeBench.run(promotion,
+                    io.spinstream.runtime.opponent.CheckpointLocation.ANYWHERE, prompts, clients, setup.task().maxAnswerTokens(), System.out);
+            io.spinstream.cli.bench.ServeBench.print(r, System.out);
+            io.spinstream.cli.bench.ServeBench.plot(r, plot);
+            System.out.println("plot: " + plot.toAbsolutePath());
+            System.out.println(r.lastLine());
             return 0;
         }
     }

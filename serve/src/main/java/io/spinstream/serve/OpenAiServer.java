@@ -34,6 +34,14 @@ import java.util.function.Supplier;
 public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    static {
+        // Without TCP_NODELAY a small response waits for the client's delayed ACK (Nagle): ~40 ms a request on
+        // loopback. The JDK server reads this once, when its first server is made.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     /** A request refused: OpenAI's error object, with the status to send it with. */
     static final class ApiError extends RuntimeException {
         final int status;

@@ -63,6 +63,8 @@ public final class RequestBatcher implements AutoCloseable {
                          double[] promptLogprobs) {
     }
 
+    /** How long the first request of a batch waits for others to join it. */
+    static final long LINGER_NANOS = 5_000_000L;
     private final BlockingQueue<Job> queue = new LinkedBlockingQueue<>();
     private final Supplier<Opponent> model;
     private final NDManager manager;
@@ -97,7 +99,16 @@ public final class RequestBatcher implements AutoCloseable {
                     continue;
                 }
                 jobs.add(first);
-                queue.drainTo(jobs, 4 * rows - 1);
+                // A moment for the other clients' requests (each sends its next one as its answer comes back):
+                // a batch of one row at a time would leave the model's batching unused.
+                long until = System.nanoTime() + LINGER_NANOS;
+                while (jobs.size() < rows && System.nanoTime() < until) {
+                    Job more = queue.poll(until - System.nanoTime(), TimeUnit.NANOSECONDS);
+                    if (more != null) {
+                        jobs.add(more);
+                    }
+                }
+                queue.drainTo(jobs, 4 * rows - jobs.size());
                 Opponent opponent = model.get();
                 Map<String, List<Job>> groups = new LinkedHashMap<>();
                 for (Job j : jobs) {
