@@ -196,6 +196,9 @@ public final class RequestBatcher implements AutoCloseable {
             if (job.topLogprobs() >= 0) {
                 logprobs.add(new TokenLogProb(token, logProbs[token], top(logProbs, job.topLogprobs())));
             }
+            if (job.sink() == TokenSink.NONE && job.stop().isEmpty()) {
+                return true; // neither streamed nor cut: the text is decoded once, at the end
+            }
             text = opponent.tokenizer().decode(tokens.stream().mapToInt(Integer::intValue).toArray());
             for (String stop : job.stop()) {
                 int at = text.indexOf(stop);
@@ -250,6 +253,9 @@ public final class RequestBatcher implements AutoCloseable {
         }
 
         String finish() {
+            if (!stopped) {
+                text = opponent.tokenizer().decode(tokens.stream().mapToInt(Integer::intValue).toArray());
+            }
             if (text.length() > sent) {
                 job.sink().text(text.substring(sent));
                 sent = text.length();
