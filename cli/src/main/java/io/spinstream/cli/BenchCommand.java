@@ -116,7 +116,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
             java.util.List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
             java.util.List<io.spinstream.cli.bench.GeneratorBench.Config> configs = new java.util.ArrayList<>();
             configs.add(new io.spinstream.cli.bench.GeneratorBench.Config("demo: " + setup.model().describe(), setup.model().config(),
@@ -153,7 +153,7 @@ public final class BenchCommand implements Runnable {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--clients and --requests: expected >= 1");
             }
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
             java.util.List<String> prompts = setup.prompts().stream().limit(requests).map(io.spinstream.schemas.Prompt::getPrompt).toList();
             var promotion = io.spinstream.runtime.opponent.Opponent.initial("bench", base.metadata(), base.directory());
             System.out.printf("%d requests, %d clients, the demo base (%s)...%n", prompts.size(), clients, setup.model().describe());
@@ -190,7 +190,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
             io.spinstream.demo.CoresetBench.Result r = new io.spinstream.demo.CoresetBench(setup, n, steps, seed, System.out)
                     .run(base, plot);
             System.out.println(r.lastLine());
@@ -219,7 +219,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
             List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
                     .filter(v -> only == null || only.contains(v.name())).toList();
             Path work = demo.benchDir("ablation");
@@ -263,7 +263,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = setup.base().ensure(demo.root().resolve("base"), System.out::println);
+            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
             Path work = demo.benchDir("gate");
             io.spinstream.demo.Ablation.Settings settings = io.spinstream.demo.AblationPlan.settings(rounds, seeds, work);
             List<io.spinstream.demo.Ablation.Variant> chosen = io.spinstream.demo.AblationPlan.variants().stream()

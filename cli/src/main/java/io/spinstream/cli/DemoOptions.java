@@ -49,6 +49,11 @@ final class DemoOptions {
     }
 
     /** A fresh folder for one benchmark run (each keeps its candidates apart: a store refuses to overwrite one). */
+    /** The demo's base in this root: found (its sha256 checked) or trained now, its progress printed. */
+    io.spinstream.demo.DemoBase.Base ensureBase(io.spinstream.demo.DemoSetup setup) {
+        return setup.base().ensure(root().resolve("base"), System.out::println);
+    }
+
     java.nio.file.Path benchDir(String bench) {
         return root().resolve(bench).resolve(java.time.LocalDateTime.now()
                 .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));

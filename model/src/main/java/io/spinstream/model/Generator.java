@@ -46,7 +46,8 @@ public final class Generator {
      */
     public List<int[]> generate(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds,
                                 boolean useCache) {
-        return run(parent, prompts, sampling, rowSeeds, useCache, false, prompts.size()).stream().map(Answer::tokens).toList();
+        return run(parent, prompts, sampling, rowSeeds, useCache, false, prompts.size(), TokenListener.NONE).stream()
+                .map(Answer::tokens).toList();
     }
 
     /**
@@ -64,7 +65,7 @@ public final class Generator {
      * the whole prompt and answer through the model again.
      */
     public List<Answer> answer(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds) {
-        return run(parent, prompts, sampling, rowSeeds, true, true, prompts.size());
+        return run(parent, prompts, sampling, rowSeeds, true, true, prompts.size(), TokenListener.NONE);
     }
 
     /**
@@ -96,11 +97,6 @@ public final class Generator {
             throw new IllegalArgumentException("slots must be >= 1, got " + slots);
         }
         return run(parent, prompts, sampling, rowSeeds, true, true, slots, listener);
-    }
-
-    private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
-                             boolean scoreEos, int slots) {
-        return run(parent, prompts, sampling, rowSeeds, useCache, scoreEos, slots, TokenListener.NONE);
     }
 
     private List<Answer> run(NDManager parent, List<int[]> prompts, Sampling sampling, long[] rowSeeds, boolean useCache,
