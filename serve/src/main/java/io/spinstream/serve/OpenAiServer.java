@@ -175,7 +175,7 @@ public final class OpenAiServer implements AutoCloseable {
                     "The model '" + name + "' does not exist; this server serves " + opponent.id()
                             + (aliases.isEmpty() ? "" : " (also as " + String.join(", ", aliases) + ")"));
         }
-        int[] prompt = chat ? opponent.tokenizer().encodePrompt(messages(req)) : opponent.tokenizer().encode(promptText(req));
+        int[] prompt = chat ? opponent.tokenizer().encodePrompt(messages(req)) : promptTokens(req, opponent);
         int context = opponent.checkpoint().model().config().maxPositions();
         boolean scoreOnly = !chat && req.path("echo").asBoolean(false) && req.path("max_tokens").isIntegralNumber()
                 && req.get("max_tokens").asInt() == 0; // echo with max_tokens 0: the prompt's log-probs alone
@@ -256,7 +256,7 @@ public final class OpenAiServer implements AutoCloseable {
                 m.put("content", a.text());
                 m.putNull("refusal");
             } else {
-                c.put("text", echo ? promptText(req) + a.text() : a.text());
+                c.put("text", echo ? opponent.tokenizer().decode(prompt) + a.text() : a.text());
             }
             if (topLogprobs < 0) {
                 c.putNull("logprobs");
@@ -391,6 +391,31 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * A completion's prompt as tokens: text (a string, or an array of one), or token ids (an array of ints, or an
+     * array of one such array), as vLLM takes them: a scorer that must score exact tokens (an answer and the EOS
+     * after it) sends ids, since text re-tokenized across the prompt/answer seam can differ.
+     */
+    private static int[] promptTokens(JsonNode req, Opponent opponent) {
+        JsonNode p = req.get("prompt");
+        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isArray()) {
+            p = p.get(0);
+        }
+        if (p != null && p.isArray() && !p.isEmpty() && p.get(0).isNumber()) {
+            int vocab = opponent.checkpoint().model().config().vocabSize();
+            int[] ids = new int[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode t = p.get(i);
+                if (!t.isIntegralNumber() || t.asInt() < 0 || t.asInt() >= vocab) {
+                    throw ApiError.invalid("prompt", "token " + i + " of 'prompt' must be an id in [0, " + vocab + "), got " + t);
+                }
+                ids[i] = t.asInt();
+            }
+            return ids;
+        }
+        return opponent.tokenizer().encode(promptText(req));
     }
 
     private static String promptText(JsonNode req) {

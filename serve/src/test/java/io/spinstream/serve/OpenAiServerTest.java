@@ -211,6 +211,20 @@ class OpenAiServerTest {
                 List.of(new io.spinstream.model.TokenBatch.Example(new int[]{prompt[0]}, java.util.Arrays.copyOfRange(prompt, 1, prompt.length))),
                 0))[0];
         assertThat(promptSum).isCloseTo(promptScored, org.assertj.core.api.Assertions.within(1e-3));
+
+        // The same prompt as token ids (how a scorer sends exact tokens): the same scores.
+        StringBuilder ids = new StringBuilder();
+        for (int t : prompt) {
+            ids.append(ids.isEmpty() ? "" : ",").append(t);
+        }
+        HttpResponse<String> byIds = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/v1/completions")).header("Authorization", "Bearer sk-test")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + id + "\",\"prompt\":[" + ids + "],\"max_tokens\":0,"
+                        + "\"echo\":true,\"logprobs\":0}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(byIds.statusCode()).as(byIds.body()).isEqualTo(200);
+        var idsChoice = new com.fasterxml.jackson.databind.ObjectMapper().readTree(byIds.body()).path("choices").get(0);
+        assertThat(idsChoice.path("logprobs").path("token_logprobs")).isEqualTo(echoed);
+        assertThat(idsChoice.path("text").asText()).isEqualTo("3+4=");
     }
 
     @Test
