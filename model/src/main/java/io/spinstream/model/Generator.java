@@ -119,6 +119,13 @@ public final class Generator {
         return Arrays.asList(answers);
     }
 
+    /** A row of a running batch. */
+    private enum RowState {
+        ACTIVE,
+        CLOSING, // stopped by its length: the next step's logits give log p(EOS)
+        DONE
+    }
+
     /**
      * One running batch. Prompts are left-padded so that every row's next token sits in the same column; a row
      * refilled later has its prompt end at the current column (the columns before it masked out for it), its
@@ -126,9 +133,6 @@ public final class Generator {
      * pass of its own; the last prompt token goes through the next batch step, whose logits give its first token.
      */
     private final class Batch {
-        private static final int ACTIVE = 0;
-        private static final int CLOSING = 1; // stopped by its length: the next step's logits give log p(EOS)
-        private static final int DONE = 2;
 
         private final NDManager parent;
         private final List<int[]> prompts;
@@ -146,7 +150,7 @@ public final class Generator {
         private final long[] tokens;
         private final float[] keyMask;
         private final int[] serves;
-        private final int[] state;
+        private final RowState[] state;
         private final int[] budget;
         private final Random[] random;
         private final double[] logProb;
@@ -180,7 +184,8 @@ public final class Generator {
             this.total = promptLen + first * (waiting.isEmpty() ? 1 : 4);
             this.tokens = new long[batch * total];
             this.keyMask = new float[batch * total];
-            this.state = new int[batch];
+            this.state = new RowState[batch];
+            Arrays.fill(state, RowState.ACTIVE);
             this.budget = new int[batch];
             this.random = new Random[batch];
             this.logProb = new double[batch];
@@ -203,16 +208,16 @@ public final class Generator {
                  KvCache cache = useCache ? new KvCache(manager, config.numLayers(), total) : null) {
                 int length = promptLen; // columns filled so far
                 int fed = 0;            // columns already in the cache
-                while (Arrays.stream(state).anyMatch(st -> st != DONE)) {
+                while (Arrays.stream(state).anyMatch(st -> st != RowState.DONE)) {
                     float[][] logProbs = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, length, cache);
                     fed = length;
                     int column = length; // where this step's tokens go
                     for (int b = 0; b < batch; b++) {
                         int token = config.padTokenId();
-                        if (state[b] == CLOSING) {
+                        if (state[b] == RowState.CLOSING) {
                             logProb[b] += logProbs[b][eos];
                             finish(b);
-                        } else if (state[b] == ACTIVE) {
+                        } else if (state[b] == RowState.ACTIVE) {
                             // Log-softmax, not raw logits: the same choice (softmax ignores a shift) and the token's log p.
                             token = choose(logProbs[b], sampling, random[b]);
                             logProb[b] += logProbs[b][token];
@@ -224,7 +229,7 @@ public final class Generator {
                                     finish(b); // stopped by its caller: no EOS follows, its log-prob ends here
                                 } else if (out.get(b).size() == budget[b]) {
                                     if (scoreEos && eos >= 0) {
-                                        state[b] = CLOSING;
+                                        state[b] = RowState.CLOSING;
                                     } else {
                                         finish(b);
                                     }
@@ -234,15 +239,15 @@ public final class Generator {
                         if (column < total) {
                             tokens[b * total + column] = token;
                             // A finished row keeps attending to its own past only; its padding is masked.
-                            keyMask[b * total + column] = state[b] == DONE ? 0f : 1f;
+                            keyMask[b * total + column] = state[b] == RowState.DONE ? 0f : 1f;
                         }
-                        if (state[b] == DONE && column < total) {
+                        if (state[b] == RowState.DONE && column < total) {
                             refill(b, column);
                         }
                     }
                     prefill(column, manager, cache);
                     length++;
-                    if (length > total && Arrays.stream(state).anyMatch(st -> st != DONE)) {
+                    if (length > total && Arrays.stream(state).anyMatch(st -> st != RowState.DONE)) {
                         throw new IllegalStateException("a row outran the batch's " + total + " columns");
                     }
                 }
@@ -250,7 +255,7 @@ public final class Generator {
         }
 
         private void finish(int b) {
-            state[b] = DONE;
+            state[b] = RowState.DONE;
             answers[serves[b]] = new Answer(out.get(b).stream().mapToInt(Integer::intValue).toArray(),
                     eos >= 0 ? logProb[b] : Double.NaN);
             serves[b] = -1;
@@ -274,7 +279,7 @@ public final class Generator {
                 keyMask[b * total + start + i] = 1f;
             }
             serves[b] = j;
-            state[b] = ACTIVE;
+            state[b] = RowState.ACTIVE;
             budget[b] = room;
             random[b] = new Random(seeds[j]);
             logProb[b] = 0;

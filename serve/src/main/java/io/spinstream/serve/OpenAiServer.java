@@ -169,7 +169,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void complete(HttpExchange ex, JsonNode req, boolean chat) throws IOException {
         Opponent opponent = model.get();
-        String name = text(req, "model", true);
+        String name = requiredText(req, "model");
         if (!name.equals(opponent.id()) && !aliases.contains(name)) {
             throw new ApiError(404, "invalid_request_error", "model_not_found", "model",
                     "The model '" + name + "' does not exist; this server serves " + opponent.id()
@@ -448,13 +448,10 @@ public final class OpenAiServer implements AutoCloseable {
         return out;
     }
 
-    private static String text(JsonNode req, String field, boolean required) {
+    private static String requiredText(JsonNode req, String field) {
         JsonNode v = req.get(field);
         if (v == null || !v.isTextual()) {
-            if (required) {
-                throw ApiError.invalid(field, "'" + field + "' is required and must be a string.");
-            }
-            return null;
+            throw ApiError.invalid(field, "'" + field + "' is required and must be a string.");
         }
         return v.asText();
     }
