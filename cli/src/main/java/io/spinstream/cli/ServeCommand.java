@@ -90,7 +90,7 @@ final class ServeCommand implements Callable<Integer> {
                 CheckpointMetadata meta = checkpoints.metadata(checkpoint).orElseThrow(() -> new CommandLine.ParameterException(
                         spec.commandLine(), "--checkpoint: no checkpoint " + checkpoint + " in " + checkpoints.root()));
                 slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", meta, checkpoints.directoryOf(checkpoint)), manager,
-                        layout, location));
+                        layout, location), manager, layout, location);
             } else {
                 SpinContext context = cluster.context(RoundKeys.all());
                 OpponentWatcher watcher = new OpponentWatcher(context.kafka(), context.topics().opponent(), run).start();
@@ -98,11 +98,11 @@ final class ServeCommand implements Callable<Integer> {
             }
             PrometheusMeterRegistry metrics = MetricsServer.newRegistry();
             CountDownLatch stopped = new CountDownLatch(1);
-            try (slot; RequestBatcher batcher = new RequestBatcher(slot::refresh, manager, rows);
+            try (slot; RequestBatcher batcher = new RequestBatcher(slot, manager, rows);
                  OpenAiServer server = new OpenAiServer(new InetSocketAddress(host, port), slot, batcher,
                          run == null ? List.of() : List.of(run), apiKey, metrics, Clock.systemUTC())) {
                 Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-                System.out.printf("serving %s at http://%s:%d/v1%s%n", slot.get().id(), host, server.port(),
+                System.out.printf("serving %s at http://%s:%d/v1%s%n", slot.current().id(), host, server.port(),
                         run == null ? "" : " (the opponent of run " + run + ", also as model \"" + run + "\")");
                 stopped.await();
             }

@@ -46,10 +46,28 @@ public final class GeneratorKeys {
     public static final ConfigKey<String> REWARD_TOKEN = ConfigKey.optional("spin.generator.reward.token", ValueType.TEXT, null,
             "bearer token sent to the reward model (give it as SPIN_GENERATOR_REWARD_TOKEN from a Secret)");
 
+    public static final ConfigKey<String> BACKEND = ConfigKey.optional("spin.generator.backend", ValueType.oneOf("djl", "openai"),
+            "djl", "where answers are computed: the opponent's model in this process (djl), or an OpenAI-compatible server"
+                    + " (openai: vLLM, spin serve) at spin.generator.openai.url");
+    public static final ConfigKey<String> OPENAI_URL = ConfigKey.optional("spin.generator.openai.url", ValueType.HTTP_URL, null,
+            "the server's API root, as OpenAI clients take it (http://vllm:8000/v1), for spin.generator.backend=openai");
+    public static final ConfigKey<String> OPENAI_MODEL = ConfigKey.optional("spin.generator.openai.model", ValueType.TEXT, null,
+            "the name the server gives the run's base (round 0's opponent), where it is not the base's checkpoint id;"
+                    + " later opponents are asked for by their checkpoint id");
+    public static final ConfigKey<String> OPENAI_API_KEY = ConfigKey.optional("spin.generator.openai.api.key", ValueType.TEXT, null,
+            "bearer key sent to the server (give it as SPIN_GENERATOR_OPENAI_API_KEY from a Secret)");
+    public static final ConfigKey<Long> OPENAI_TIMEOUT_MS = ConfigKey.optional("spin.generator.openai.timeout.ms",
+            ValueType.POSITIVE_LONG, "120000", "time-out of one request to the server (a busy server queues requests)");
+    public static final ConfigKey<Integer> OPENAI_ATTEMPTS = ConfigKey.optional("spin.generator.openai.attempts",
+            ValueType.POSITIVE_INT, "3", "tries of one request (time-outs, 408, 429, 5xx) before the batch waits and is read again");
+    public static final ConfigKey<Integer> OPENAI_CONCURRENCY = ConfigKey.optional("spin.generator.openai.concurrency",
+            ValueType.POSITIVE_INT, "32", "requests in flight to the server at once (it batches them)");
+
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
         all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, SAMPLES,
                 REWARD, REWARD_URL, REWARD_TIMEOUT_MS, REWARD_ATTEMPTS, REWARD_TOKEN,
+                BACKEND, OPENAI_URL, OPENAI_MODEL, OPENAI_API_KEY, OPENAI_TIMEOUT_MS, OPENAI_ATTEMPTS, OPENAI_CONCURRENCY,
                 io.spinstream.runtime.config.InitKeys.READ_STORE));
         return all;
     }

@@ -1,6 +1,9 @@
 package io.spinstream.generator;
 
 import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.runtime.opponent.OpponentSource;
+import io.spinstream.runtime.openai.OpenAiCompletions;
+import io.spinstream.runtime.openai.ServedOpponent;
 import io.spinstream.model.Sampling;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.RoundKeys;
@@ -23,8 +26,20 @@ public final class GeneratorMain {
         Sampling sampling = new Sampling(c.get(TEMPERATURE).floatValue(), c.get(TOP_P).floatValue(),
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
-                RoundKeys.split(c), RoundKeys.template(c), CheckpointLocation.from(c),
-                RoundKeys.device(c), RoundKeys.precision(c, RoundKeys.device(c)), c.get(SAMPLES), rewards(c));
+                RoundKeys.split(c), opponents(c), RoundKeys.device(c), c.get(SAMPLES), rewards(c));
+    }
+
+    /** Where answers come from; openai without a URL is refused naming both keys. */
+    static OpponentSource opponents(ServiceConfig c) {
+        if (c.get(BACKEND).equals("djl")) {
+            return OpponentSource.inProcess(RoundKeys.template(c), CheckpointLocation.from(c), RoundKeys.precision(c, RoundKeys.device(c)));
+        }
+        String url = c.find(OPENAI_URL).orElseThrow(() -> new io.spinstream.runtime.config.ConfigException(
+                BACKEND.display() + "=openai needs " + OPENAI_URL.display() + ": the server's API root, e.g. http://vllm:8000/v1"));
+        OpenAiCompletions server = new OpenAiCompletions(java.net.URI.create(url), java.time.Duration.ofMillis(c.get(OPENAI_TIMEOUT_MS)),
+                c.get(OPENAI_ATTEMPTS), c.find(OPENAI_API_KEY), io.spinstream.runtime.Backoff::standard);
+        return ServedOpponent.source(server, RoundKeys.template(c), CheckpointLocation.from(c), c.find(OPENAI_MODEL),
+                c.get(OPENAI_CONCURRENCY));
     }
 
     /** The reward step the keys describe; http without a URL is refused naming both keys. */

@@ -7,15 +7,15 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.spinstream.model.Sampling;
-import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.Backoff;
 import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.FaultPoints;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.kafka.TransactionStep;
-import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.runtime.opponent.OpponentModel;
+import io.spinstream.runtime.opponent.OpponentSource;
 import io.spinstream.runtime.opponent.PromptAnswerer;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.runtime.deadletter.DeadLetters;
@@ -61,8 +61,7 @@ public final class GeneratorService extends PollingService {
 
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
-                           PromptTemplate template, CheckpointLocation location, ai.djl.Device device,
-                           io.spinstream.model.Precision precision, int samples,
+                           OpponentSource opponents, ai.djl.Device device, int samples,
                            io.spinstream.runtime.reward.RewardStep rewards) {
     }
 
@@ -125,7 +124,7 @@ public final class GeneratorService extends PollingService {
 
     @Override
     protected void work() throws Exception {
-        log.info("computing on {} ({}); answers rewarded by {}", settings.device(), settings.precision(), settings.rewards().describe());
+        log.info("answers from {} on {}; rewarded by {}", settings.opponents().describe(), settings.device(), settings.rewards().describe());
         try (NDManager manager = NDManager.newBaseManager(settings.device());
              OpponentWatcher watcher = new OpponentWatcher(context.kafka(), topics.opponent(), settings.runId()).start();
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
@@ -133,22 +132,23 @@ public final class GeneratorService extends PollingService {
             watch("opponent follower", watcher::isAlive);
             producer.initTransactions();
             Backoff refusals = Backoff.standard();
-            Opponent opponent = null;
+            OpponentModel opponent = null;
             while (running()) {
                 OpponentPromotion next = watcher.awaitOther(opponent == null ? "" : opponent.id(), 500).orElse(null);
                 if (next == null) {
                     continue;
                 }
-                Opponent previous = opponent;
+                OpponentModel previous = opponent;
                 opponent = null;
                 try {
-                    // A LoRA opponent over the one loaded comes as its adapter alone, merged in place.
+                    // In process, a LoRA opponent over the one loaded comes as its adapter alone, merged in place.
                     long t0 = System.nanoTime();
-                    Object before = previous == null ? null : previous.checkpoint().model();
-                    opponent = Opponent.next(previous, next, manager, settings.template(), settings.location(), settings.precision());
+                    Object before = previous instanceof Opponent o ? o.checkpoint().model() : null;
+                    opponent = settings.opponents().next(previous, next, manager);
                     refusals.reset();
                     log.info("opponent {} loaded in {} ms{}", opponent.id(), (System.nanoTime() - t0) / 1_000_000,
-                            opponent.checkpoint().model() == before ? " (its LoRA adapter merged into " + previous.id() + ")" : "");
+                            opponent instanceof Opponent o && o.checkpoint().model() == before
+                                    ? " (its LoRA adapter merged into " + previous.id() + ")" : "");
                 } catch (RuntimeException e) {
                     // Its files may still be arriving on a shared volume: try again, backing off, until it loads
                     // or another opponent is promoted.
@@ -169,7 +169,7 @@ public final class GeneratorService extends PollingService {
     }
 
     /** Answers with {@code opponent} until it is replaced or the service stops. */
-    private void answerWith(Opponent opponent, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
+    private void answerWith(OpponentModel opponent, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
                             NDManager manager) {
         PromptAnswerer answerer = new PromptAnswerer(opponent, settings.sampling(), context.instanceId(), Clock.systemUTC(),
                 settings.samples());
@@ -315,15 +315,19 @@ public final class GeneratorService extends PollingService {
         List<SyntheticResponse> answers = new ArrayList<>();
         long m0 = System.nanoTime();
         // batch.size rows at a time; the prompts beyond take the rows of answers that have finished.
-        List<SyntheticResponse> made = buffer.isEmpty() ? List.of()
-                : answerer.answer(manager, buffer.stream().map(Decoded.Read::value).toList(), settings.batchSize());
+        List<PromptAnswerer.Answered> made = buffer.isEmpty() ? List.of()
+                : answerer.answerEach(manager, buffer.stream().map(Decoded.Read::value).toList(), settings.batchSize());
         modelTime.record(Duration.ofNanos(System.nanoTime() - m0));
         for (int i = 0; i < made.size(); i++) {
-            // An unreachable reward model throws (transient: the whole batch is read again); a refusal
-            // is this prompt's dead letter.
+            // An unreachable model server or reward model throws (transient: the whole batch is read again); a
+            // refusal of this prompt is its dead letter.
+            if (made.get(i) instanceof PromptAnswerer.Answered.Refused r) {
+                pendingDeadLetters.add(deadLetters.record(buffer.get(i).raw(), r.reason()));
+                continue;
+            }
             try {
-                answers.add(settings.rewards().reward(buffer.get(i).value(), made.get(i)));
-            } catch (io.spinstream.runtime.reward.HttpRewardModel.Refused e) {
+                answers.add(settings.rewards().reward(buffer.get(i).value(), ((PromptAnswerer.Answered.Made) made.get(i)).response()));
+            } catch (io.spinstream.runtime.http.JsonEndpoint.Refused e) {
                 pendingDeadLetters.add(deadLetters.record(buffer.get(i).raw(), e.getMessage()));
             }
         }

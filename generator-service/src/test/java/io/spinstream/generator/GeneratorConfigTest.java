@@ -21,7 +21,25 @@ class GeneratorConfigTest {
         assertThat(s.sampling().temperature()).isEqualTo(1.0f);
         assertThat(s.batchSize()).isEqualTo(128);
         assertThat(s.split().share()).isEqualTo(0.1);
-        assertThat(s.template().name()).as("the checkpoint's own chat template where it has one, else plain").isEqualTo("AUTO");
+        assertThat(io.spinstream.runtime.config.RoundKeys.template(c).name()).as("the checkpoint's own chat template where it has one, else plain")
+                .isEqualTo("AUTO");
+        assertThat(s.opponents().describe()).isEqualTo("the model in this process (weights float32, compute float32)");
+    }
+
+    @Test
+    void theOpenAiBackendNeedsTheServersUrl() {
+        Map<String, String> env = new java.util.HashMap<>(BASE);
+        env.put("SPIN_GENERATOR_BACKEND", "openai");
+        assertThatThrownBy(() -> GeneratorMain.settings(ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env,
+                Optional.empty(), Map.of()))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("spin.generator.backend (env SPIN_GENERATOR_BACKEND)=openai needs spin.generator.openai.url"
+                        + " (env SPIN_GENERATOR_OPENAI_URL)");
+        env.put("SPIN_GENERATOR_OPENAI_URL", "http://vllm:8000/v1");
+        assertThat(GeneratorMain.settings(ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env, Optional.empty(), Map.of()))
+                .opponents().describe()).isEqualTo("the OpenAI-compatible server at http://vllm:8000/v1/");
+        env.put("SPIN_GENERATOR_BACKEND", "vllm");
+        assertThatThrownBy(() -> ServiceConfig.load(ServiceLauncher.keys(GeneratorKeys.all()), env, Optional.empty(), Map.of()))
+                .hasMessageContaining("spin.generator.backend (env SPIN_GENERATOR_BACKEND): expected");
     }
 
     @Test

@@ -16,7 +16,7 @@ public enum FaultKind {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof RegistryUnavailableException || t instanceof RetriableException
                     || t instanceof CheckpointException c && c.missing()
-                    || t instanceof io.spinstream.runtime.reward.HttpRewardModel.Unavailable) {
+                    || t instanceof io.spinstream.runtime.http.JsonEndpoint.Unavailable) {
                 return TRANSIENT;
             }
         }

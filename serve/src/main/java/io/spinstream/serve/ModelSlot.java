@@ -1,6 +1,8 @@
 package io.spinstream.serve;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.model.checkpoint.CheckpointMetadata;
+import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
@@ -9,15 +11,20 @@ import io.spinstream.schemas.OpponentPromotion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.function.Supplier;
 
 /**
- * The model being served: one checkpoint for good, or a run's opponent followed as it is promoted. A swap
- * happens when the model thread asks ({@link #refresh()}, between batches); the model it replaces stays open
- * until the swap after, since a request thread may still be encoding a prompt with its tokenizer.
+ * The models being served: one checkpoint for good, or a run's opponent followed as it is promoted, and the
+ * adapters loaded by name beside it ({@code /v1/load_lora_adapter}). A swap happens when the model thread asks
+ * ({@link #refresh()}, between batches); the model it replaces stays open until the swap after, so that a
+ * request that named it still ends on it, and so does a request thread still encoding a prompt with its tokenizer.
  */
-public final class ModelSlot implements Supplier<Opponent>, AutoCloseable {
+public final class ModelSlot implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelSlot.class);
 
     private final OpponentWatcher watcher; // null: a fixed checkpoint
@@ -26,6 +33,10 @@ public final class ModelSlot implements Supplier<Opponent>, AutoCloseable {
     private final CheckpointLocation location;
     private volatile Opponent current;
     private Opponent retired;
+    private long nextTry; // model thread: when a load that failed is tried again
+    private static final long RETRY_NANOS = 2_000_000_000L;
+    private final Map<String, Opponent> adapters = new LinkedHashMap<>(); // guarded by this
+    private final List<Opponent> unloaded = new ArrayList<>(); // guarded by this; closed by the model thread
 
     private ModelSlot(Opponent first, OpponentWatcher watcher, NDManager manager, PromptTemplate template, CheckpointLocation location) {
         this.current = first;
@@ -35,8 +46,9 @@ public final class ModelSlot implements Supplier<Opponent>, AutoCloseable {
         this.location = location;
     }
 
-    public static ModelSlot fixed(Opponent model) {
-        return new ModelSlot(model, null, null, null, null);
+    /** Serves {@code model} for good; adapters are read from within {@code location}. */
+    public static ModelSlot fixed(Opponent model, NDManager manager, PromptTemplate template, CheckpointLocation location) {
+        return new ModelSlot(model, null, manager, template, location);
     }
 
     /** Follows {@code watcher}'s run, waiting up to {@code waitMs} for its first opponent. */
@@ -49,41 +61,105 @@ public final class ModelSlot implements Supplier<Opponent>, AutoCloseable {
         return new ModelSlot(Opponent.load(first.get(), manager, template, location), watcher, manager, template, location);
     }
 
-    @Override
-    public Opponent get() {
+    /** The main model: the fixed checkpoint, or the run's opponent. */
+    public Opponent current() {
         return current;
     }
 
-    /** The model to answer the next batch with: the run's newest opponent, loaded if it changed. */
+    /** The model a request names: the main one by its id, or an adapter by the name it was loaded under. */
+    public synchronized Optional<Opponent> named(String name) {
+        if (current.id().equals(name)) {
+            return Optional.of(current);
+        }
+        return Optional.ofNullable(adapters.get(name));
+    }
+
+    /** The names requests may give, the main model's first. */
+    public synchronized List<String> names() {
+        List<String> out = new ArrayList<>();
+        out.add(current.id());
+        out.addAll(adapters.keySet());
+        return out;
+    }
+
+    /** Whether {@code model} may still answer (it is open): the main model, the one it replaced, or a loaded adapter. */
+    public synchronized boolean serves(Opponent model) {
+        return model == current || model == retired || adapters.containsValue(model);
+    }
+
+    /**
+     * Loads the checkpoint folder {@code path} (a LoRA adapter comes merged over its lineage, as a generator loads
+     * it) and serves it as {@code name}.
+     *
+     * @return false where {@code name} is already loaded
+     */
+    public boolean loadAdapter(String name, String path) {
+        synchronized (this) {
+            if (adapters.containsKey(name) || current.id().equals(name)) {
+                return false;
+            }
+        }
+        Path dir = location.resolve(path);
+        CheckpointMetadata meta = CheckpointStore.verify(dir);
+        Opponent loaded = Opponent.load(Opponent.initial(name, meta, dir), manager, template, location);
+        synchronized (this) {
+            if (adapters.putIfAbsent(name, loaded) != null) {
+                loaded.close();
+                return false;
+            }
+        }
+        log.info("now serving {} as {} beside {}", meta.id(), name, current.id());
+        return true;
+    }
+
+    /** Stops serving adapter {@code name}; false where none has that name. */
+    public synchronized boolean unloadAdapter(String name) {
+        Opponent gone = adapters.remove(name);
+        if (gone != null) {
+            unloaded.add(gone);
+        }
+        return gone != null;
+    }
+
+    /** Called by the model thread before each batch: the run's newest opponent, loaded if it changed. */
     public Opponent refresh() {
+        synchronized (this) {
+            unloaded.forEach(Opponent::close); // nothing runs on them now: the model thread is here
+            unloaded.clear();
+        }
         if (watcher == null) {
             return current;
         }
         Optional<OpponentPromotion> latest = watcher.current();
-        if (latest.isPresent() && !latest.get().getCheckpointId().equals(current.id())) {
+        if (latest.isPresent() && !latest.get().getCheckpointId().equals(current.id()) && System.nanoTime() >= nextTry) {
             try {
                 long t0 = System.nanoTime();
                 Opponent next = Opponent.load(latest.get(), manager, template, location);
-                if (retired != null) {
-                    retired.close();
+                synchronized (this) {
+                    if (retired != null) {
+                        retired.close();
+                    }
+                    retired = current;
+                    current = next;
                 }
-                retired = current;
-                current = next;
                 log.info("now serving {} (round {}), loaded in {} ms", next.id(), next.round(), (System.nanoTime() - t0) / 1_000_000);
             } catch (RuntimeException e) {
-                // Its files may still be arriving: keep serving the one loaded, try again before the next batch.
+                // Its files may still be arriving: keep serving the one loaded, try again in a moment.
                 log.warn("cannot load opponent {} yet ({}); still serving {}", latest.get().getCheckpointId(), e.getMessage(), current.id());
+                nextTry = System.nanoTime() + RETRY_NANOS;
             }
         }
         return current;
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         current.close();
         if (retired != null) {
             retired.close();
         }
+        adapters.values().forEach(Opponent::close);
+        unloaded.forEach(Opponent::close);
         if (watcher != null) {
             watcher.close();
         }

@@ -24,7 +24,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.Supplier;
 
 /**
  * OpenAI's REST shape over a served model: {@code GET /v1/models}, {@code POST /v1/completions} and
@@ -69,7 +68,7 @@ public final class OpenAiServer implements AutoCloseable {
         return t;
     });
     private final RequestBatcher batcher;
-    private final Supplier<Opponent> model;
+    private final ModelSlot models;
     private final List<String> aliases;
     private final String apiKey;
     private final PrometheusMeterRegistry metrics;
@@ -80,9 +79,9 @@ public final class OpenAiServer implements AutoCloseable {
      * @param aliases names a request may give as {@code model} besides the served checkpoint's id (a run's name)
      * @param apiKey  the bearer key every request must carry, or null for none
      */
-    public OpenAiServer(InetSocketAddress address, Supplier<Opponent> model, RequestBatcher batcher, List<String> aliases,
+    public OpenAiServer(InetSocketAddress address, ModelSlot models, RequestBatcher batcher, List<String> aliases,
                         String apiKey, PrometheusMeterRegistry metrics, Clock clock) throws IOException {
-        this.model = model;
+        this.models = models;
         this.batcher = batcher;
         this.aliases = aliases;
         this.apiKey = apiKey;
@@ -110,6 +109,8 @@ public final class OpenAiServer implements AutoCloseable {
                 case "GET /v1/models" -> sendJson(ex, 200, models());
                 case "POST /v1/completions" -> complete(ex, body(ex), false);
                 case "POST /v1/chat/completions" -> complete(ex, body(ex), true);
+                case "POST /v1/load_lora_adapter" -> loadAdapter(ex, body(ex));
+                case "POST /v1/unload_lora_adapter" -> unloadAdapter(ex, body(ex));
                 default -> throw new ApiError(404, "invalid_request_error", "unknown_url", null,
                         "Unknown request URL: " + ex.getRequestMethod() + " " + path);
             }
@@ -154,8 +155,7 @@ public final class OpenAiServer implements AutoCloseable {
         ObjectNode out = JSON.createObjectNode();
         out.put("object", "list");
         ArrayNode data = out.putArray("data");
-        List<String> names = new ArrayList<>();
-        names.add(model.get().id());
+        List<String> names = new ArrayList<>(models.names());
         names.addAll(aliases);
         for (String name : names) {
             ObjectNode m = data.addObject();
@@ -167,25 +167,52 @@ public final class OpenAiServer implements AutoCloseable {
         return out;
     }
 
-    private void complete(HttpExchange ex, JsonNode req, boolean chat) throws IOException {
-        Opponent opponent = model.get();
-        String name = requiredText(req, "model");
-        if (!name.equals(opponent.id()) && !aliases.contains(name)) {
-            throw new ApiError(404, "invalid_request_error", "model_not_found", "model",
-                    "The model '" + name + "' does not exist; this server serves " + opponent.id()
-                            + (aliases.isEmpty() ? "" : " (also as " + String.join(", ", aliases) + ")"));
+    /**
+     * vLLM's runtime adapter loading: {@code {"lora_name", "lora_path"}}, the path a checkpoint folder of the store
+     * (a LoRA adapter is served merged over its lineage); the adapter is then a model of its own name.
+     */
+    private void loadAdapter(HttpExchange ex, JsonNode req) throws IOException {
+        String name = requiredText(req, "lora_name");
+        String path = requiredText(req, "lora_path");
+        boolean added;
+        try {
+            added = models.loadAdapter(name, path);
+        } catch (RuntimeException e) {
+            throw ApiError.invalid("lora_path", "Cannot load '" + name + "' from " + path + ": " + e.getMessage());
         }
-        int[] prompt = chat ? opponent.tokenizer().encodePrompt(messages(req)) : promptTokens(req, opponent);
+        if (!added) {
+            throw ApiError.invalid("lora_name", "The lora adapter '" + name + "' has already been loaded.");
+        }
+        send(ex, 200, "text/plain", "Success: LoRA adapter '" + name + "' added successfully.");
+    }
+
+    private void unloadAdapter(HttpExchange ex, JsonNode req) throws IOException {
+        String name = requiredText(req, "lora_name");
+        if (!models.unloadAdapter(name)) {
+            throw new ApiError(404, "invalid_request_error", "model_not_found", "lora_name",
+                    "The lora adapter '" + name + "' cannot be found.");
+        }
+        send(ex, 200, "text/plain", "Success: LoRA adapter '" + name + "' removed successfully.");
+    }
+
+    private void complete(HttpExchange ex, JsonNode req, boolean chat) throws IOException {
+        String name = requiredText(req, "model");
+        boolean followsRun = aliases.contains(name);
+        Opponent opponent = followsRun ? models.current() : models.named(name).orElseThrow(() -> modelNotFound(name));
+        List<int[]> prompts = chat ? List.of(opponent.tokenizer().encodePrompt(messages(req))) : promptTokens(req, opponent);
         int context = opponent.checkpoint().model().config().maxPositions();
         boolean scoreOnly = !chat && req.path("echo").asBoolean(false) && req.path("max_tokens").isIntegralNumber()
                 && req.get("max_tokens").asInt() == 0; // echo with max_tokens 0: the prompt's log-probs alone
+        int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         int maxTokens = scoreOnly ? 0 : req.has("max_completion_tokens") ? positive(req, "max_completion_tokens")
-                : req.has("max_tokens") ? positive(req, "max_tokens") : (chat ? context - prompt.length : 16);
-        if (prompt.length + maxTokens > context || prompt.length < 1) {
-            throw new ApiError(400, "invalid_request_error", "context_length_exceeded", "messages",
-                    "This model's maximum context length is " + context + " tokens. However, you requested "
-                            + (prompt.length + maxTokens) + " tokens (" + prompt.length + " in the prompt, " + maxTokens
-                            + " for the completion).");
+                : req.has("max_tokens") ? positive(req, "max_tokens") : (chat ? context - longest : 16);
+        for (int[] prompt : prompts) {
+            if (prompt.length + maxTokens > context || prompt.length < 1) {
+                throw new ApiError(400, "invalid_request_error", "context_length_exceeded", "messages",
+                        "This model's maximum context length is " + context + " tokens. However, you requested "
+                                + (prompt.length + maxTokens) + " tokens (" + prompt.length + " in the prompt, " + maxTokens
+                                + " for the completion).");
+            }
         }
         float temperature = (float) number(req, "temperature", 1.0, 0, 2);
         float topP = (float) number(req, "top_p", 1.0, Double.MIN_VALUE, 1);
@@ -209,14 +236,18 @@ public final class OpenAiServer implements AutoCloseable {
 
         Sse sse = stream ? new Sse(ex) : null;
         List<CompletableFuture<RequestBatcher.Result>> results = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int index = i;
-            RequestBatcher.TokenSink sink = !stream ? RequestBatcher.TokenSink.NONE
-                    : delta -> sse.event(chunk(chat, id, created, opponent.id(), index, delta, null));
-            CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
-            // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
-            batcher.submit(new RequestBatcher.Job(prompt, temperature, topP, maxTokens, seed + i, stop, topLogprobs, echo, sink, done));
-            results.add(done);
+        // Choice p * n + i: prompt p's answer i (OpenAI's order for a list of prompts).
+        for (int p = 0; p < prompts.size(); p++) {
+            for (int i = 0; i < n; i++) {
+                int index = p * n + i;
+                RequestBatcher.TokenSink sink = !stream ? RequestBatcher.TokenSink.NONE
+                        : delta -> sse.event(chunk(chat, id, created, opponent.id(), index, delta, null));
+                CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
+                // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
+                batcher.submit(new RequestBatcher.Job(opponent, followsRun, prompts.get(p), temperature, topP, maxTokens, seed + i,
+                        stop, topLogprobs, echo, sink, done));
+                results.add(done);
+            }
         }
         List<RequestBatcher.Result> answers = new ArrayList<>();
         for (CompletableFuture<RequestBatcher.Result> f : results) {
@@ -226,14 +257,18 @@ public final class OpenAiServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new ApiError(503, "server_error", null, null, "The server is stopping.");
             } catch (ExecutionException e) {
+                if (e.getCause() instanceof RequestBatcher.ModelGone gone) {
+                    throw new ApiError(404, "invalid_request_error", "model_not_found", "model", gone.getMessage());
+                }
                 throw new ApiError(500, "server_error", null, null, "The model failed: " + e.getCause());
             }
         }
         Counter tokens = metrics.counter("spin.serve.tokens.generated");
         answers.forEach(a -> tokens.increment(a.completionTokens()));
+        String answeredBy = answers.get(0).model();
         if (stream) {
             for (int i = 0; i < answers.size(); i++) {
-                sse.event(chunk(chat, id, created, opponent.id(), i, null, answers.get(i).finishReason()));
+                sse.event(chunk(chat, id, created, answeredBy, i, null, answers.get(i).finishReason()));
             }
             sse.done();
             return;
@@ -242,12 +277,17 @@ public final class OpenAiServer implements AutoCloseable {
         out.put("id", id);
         out.put("object", chat ? "chat.completion" : "text_completion");
         out.put("created", created);
-        out.put("model", opponent.id());
+        out.put("model", answeredBy);
         ArrayNode choices = out.putArray("choices");
         int completionTokens = 0;
+        int promptTokens = 0;
         for (int i = 0; i < answers.size(); i++) {
             RequestBatcher.Result a = answers.get(i);
+            int[] prompt = prompts.get(i / n);
             completionTokens += a.completionTokens();
+            if (i % n == 0) {
+                promptTokens += prompt.length;
+            }
             ObjectNode c = choices.addObject();
             c.put("index", i);
             if (chat) {
@@ -268,10 +308,16 @@ public final class OpenAiServer implements AutoCloseable {
             c.put("finish_reason", a.finishReason());
         }
         ObjectNode usage = out.putObject("usage");
-        usage.put("prompt_tokens", prompt.length);
+        usage.put("prompt_tokens", promptTokens);
         usage.put("completion_tokens", completionTokens);
-        usage.put("total_tokens", prompt.length + completionTokens);
+        usage.put("total_tokens", promptTokens + completionTokens);
         sendJson(ex, 200, out);
+    }
+
+    private ApiError modelNotFound(String name) {
+        return new ApiError(404, "invalid_request_error", "model_not_found", "model",
+                "The model '" + name + "' does not exist; this server serves " + String.join(", ", models.names())
+                        + (aliases.isEmpty() ? "" : " (the first also as " + String.join(", ", aliases) + ")"));
     }
 
     private static String piece(Opponent opponent, int token) {
@@ -394,39 +440,46 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * A completion's prompt as tokens: text (a string, or an array of one), or token ids (an array of ints, or an
-     * array of one such array), as vLLM takes them: a scorer that must score exact tokens (an answer and the EOS
-     * after it) sends ids, since text re-tokenized across the prompt/answer seam can differ.
+     * A completion's prompts as tokens: text (a string, or an array of strings), or token ids (an array of ints, or an
+     * array of such arrays), as vLLM takes them: a scorer that must score exact tokens (an answer and the EOS after
+     * it) sends ids, since text re-tokenized across the prompt/answer seam can differ.
      */
-    private static int[] promptTokens(JsonNode req, Opponent opponent) {
+    private static List<int[]> promptTokens(JsonNode req, Opponent opponent) {
         JsonNode p = req.get("prompt");
-        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isArray()) {
-            p = p.get(0);
+        if (p != null && p.isTextual()) {
+            return List.of(opponent.tokenizer().encode(p.asText()));
         }
-        if (p != null && p.isArray() && !p.isEmpty() && p.get(0).isNumber()) {
-            int vocab = opponent.checkpoint().model().config().vocabSize();
-            int[] ids = new int[p.size()];
-            for (int i = 0; i < ids.length; i++) {
-                JsonNode t = p.get(i);
-                if (!t.isIntegralNumber() || t.asInt() < 0 || t.asInt() >= vocab) {
-                    throw ApiError.invalid("prompt", "token " + i + " of 'prompt' must be an id in [0, " + vocab + "), got " + t);
-                }
-                ids[i] = t.asInt();
+        if (p == null || !p.isArray() || p.isEmpty()) {
+            throw ApiError.invalid("prompt", "'prompt' must be a string, an array of strings, an array of token ids or an"
+                    + " array of such arrays.");
+        }
+        if (p.get(0).isNumber()) {
+            return List.of(ids(p, opponent));
+        }
+        List<int[]> out = new ArrayList<>();
+        for (JsonNode one : p) {
+            if (one.isTextual()) {
+                out.add(opponent.tokenizer().encode(one.asText()));
+            } else if (one.isArray() && !one.isEmpty()) {
+                out.add(ids(one, opponent));
+            } else {
+                throw ApiError.invalid("prompt", "each prompt of 'prompt' must be a string or a non-empty array of token ids, got " + one);
             }
-            return ids;
         }
-        return opponent.tokenizer().encode(promptText(req));
+        return out;
     }
 
-    private static String promptText(JsonNode req) {
-        JsonNode p = req.get("prompt");
-        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
-            return p.get(0).asText();
+    private static int[] ids(JsonNode p, Opponent opponent) {
+        int vocab = opponent.checkpoint().model().config().vocabSize();
+        int[] ids = new int[p.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = p.get(i);
+            if (!t.isIntegralNumber() || t.asInt() < 0 || t.asInt() >= vocab) {
+                throw ApiError.invalid("prompt", "token " + i + " of 'prompt' must be an id in [0, " + vocab + "), got " + t);
+            }
+            ids[i] = t.asInt();
         }
-        if (p == null || !p.isTextual()) {
-            throw ApiError.invalid("prompt", "'prompt' must be a string (or an array of one string).");
-        }
-        return p.asText();
+        return ids;
     }
 
     private static List<String> stops(JsonNode req) {

@@ -14,7 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
 
 /**
  * The one thread that runs the model: it takes every request waiting (from any client), groups them by
@@ -26,14 +25,24 @@ public final class RequestBatcher implements AutoCloseable {
     /**
      * One answer to produce (a request with n = 3 is three jobs).
      *
+     * @param model       the model the request was read with, which answers it while it is served
+     * @param followsRun  the request named the run, not a checkpoint: once {@code model} is no longer served, the
+     *                    run's newest opponent answers it (else it fails with {@link ModelGone})
      * @param topLogprobs -1: no log-probs; k >= 0: each answer token's log-prob and the k likeliest tokens there
      * @param echo        also the prompt tokens' log-probs (teacher-forced; what a scorer asks for)
      */
-    public record Job(int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
-                      int topLogprobs, boolean echo, TokenSink sink, CompletableFuture<Result> done) {
-        public Job(int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop, TokenSink sink,
-                   CompletableFuture<Result> done) {
-            this(prompt, temperature, topP, maxTokens, seed, stop, -1, false, sink, done);
+    public record Job(Opponent model, boolean followsRun, int[] prompt, float temperature, float topP, int maxTokens, long seed,
+                      List<String> stop, int topLogprobs, boolean echo, TokenSink sink, CompletableFuture<Result> done) {
+        public Job(Opponent model, int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
+                   TokenSink sink, CompletableFuture<Result> done) {
+            this(model, false, prompt, temperature, topP, maxTokens, seed, stop, -1, false, sink, done);
+        }
+    }
+
+    /** The model a request named was replaced twice (or unloaded) before its turn came. */
+    public static final class ModelGone extends RuntimeException {
+        public ModelGone(String id) {
+            super("The model '" + id + "' is no longer served.");
         }
     }
 
@@ -59,23 +68,23 @@ public final class RequestBatcher implements AutoCloseable {
      * @param promptLogprobs with {@code echo}: log p of each prompt token after the ones before it (the first has
      *                     none: NaN), else null
      */
-    public record Result(String text, int completionTokens, String finishReason, List<TokenLogProb> tokens,
+    public record Result(String model, String text, int completionTokens, String finishReason, List<TokenLogProb> tokens,
                          double[] promptLogprobs) {
     }
 
     /** How long the first request of a batch waits for others to join it. */
     static final long LINGER_NANOS = 5_000_000L;
     private final BlockingQueue<Job> queue = new LinkedBlockingQueue<>();
-    private final Supplier<Opponent> model;
+    private final ModelSlot models;
     private final NDManager manager;
     private final int rows;
     private final Thread worker;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running = true;
 
-    /** @param model the model to answer with, asked before every batch (a swap takes effect between batches) */
-    public RequestBatcher(Supplier<Opponent> model, NDManager manager, int rows) {
-        this.model = model;
+    /** @param models what is served, refreshed before every batch (a swap takes effect between batches) */
+    public RequestBatcher(ModelSlot models, NDManager manager, int rows) {
+        this.models = models;
         this.manager = manager;
         this.rows = rows;
         this.worker = new Thread(this::loop, "serve-batcher");
@@ -95,6 +104,7 @@ public final class RequestBatcher implements AutoCloseable {
             List<Job> jobs = new ArrayList<>();
             try {
                 Job first = queue.poll(200, TimeUnit.MILLISECONDS);
+                Opponent main = models.refresh(); // idle too: a server that follows a run lists its new opponent at once
                 if (first == null) {
                     continue;
                 }
@@ -109,13 +119,20 @@ public final class RequestBatcher implements AutoCloseable {
                     }
                 }
                 queue.drainTo(jobs, 4 * rows - jobs.size());
-                Opponent opponent = model.get();
-                Map<String, List<Job>> groups = new LinkedHashMap<>();
+                Map<Opponent, Map<String, List<Job>>> groups = new java.util.IdentityHashMap<>();
                 for (Job j : jobs) {
-                    groups.computeIfAbsent(j.temperature() + "/" + j.topP() + "/" + j.maxTokens(), k -> new ArrayList<>()).add(j);
+                    Opponent by = models.serves(j.model()) ? j.model() : j.followsRun() ? main : null;
+                    if (by == null) {
+                        j.done().completeExceptionally(new ModelGone(j.model().id()));
+                        continue;
+                    }
+                    groups.computeIfAbsent(by, k -> new LinkedHashMap<>())
+                            .computeIfAbsent(j.temperature() + "/" + j.topP() + "/" + j.maxTokens(), k -> new ArrayList<>()).add(j);
                 }
-                for (List<Job> group : groups.values()) {
-                    answer(opponent, group);
+                for (Map.Entry<Opponent, Map<String, List<Job>>> byModel : groups.entrySet()) {
+                    for (List<Job> group : byModel.getValue().values()) {
+                        answer(byModel.getKey(), group);
+                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -130,7 +147,7 @@ public final class RequestBatcher implements AutoCloseable {
     private void answer(Opponent opponent, List<Job> group) {
         Job head = group.get(0);
         if (head.maxTokens() == 0) { // nothing to generate: the prompts' log-probs alone
-            group.forEach(j -> j.done().complete(new Result("", 0, "length", List.of(),
+            group.forEach(j -> j.done().complete(new Result(opponent.id(), "", 0, "length", List.of(),
                     j.echo() ? promptLogprobs(opponent, j.prompt()) : null)));
             return;
         }
@@ -146,7 +163,7 @@ public final class RequestBatcher implements AutoCloseable {
             Generator.Answer a = answers.get(i);
             boolean length = !s.stopped && a.tokens().length >= job.maxTokens();
             double[] echoed = job.echo() ? promptLogprobs(opponent, job.prompt()) : null;
-            job.done().complete(new Result(s.finish(), s.kept(), length ? "length" : "stop", s.logprobs(), echoed));
+            job.done().complete(new Result(opponent.id(), s.finish(), s.kept(), length ? "length" : "stop", s.logprobs(), echoed));
         }
     }
 

@@ -75,8 +75,8 @@ class OpenAiServerTest {
         id = base.id();
         manager = NDManager.newBaseManager();
         slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(id)), manager, PromptTemplate.CHAT,
-                CheckpointLocation.ANYWHERE));
-        batcher = new RequestBatcher(slot::refresh, manager, 8);
+                CheckpointLocation.ANYWHERE), manager, PromptTemplate.CHAT, CheckpointLocation.ANYWHERE);
+        batcher = new RequestBatcher(slot, manager, 8);
         server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of("my-run"), "sk-test",
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC());
         client = client("sk-test");
@@ -96,9 +96,9 @@ class OpenAiServerTest {
 
     /** What the model answers in-process, greedily, to {@code prompt} (its tokens) — independent of the server. */
     static String greedy(int[] prompt, int maxTokens) {
-        Generator.Answer a = new Generator(slot.get().checkpoint().model())
+        Generator.Answer a = new Generator(slot.current().checkpoint().model())
                 .answer(manager, List.of(prompt), Sampling.greedy(maxTokens), new long[]{0}).get(0);
-        return slot.get().tokenizer().decode(a.tokens());
+        return slot.current().tokenizer().decode(a.tokens());
     }
 
     static ChatCompletionCreateParams chat(String text, int maxTokens) {
@@ -113,7 +113,7 @@ class OpenAiServerTest {
     @Test
     void aChatCompletionIsTheModelsOwnAnswerUnderItsChatTemplate() {
         ChatCompletion c = client.chat().completions().create(chat("12+30=", 6));
-        int[] prompt = slot.get().tokenizer().encodePrompt(List.of(ChatMessage.user("12+30=")));
+        int[] prompt = slot.current().tokenizer().encodePrompt(List.of(ChatMessage.user("12+30=")));
         String expected = greedy(prompt, 6);
         assertThat(c.choices()).hasSize(1);
         assertThat(c.choices().get(0).message().content()).contains(expected);
@@ -153,7 +153,7 @@ class OpenAiServerTest {
         assertThat(first.choices()).extracting(c -> c.text()).isEqualTo(again.choices().stream().map(c -> c.text()).toList());
         assertThat(first.choices().stream().map(c -> c.text()).distinct().count()).as("each choice its own seed").isGreaterThan(1);
 
-        int[] prompt = slot.get().tokenizer().encode("3+4=");
+        int[] prompt = slot.current().tokenizer().encode("3+4=");
         String greedy = greedy(prompt, 8);
         assertThat(greedy).hasSizeGreaterThan(2);
         String stop = greedy.substring(1, 2);
@@ -165,7 +165,7 @@ class OpenAiServerTest {
 
     @Test
     void logProbsAreTheModelsOwnForEveryTokenWithTheLikeliestAlternatives() throws Exception {
-        int[] prompt = slot.get().tokenizer().encode("3+4=");
+        int[] prompt = slot.current().tokenizer().encode("3+4=");
         Completion c = client.completions().create(CompletionCreateParams.builder().model(id).prompt("3+4=").maxTokens(6)
                 .temperature(0.0).logprobs(3).build());
         var lp = c.choices().get(0).logprobs().orElseThrow();
@@ -175,10 +175,10 @@ class OpenAiServerTest {
         // A map from token text: byte-level tokens that are not UTF-8 alone all read U+FFFD and share one entry.
         assertThat(lp.topLogprobs().orElseThrow()).allSatisfy(top -> assertThat(top._additionalProperties()).hasSizeBetween(1, 3));
         // Independently: the answer's tokens scored teacher-forced after the prompt (no EOS: the sum of its tokens).
-        Generator.Answer greedy = new Generator(slot.get().checkpoint().model())
+        Generator.Answer greedy = new Generator(slot.current().checkpoint().model())
                 .answer(manager, List.of(prompt), Sampling.greedy(6), new long[]{0}).get(0);
         int[] answer = java.util.Arrays.copyOf(greedy.tokens(), (int) made);
-        double scored = io.spinstream.model.LogProbs.sums(slot.get().checkpoint().model(), manager,
+        double scored = io.spinstream.model.LogProbs.sums(slot.current().checkpoint().model(), manager,
                 io.spinstream.model.TokenBatch.of(List.of(new io.spinstream.model.TokenBatch.Example(prompt, answer)), 0))[0];
         assertThat(tokenLogprobs.stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(scored, org.assertj.core.api.Assertions.within(1e-3));
 
@@ -207,7 +207,7 @@ class OpenAiServerTest {
         for (int i = 1; i < prompt.length; i++) {
             promptSum += echoed.get(i).asDouble();
         }
-        double promptScored = io.spinstream.model.LogProbs.sums(slot.get().checkpoint().model(), manager, io.spinstream.model.TokenBatch.of(
+        double promptScored = io.spinstream.model.LogProbs.sums(slot.current().checkpoint().model(), manager, io.spinstream.model.TokenBatch.of(
                 List.of(new io.spinstream.model.TokenBatch.Example(new int[]{prompt[0]}, java.util.Arrays.copyOfRange(prompt, 1, prompt.length))),
                 0))[0];
         assertThat(promptSum).isCloseTo(promptScored, org.assertj.core.api.Assertions.within(1e-3));
@@ -225,6 +225,24 @@ class OpenAiServerTest {
         var idsChoice = new com.fasterxml.jackson.databind.ObjectMapper().readTree(byIds.body()).path("choices").get(0);
         assertThat(idsChoice.path("logprobs").path("token_logprobs")).isEqualTo(echoed);
         assertThat(idsChoice.path("text").asText()).isEqualTo("3+4=");
+
+        // A list of prompts (ids and text), each with one generated token, as a scorer batches them: choice i is
+        // prompt i's, and its first tokens' log-probs are the prompt's own.
+        HttpResponse<String> listed = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/v1/completions")).header("Authorization", "Bearer sk-test")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + id + "\",\"prompt\":[\"12+1=\",[" + ids + "]],\"max_tokens\":1,"
+                        + "\"echo\":true,\"logprobs\":1,\"temperature\":0}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(listed.statusCode()).as(listed.body()).isEqualTo(200);
+        var both = new com.fasterxml.jackson.databind.ObjectMapper().readTree(listed.body());
+        assertThat(both.path("choices")).hasSize(2);
+        assertThat(both.path("choices").get(0).path("text").asText()).startsWith("12+1=");
+        var second = both.path("choices").get(1);
+        assertThat(second.path("index").asInt()).isEqualTo(1);
+        assertThat(second.path("logprobs").path("token_logprobs")).hasSize(prompt.length + 1);
+        for (int i = 0; i < prompt.length; i++) {
+            assertThat(second.path("logprobs").path("token_logprobs").get(i)).isEqualTo(echoed.get(i));
+        }
+        assertThat(both.path("usage").path("prompt_tokens").asInt()).isEqualTo(prompt.length + slot.current().tokenizer().encode("12+1=").length);
     }
 
     @Test

@@ -42,7 +42,7 @@ class ServeFollowsRunTest {
         try (NDManager manager = NDManager.newBaseManager();
              ModelSlot slot = ModelSlot.following(new OpponentWatcher(f.kafka, f.topics.opponent(), f.runId).start(), manager,
                      PromptTemplate.PLAIN, CheckpointLocation.within(f.store.root()), 60_000);
-             RequestBatcher batcher = new RequestBatcher(slot::refresh, manager, 8);
+             RequestBatcher batcher = new RequestBatcher(slot, manager, 8);
              OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(f.runId), null,
                      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC())) {
             OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey("none")

@@ -68,12 +68,13 @@ public final class ServeBench {
     public static Result run(OpponentPromotion promotion, CheckpointLocation location, List<String> prompts, int clients, int maxTokens,
                              PrintStream out) throws Exception {
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(promotion, manager, PromptTemplate.PLAIN, location))) {
-            Opponent model = slot.get();
+             ModelSlot slot = ModelSlot.fixed(Opponent.load(promotion, manager, PromptTemplate.PLAIN, location), manager,
+                     PromptTemplate.PLAIN, location)) {
+            Opponent model = slot.current();
             long servedTokens;
             double serveSeconds;
             double[] latencies = new double[prompts.size()];
-            try (RequestBatcher batcher = new RequestBatcher(slot::refresh, manager, clients);
+            try (RequestBatcher batcher = new RequestBatcher(slot, manager, clients);
                  OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(), null,
                          new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC())) {
                 URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");

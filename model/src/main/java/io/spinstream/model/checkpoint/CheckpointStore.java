@@ -454,6 +454,14 @@ public final class CheckpointStore {
         return m.weightsFile() == null ? WEIGHTS : m.weightsFile();
     }
 
+    /**
+     * The metadata of the checkpoint folder {@code dir}, its weights (and training state) checked against their
+     * sha256, without loading them: for a process that hands the folder to a model server.
+     */
+    public static CheckpointMetadata verify(Path dir) {
+        return verified(dir);
+    }
+
     /** The metadata of the checkpoint folder {@code dir}, its weights (and training state) checked against their sha256. */
     private static CheckpointMetadata verified(Path dir) {
         if (!Files.isDirectory(dir)) {

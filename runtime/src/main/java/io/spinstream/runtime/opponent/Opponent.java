@@ -9,11 +9,19 @@ import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.schemas.OpponentPromotion;
 
+import io.spinstream.model.Generator;
+import io.spinstream.model.LlamaConfig;
+import io.spinstream.model.LogProbs;
+import io.spinstream.model.Sampling;
+import io.spinstream.model.TokenBatch;
+
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** The loaded opponent: the promoted checkpoint's model and tokenizer, checked against the promotion. */
 public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint, SpinTokenizer tokenizer)
-        implements AutoCloseable {
+        implements OpponentModel {
 
     /**
      * Loads the checkpoint a promotion names; refuses one whose sha256 differs from the promotion's or
@@ -74,12 +82,30 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
                 .setCreatedAt(java.time.Instant.now()).build();
     }
 
-    public String id() {
-        return promotion.getCheckpointId();
+
+    @Override
+    public LlamaConfig config() {
+        return checkpoint.model().config();
     }
 
-    public int round() {
-        return promotion.getRound();
+    @Override
+    public List<Draft> generate(NDManager manager, List<int[]> prompts, int samples, long[] seeds, Sampling sampling, int rows) {
+        List<int[]> encoded = new ArrayList<>();
+        prompts.forEach(p -> {
+            for (int k = 0; k < samples; k++) {
+                encoded.add(p);
+            }
+        });
+        List<Draft> out = new ArrayList<>();
+        for (Generator.Answer a : new Generator(checkpoint.model()).answer(manager, encoded, sampling, seeds, rows)) {
+            out.add(new Draft(tokenizer.decode(a.tokens()), a.tokens().length, a.tokens(), a.logProbWithEos(), null));
+        }
+        return out;
+    }
+
+    @Override
+    public double[] score(NDManager manager, List<TokenBatch.Example> examples, String[] refusals) {
+        return examples.isEmpty() ? new double[0] : LogProbs.sums(checkpoint.model(), manager, examples, config().padTokenId());
     }
 
     @Override

@@ -1,10 +1,7 @@
 package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
-import io.spinstream.model.Generator;
 import io.spinstream.model.LlamaConfig;
-import io.spinstream.model.LlamaModel;
-import io.spinstream.model.LogProbs;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.schemas.CandidateSample;
@@ -22,13 +19,13 @@ import java.util.List;
  * (the answer text re-encoded, then EOS).
  */
 public final class PromptAnswerer {
-    private final Opponent opponent;
+    private final OpponentModel opponent;
     private final Sampling sampling;
     private final String instance;
     private final Clock clock;
     private final int samples;
 
-    public PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock) {
+    public PromptAnswerer(OpponentModel opponent, Sampling sampling, String instance, Clock clock) {
         this(opponent, sampling, instance, clock, 1);
     }
 
@@ -36,7 +33,7 @@ public final class PromptAnswerer {
      * @param samples K answers per prompt, each with a seed of its own (sample 0's is the one K = 1 uses, so
      *                the first answer does not change with K); all K travel in the record's samples
      */
-    public PromptAnswerer(Opponent opponent, Sampling sampling, String instance, Clock clock, int samples) {
+    public PromptAnswerer(OpponentModel opponent, Sampling sampling, String instance, Clock clock, int samples) {
         if (samples < 1) {
             throw new IllegalArgumentException("samples must be >= 1, got " + samples);
         }
@@ -52,7 +49,7 @@ public final class PromptAnswerer {
         if (p.getPrompt().isBlank()) {
             return "empty prompt";
         }
-        LlamaConfig c = opponent.checkpoint().model().config();
+        LlamaConfig c = opponent.config();
         int promptTokens = opponent.tokenizer().encodePrompt(PromptTurns.of(p)).length;
         int humanTokens = p.getHumanResponse() == null ? 0 : opponent.tokenizer().encodeResponse(p.getHumanResponse()).length;
         if (promptTokens + humanTokens > c.maxPositions() || promptTokens + 1 >= c.maxPositions()) {
@@ -76,66 +73,105 @@ public final class PromptAnswerer {
         return answer(manager, prompts, prompts.size());
     }
 
+    /** What became of one prompt: its answer, or the backend's refusal of it (the prompt's own fault). */
+    public sealed interface Answered {
+        record Made(SyntheticResponse response) implements Answered {
+        }
+
+        record Refused(String reason) implements Answered {
+        }
+    }
+
     /**
      * @param batch prompts generated at once: beyond it, a prompt takes the row of one that has finished
      *              (continuous batching); its answer is the same either way
+     * @throws IllegalStateException where the backend refused a prompt (see {@link #answerEach})
      */
     public List<SyntheticResponse> answer(NDManager manager, List<Prompt> prompts, int batch) {
+        List<SyntheticResponse> out = new ArrayList<>();
+        for (Answered a : answerEach(manager, prompts, batch)) {
+            switch (a) {
+                case Answered.Made m -> out.add(m.response());
+                case Answered.Refused r -> throw new IllegalStateException("opponent " + opponent.id() + " refused a prompt: " + r.reason());
+            }
+        }
+        return out;
+    }
+
+    /** As {@link #answer(NDManager, List, int)}, with a prompt the backend refuses as {@link Answered.Refused}, in its place. */
+    public List<Answered> answerEach(NDManager manager, List<Prompt> prompts, int batch) {
         int n = prompts.size();
         int rows = n * samples; // row i * samples + k: prompt i's sample k
         List<int[]> promptIds = new ArrayList<>();
-        List<int[]> encoded = new ArrayList<>();
         long[] seeds = new long[rows];
         for (int i = 0; i < n; i++) {
-            int[] ids = opponent.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i)));
-            promptIds.add(ids);
+            promptIds.add(opponent.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i))));
             for (int k = 0; k < samples; k++) {
-                encoded.add(ids);
                 seeds[i * samples + k] = seedOf(prompts.get(i), k);
             }
         }
-        int context = opponent.checkpoint().model().config().maxPositions();
-        List<Generator.Answer> made = new Generator(opponent.checkpoint().model()).answer(manager, encoded, sampling, seeds,
-                Math.max(1, batch) * samples);
-        List<int[]> generated = made.stream().map(Generator.Answer::tokens).toList();
+        int context = opponent.config().maxPositions();
+        List<OpponentModel.Draft> made = opponent.generate(manager, promptIds, samples, seeds, sampling, Math.max(1, batch) * samples);
+        String[] refused = new String[n];
         List<String> answers = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
             Prompt p = prompts.get(r / samples);
-            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), opponent.tokenizer().decode(generated.get(r)), context));
+            if (made.get(r).refusal() != null && refused[r / samples] == null) {
+                refused[r / samples] = made.get(r).refusal();
+            }
+            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), made.get(r).text(), context));
         }
         // log p(y'|x) comes with generation when the published answer re-encodes to the generated tokens (and its
-        // EOS); an answer that does not (cut to fit, or bytes that are not UTF-8) is scored as the trainer will see it.
+        // EOS); an answer that does not (cut to fit, or bytes that are not UTF-8), or a backend that gives text
+        // only, is scored as the trainer will see it.
         double[] synthetic = new double[rows];
         List<TokenBatch.Example> rescored = new ArrayList<>();
         List<Integer> rescoredRows = new ArrayList<>();
         for (int r = 0; r < rows; r++) {
+            if (refused[r / samples] != null) {
+                continue;
+            }
             int[] response = opponent.tokenizer().encodeResponse(answers.get(r));
-            if (Double.isFinite(made.get(r).logProbWithEos()) && isTokensAndEos(response, generated.get(r))) {
-                synthetic[r] = made.get(r).logProbWithEos();
+            OpponentModel.Draft d = made.get(r);
+            if (d.tokens() != null && Double.isFinite(d.logProbWithEos()) && isTokensAndEos(response, d.tokens())) {
+                synthetic[r] = d.logProbWithEos();
             } else {
                 rescored.add(new TokenBatch.Example(promptIds.get(r / samples), response));
                 rescoredRows.add(r);
             }
         }
-        double[] again = score(manager, rescored);
-        for (int i = 0; i < again.length; i++) {
-            synthetic[rescoredRows.get(i)] = again[i];
-        }
-        // Only labelled prompts have a human answer to score, in a batch of their own (padded to the longest of
-        // them, not to the longest generated answer); humanRow[i] is its row, or -1.
+        // Only labelled prompts have a human answer to score; humanRow[i] is its row among the examples, or -1. They
+        // are scored apart from the answers re-scored above (padded to the longest of them, not to the longest answer).
         List<TokenBatch.Example> scored = new ArrayList<>();
         int[] humanRow = new int[n];
         for (int i = 0; i < n; i++) {
             String human = prompts.get(i).getHumanResponse();
-            humanRow[i] = human == null ? -1 : scored.size();
-            if (human != null) {
+            humanRow[i] = human == null || refused[i] != null ? -1 : scored.size();
+            if (humanRow[i] >= 0) {
                 scored.add(new TokenBatch.Example(promptIds.get(i), opponent.tokenizer().encodeResponse(human)));
             }
         }
-        double[] logps = score(manager, scored);
-        List<SyntheticResponse> out = new ArrayList<>();
+        String[] againRefused = new String[rescored.size()];
+        double[] again = opponent.score(manager, rescored, againRefused);
+        for (int i = 0; i < again.length; i++) {
+            synthetic[rescoredRows.get(i)] = again[i];
+            int prompt = rescoredRows.get(i) / samples;
+            if (againRefused[i] != null && refused[prompt] == null) {
+                refused[prompt] = againRefused[i];
+            }
+        }
+        String[] humanRefused = new String[scored.size()];
+        double[] logps = opponent.score(manager, scored, humanRefused);
+        List<Answered> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Prompt p = prompts.get(i);
+            if (refused[i] == null && humanRow[i] >= 0) {
+                refused[i] = humanRefused[humanRow[i]];
+            }
+            if (refused[i] != null) {
+                out.add(new Answered.Refused(refused[i]));
+                continue;
+            }
             // Rewards are the reward step's (RewardStep), after answering: null here.
             List<CandidateSample> all = new ArrayList<>();
             for (int k = 0; k < samples; k++) {
@@ -143,14 +179,14 @@ public final class PromptAnswerer {
                 all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(synthetic[i * samples + k])
                         .setReward(null).build());
             }
-            out.add(SyntheticResponse.newBuilder()
+            out.add(new Answered.Made(SyntheticResponse.newBuilder()
                     .setPromptId(p.getPromptId())
                     .setStream(p.getStream())
                     .setOpponentId(opponent.id())
                     .setRound(opponent.round())
                     .setResponse(all.get(0).getResponse())
                     .setPromptTokens(promptIds.get(i).length)
-                    .setResponseTokens(generated.get(i * samples).length)
+                    .setResponseTokens(made.get(i * samples).length())
                     .setHumanTokens(humanRow[i] < 0 ? 0 : scored.get(humanRow[i]).response().length)
                     .setOpponentLogpHuman(humanRow[i] < 0 ? 0.0 : logps[humanRow[i]])
                     .setOpponentLogpSynthetic(all.get(0).getOpponentLogp())
@@ -160,17 +196,9 @@ public final class PromptAnswerer {
                             .setTopP(sampling.topP()).setMaxNewTokens(sampling.maxNewTokens()).setSeed(seeds[i * samples]).build())
                     .setGenerator(instance)
                     .setCreatedAt(clock.instant())
-                    .build());
+                    .build()));
         }
         return out;
-    }
-
-    private double[] score(NDManager manager, List<TokenBatch.Example> examples) {
-        if (examples.isEmpty()) {
-            return new double[0];
-        }
-        LlamaModel model = opponent.checkpoint().model();
-        return LogProbs.sums(model, manager, examples, model.config().padTokenId());
     }
 
     private static boolean isTokensAndEos(int[] response, int[] generated) {

@@ -26,8 +26,8 @@ public sealed interface RewardStep {
     /**
      * {@code answer} with its rewards.
      *
-     * @throws HttpRewardModel.Refused     the reward model refused these responses: the prompt's record is a dead letter
-     * @throws HttpRewardModel.Unavailable the reward model could not be reached: transient, try the batch again later
+     * @throws io.spinstream.runtime.http.JsonEndpoint.Refused     the reward model refused these responses: the prompt's record is a dead letter
+     * @throws io.spinstream.runtime.http.JsonEndpoint.Unavailable the reward model could not be reached: transient, try the batch again later
      */
     SyntheticResponse reward(Prompt p, SyntheticResponse answer);
 

@@ -107,15 +107,15 @@ class RewardTest {
     @Test
     void anOutageIsUnavailableAndABrokenAnswerIsRefused() throws Exception {
         URI down = serve(List.of(500), "", new ArrayList<>(), new ArrayList<>());
-        assertThatThrownBy(() -> model(down, 2).score("p", "q", List.of("a"))).isInstanceOf(HttpRewardModel.Unavailable.class)
+        assertThatThrownBy(() -> model(down, 2).score("p", "q", List.of("a"))).isInstanceOf(io.spinstream.runtime.http.JsonEndpoint.Unavailable.class)
                 .hasMessageContaining("HTTP 500").hasMessageContaining("2 attempts");
         stop();
         URI bad = serve(List.of(400), "", new ArrayList<>(), new ArrayList<>());
-        assertThatThrownBy(() -> model(bad, 3).score("p", "q", List.of("a"))).isInstanceOf(HttpRewardModel.Refused.class)
+        assertThatThrownBy(() -> model(bad, 3).score("p", "q", List.of("a"))).isInstanceOf(io.spinstream.runtime.http.JsonEndpoint.Refused.class)
                 .hasMessageContaining("HTTP 400");
         stop();
         URI wrong = serve(List.of(200), "{\"scores\": [1]}", new ArrayList<>(), new ArrayList<>());
-        assertThatThrownBy(() -> model(wrong, 3).score("p", "q", List.of("a", "b"))).isInstanceOf(HttpRewardModel.Refused.class)
+        assertThatThrownBy(() -> model(wrong, 3).score("p", "q", List.of("a", "b"))).isInstanceOf(io.spinstream.runtime.http.JsonEndpoint.Refused.class)
                 .hasMessageContaining("gave 1 scores for 2 responses");
         stop();
         URI nan = serve(List.of(200), "{\"scores\": [\"high\"]}", new ArrayList<>(), new ArrayList<>());
@@ -123,6 +123,6 @@ class RewardTest {
         stop();
         // Nothing listening at all: unreachable, transient.
         assertThatThrownBy(() -> model(URI.create("http://127.0.0.1:1/score"), 2).score("p", "q", List.of("a")))
-                .isInstanceOf(HttpRewardModel.Unavailable.class).hasMessageContaining("unreachable");
+                .isInstanceOf(io.spinstream.runtime.http.JsonEndpoint.Unavailable.class).hasMessageContaining("unreachable");
     }
 }
