@@ -2,7 +2,7 @@ package io.spinstream.generator;
 
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.OpponentSource;
-import io.spinstream.runtime.openai.OpenAiCompletions;
+import io.spinstream.runtime.openai.OpenAiClient;
 import io.spinstream.runtime.openai.ServedOpponent;
 import io.spinstream.model.Sampling;
 import io.spinstream.runtime.ServiceLauncher;
@@ -36,7 +36,7 @@ public final class GeneratorMain {
         }
         String url = c.find(OPENAI_URL).orElseThrow(() -> new io.spinstream.runtime.config.ConfigException(
                 BACKEND.display() + "=openai needs " + OPENAI_URL.display() + ": the server's API root, e.g. http://vllm:8000/v1"));
-        OpenAiCompletions server = new OpenAiCompletions(java.net.URI.create(url), java.time.Duration.ofMillis(c.get(OPENAI_TIMEOUT_MS)),
+        OpenAiClient server = new OpenAiClient(java.net.URI.create(url), java.time.Duration.ofMillis(c.get(OPENAI_TIMEOUT_MS)),
                 c.get(OPENAI_ATTEMPTS), c.find(OPENAI_API_KEY), io.spinstream.runtime.Backoff::standard);
         return ServedOpponent.source(server, RoundKeys.template(c), CheckpointLocation.from(c), c.find(OPENAI_MODEL),
                 c.get(OPENAI_CONCURRENCY));

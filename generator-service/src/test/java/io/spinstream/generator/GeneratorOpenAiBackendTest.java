@@ -16,7 +16,7 @@ import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.health.MetricsServer;
-import io.spinstream.runtime.openai.OpenAiCompletions;
+import io.spinstream.runtime.openai.OpenAiClient;
 import io.spinstream.runtime.openai.ServedOpponent;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
@@ -146,7 +146,7 @@ class GeneratorOpenAiBackendTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort(); // closed again: nothing listens there
         }
-        OpenAiCompletions server = new OpenAiCompletions(URI.create("http://127.0.0.1:" + port + "/v1"), Duration.ofSeconds(2), 2,
+        OpenAiClient server = new OpenAiClient(URI.create("http://127.0.0.1:" + port + "/v1"), Duration.ofSeconds(2), 2,
                 Optional.empty(), () -> new io.spinstream.runtime.Backoff(Duration.ofMillis(10), Duration.ofMillis(10)));
         assertThatThrownBy(server::models).satisfies(e -> assertThat(FaultKind.isTransient(e)).isTrue())
                 .hasMessageContaining("unreachable").hasMessageContaining("(2 attempts)");

@@ -20,6 +20,9 @@ import java.util.regex.Pattern;
  * PREFIX.evaluations      checkpoint_id Evaluation         delete, long retention
  * PREFIX.opponent         run id        OpponentPromotion  compacted (latest value is the opponent)
  * PREFIX.dead-letters     original key  DeadLetter         delete
+ * PREFIX.lion.train       prompt_id     Prompt             compacted: Lion's train pool (prompts the teacher answers)
+ * PREFIX.lion.cache       prompt_id     Prompt             compacted: Lion's cache pool (prompts teacher and student are judged on)
+ * PREFIX.lion.judgements  prompt_id     LionJudgement      delete: one per cache prompt and student round
  * </pre>
  */
 public final class Topics {
@@ -38,6 +41,9 @@ public final class Topics {
     private final Topic<String, Evaluation> evaluations;
     private final Topic<String, OpponentPromotion> opponent;
     private final Topic<byte[], DeadLetter> deadLetters;
+    private final Topic<String, Prompt> lionTrain;
+    private final Topic<String, Prompt> lionCache;
+    private final Topic<String, LionJudgement> lionJudgements;
     private final java.util.Map<String, Topic<String, Prompt>> promptTopics = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
@@ -75,6 +81,9 @@ public final class Topics {
         // Dead letters keep the original key bytes as they were: the key may be what failed to read.
         this.deadLetters = new Topic<>(prefix + ".dead-letters", Serdes.ByteArray(), serdes.value(),
                 TopicSettings.retained(1, rf, 4 * WEEK_MS), DeadLetter.getClassSchema());
+        this.lionTrain = avro(prefix + ".lion.train", Prompt.getClassSchema(), TopicSettings.compacted(p, rf));
+        this.lionCache = avro(prefix + ".lion.cache", Prompt.getClassSchema(), TopicSettings.compacted(p, rf));
+        this.lionJudgements = avro(prefix + ".lion.judgements", LionJudgement.getClassSchema(), TopicSettings.retained(p, rf, 4 * WEEK_MS));
     }
 
     private <V extends SpecificRecord> Topic<String, V> avro(String name, Schema schema, TopicSettings settings) {
@@ -150,6 +159,28 @@ public final class Topics {
 
     public Topic<byte[], DeadLetter> deadLetters() {
         return deadLetters;
+    }
+
+    /** Lion's train pool: prompts the teacher answers for the student to imitate. */
+    public Topic<String, Prompt> lionTrain() {
+        return lionTrain;
+    }
+
+    /** Lion's cache pool: prompts the teacher and the student answer for the referee. */
+    public Topic<String, Prompt> lionCache() {
+        return lionCache;
+    }
+
+    public Topic<String, LionJudgement> lionJudgements() {
+        return lionJudgements;
+    }
+
+    /** The prompt stream Lion's imitation writes (prompts with the teacher's answer as the response). */
+    public static final String LION_STREAM = "lion";
+
+    /** Lion's topics, made by the Lion service (the SPIN services do not need them). */
+    public List<Topic<?, ?>> lion() {
+        return List.of(lionTrain, lionCache, lionJudgements, prompts(LION_STREAM));
     }
 
     /** The fixed topics (prompt streams are added at run time). */

@@ -12,6 +12,7 @@ import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
+import io.spinstream.runtime.http.Fanout;
 import io.spinstream.runtime.http.JsonEndpoint;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.OpponentModel;
@@ -26,11 +27,6 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.function.IntFunction;
 
 /**
@@ -46,12 +42,12 @@ public final class ServedOpponent implements OpponentModel {
     private final OpponentPromotion promotion;
     private final LlamaConfig config;
     private final SpinTokenizer tokenizer;
-    private final OpenAiCompletions server;
+    private final OpenAiClient server;
     private final String name;
     private final boolean adapterLoadedHere;
     private final int concurrency;
 
-    private ServedOpponent(OpponentPromotion promotion, LlamaConfig config, SpinTokenizer tokenizer, OpenAiCompletions server,
+    private ServedOpponent(OpponentPromotion promotion, LlamaConfig config, SpinTokenizer tokenizer, OpenAiClient server,
                            String name, boolean adapterLoadedHere, int concurrency) {
         this.promotion = promotion;
         this.config = config;
@@ -67,7 +63,7 @@ public final class ServedOpponent implements OpponentModel {
      *                    checkpoint's id; every later opponent is asked for by its checkpoint id
      * @param concurrency requests in flight at once
      */
-    public static OpponentSource source(OpenAiCompletions server, PromptTemplate template, CheckpointLocation location,
+    public static OpponentSource source(OpenAiClient server, PromptTemplate template, CheckpointLocation location,
                                         Optional<String> baseName, int concurrency) {
         return new OpponentSource() {
             @Override
@@ -93,7 +89,7 @@ public final class ServedOpponent implements OpponentModel {
      * @throws JsonEndpoint.Unavailable where the server does not serve it yet (the caller asks again later)
      */
     public static ServedOpponent load(OpponentPromotion promotion, PromptTemplate template, CheckpointLocation location,
-                                      OpenAiCompletions server, Optional<String> baseName, int concurrency) {
+                                      OpenAiClient server, Optional<String> baseName, int concurrency) {
         Path dir = location.resolve(promotion.getUri());
         CheckpointMetadata meta = CheckpointStore.verify(dir);
         if (!meta.sha256().equalsIgnoreCase(promotion.getSha256())) {
@@ -141,7 +137,7 @@ public final class ServedOpponent implements OpponentModel {
     public List<Draft> generate(NDManager manager, List<int[]> prompts, int samples, long[] seeds, Sampling sampling, int rows) {
         List<List<Draft>> each = inParallel(prompts.size(), i -> {
             int[] prompt = prompts.get(i);
-            ObjectNode req = OpenAiCompletions.request().put("model", name)
+            ObjectNode req = OpenAiClient.request().put("model", name)
                     .put("max_tokens", Math.min(sampling.maxNewTokens(), config.maxPositions() - prompt.length))
                     .put("temperature", sampling.temperature()).put("top_p", sampling.topP())
                     .put("n", samples).put("seed", seeds[i * samples]);
@@ -151,11 +147,11 @@ public final class ServedOpponent implements OpponentModel {
             }
             List<Draft> drafts = new ArrayList<>();
             try {
-                List<OpenAiCompletions.Choice> choices = server.complete(req);
+                List<OpenAiClient.Choice> choices = server.complete(req);
                 if (choices.size() != samples) {
                     throw new IllegalStateException(server.base() + " gave " + choices.size() + " choices for n = " + samples);
                 }
-                for (OpenAiCompletions.Choice c : choices) {
+                for (OpenAiClient.Choice c : choices) {
                     // The server gives text: its tokens are counted as the text re-encodes (the EOS it ends on aside).
                     drafts.add(new Draft(c.text(), tokenizer.encodeResponse(c.text()).length - 1, null, Double.NaN, null));
                 }
@@ -187,7 +183,7 @@ public final class ServedOpponent implements OpponentModel {
         double[] out = new double[examples.size()];
         List<List<Double>> scored = inParallel(order.size(), g -> {
             List<Integer> members = byPrompt.get(order.get(g));
-            ObjectNode req = OpenAiCompletions.request().put("model", name).put("echo", true).put("logprobs", 1)
+            ObjectNode req = OpenAiClient.request().put("model", name).put("echo", true).put("logprobs", 1)
                     .put("temperature", 0);
             ArrayNode list = req.putArray("prompt");
             boolean full = false;
@@ -207,7 +203,7 @@ public final class ServedOpponent implements OpponentModel {
             req.put("max_tokens", full ? 0 : 1);
             List<Double> sums = new ArrayList<>();
             try {
-                List<OpenAiCompletions.Choice> choices = server.complete(req);
+                List<OpenAiClient.Choice> choices = server.complete(req);
                 if (choices.size() != members.size()) {
                     throw new IllegalStateException(server.base() + " gave " + choices.size() + " choices for " + members.size() + " prompts");
                 }
@@ -229,7 +225,7 @@ public final class ServedOpponent implements OpponentModel {
         return out;
     }
 
-    private double responseLogProb(OpenAiCompletions.Choice c, TokenBatch.Example ex) {
+    private double responseLogProb(OpenAiClient.Choice c, TokenBatch.Example ex) {
         JsonNode lp = c.logprobs() == null ? null : c.logprobs().get("token_logprobs");
         int from = ex.prompt().length;
         int to = from + ex.response().length;
@@ -247,36 +243,8 @@ public final class ServedOpponent implements OpponentModel {
         return sum;
     }
 
-    /** Runs {@code task(0..n-1)} with at most {@code concurrency} at once; the first failure is thrown, as it was. */
     private <T> List<T> inParallel(int n, IntFunction<T> task) {
-        Semaphore slots = new Semaphore(concurrency);
-        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<T>> futures = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                int index = i;
-                futures.add(threads.submit(() -> {
-                    slots.acquire();
-                    try {
-                        return task.apply(index);
-                    } finally {
-                        slots.release();
-                    }
-                }));
-            }
-            List<T> out = new ArrayList<>();
-            for (Future<T> f : futures) {
-                out.add(f.get());
-            }
-            return out;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new JsonEndpoint.Unavailable("interrupted while asking " + server.base(), e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
+        return new Fanout(concurrency, server.base().toString()).map(n, task);
     }
 
     /** Drops the adapter this opponent loaded into the server (best effort: the server may be gone). */

@@ -15,18 +15,19 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * The parts of an OpenAI-compatible server (vLLM, {@code spin serve}) a generator uses: {@code GET /models},
- * {@code POST /completions} (token-id prompts, {@code n}, {@code seed}, {@code echo} with {@code logprobs}), and
- * vLLM's {@code POST /load_lora_adapter} and {@code /unload_lora_adapter}. What a status means here:
+ * The parts of an OpenAI-compatible server (vLLM, {@code spin serve}, a hosted model) Spinstream uses:
+ * {@code GET /models}, {@code POST /completions} (token-id prompts, {@code n}, {@code seed}, {@code echo} with
+ * {@code logprobs}), {@code POST /chat/completions}, and vLLM's {@code POST /load_lora_adapter} and
+ * {@code /unload_lora_adapter}. What a status means here:
  * <ul>
  *   <li>time-outs, refused connections, 408, 429, 5xx: tried again, then {@link JsonEndpoint.Unavailable} (transient);</li>
- *   <li>404 on a completion: the server does not serve that model (yet): {@link JsonEndpoint.Unavailable} as well,
+ *   <li>404 on a completion or a chat: the server does not serve that model (yet): {@link JsonEndpoint.Unavailable} as well,
  *       since a server that follows the run swaps to it soon;</li>
  *   <li>401, 403: the key is wrong, which no retry mends: {@link IllegalStateException};</li>
  *   <li>any other 4xx: the server refuses this request: {@link JsonEndpoint.Refused} with its own message.</li>
  * </ul>
  */
-public final class OpenAiCompletions {
+public final class OpenAiClient {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One choice of a completion, by its index. */
@@ -37,7 +38,7 @@ public final class OpenAiCompletions {
     private final JsonEndpoint endpoint;
 
     /** @param base the API's root, as OpenAI clients take it ({@code http://vllm:8000/v1}) */
-    public OpenAiCompletions(URI base, Duration timeout, int attempts, Optional<String> apiKey, Supplier<Backoff> backoff) {
+    public OpenAiClient(URI base, Duration timeout, int attempts, Optional<String> apiKey, Supplier<Backoff> backoff) {
         String b = base.toString();
         this.base = URI.create(b.endsWith("/") ? b : b + "/");
         this.endpoint = new JsonEndpoint("OpenAI-compatible server " + b, timeout, attempts, apiKey, backoff);
@@ -65,17 +66,30 @@ public final class OpenAiCompletions {
 
     /** The choices of a completion, in index order. */
     public List<Choice> complete(ObjectNode request) {
-        JsonEndpoint.Reply reply = checked(endpoint.post(base.resolve("completions"), request), "POST /completions");
+        return choices(request, "completions");
+    }
+
+    /** The answer of a chat completion with one choice: its message's content. */
+    public String chat(ObjectNode request) {
+        List<Choice> choices = choices(request, "chat/completions");
+        if (choices.isEmpty()) {
+            throw new IllegalStateException(base + "chat/completions answered without a choice");
+        }
+        return choices.get(0).text();
+    }
+
+    private List<Choice> choices(ObjectNode request, String path) {
+        JsonEndpoint.Reply reply = checked(endpoint.post(base.resolve(path), request), "POST /" + path);
         if (reply.status() == 404) {
             throw new JsonEndpoint.Unavailable(base + " does not serve model '" + request.path("model").asText() + "' (yet): "
                     + message(reply), null);
         }
         if (!reply.ok()) {
-            throw new JsonEndpoint.Refused(base + " refused the completion: HTTP " + reply.status() + ": " + message(reply));
+            throw new JsonEndpoint.Refused(base + path + " refused it: HTTP " + reply.status() + ": " + message(reply));
         }
         JsonNode choices = reply.json() == null ? null : reply.json().get("choices");
         if (choices == null || !choices.isArray()) {
-            throw new IllegalStateException(base + "completions answered without choices: " + reply.excerpt());
+            throw new IllegalStateException(base + path + " answered without choices: " + reply.excerpt());
         }
         String served = reply.json().path("model").asText(null);
         if (served != null && !served.equals(request.path("model").asText())) {
@@ -84,7 +98,8 @@ public final class OpenAiCompletions {
                     + "' with model '" + served + "'", null);
         }
         List<Choice> out = new ArrayList<>();
-        choices.forEach(c -> out.add(new Choice(c.path("index").asInt(), c.path("text").asText(""), c.get("logprobs"))));
+        choices.forEach(c -> out.add(new Choice(c.path("index").asInt(),
+                c.has("message") ? c.path("message").path("content").asText("") : c.path("text").asText(""), c.get("logprobs"))));
         out.sort(Comparator.comparingInt(Choice::index));
         return out;
     }
