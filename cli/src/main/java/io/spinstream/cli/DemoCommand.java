@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
  * {@code spin demo}: SPIN rounds end to end on this machine — dev stack, the task's stream, the converged
  * base, the three services — then a table and a plot of the rounds.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = DemoCommand.Base.class,
+@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {DemoCommand.Base.class, DemoCommand.Lion.class},
         description = "Runs real SPIN rounds end to end on this machine and shows whether the model got better.",
         footer = {"", "Service settings: the demo's defaults, then SPIN_* environment variables, then --set.",
                 "Last line: base_em=X final_em=Y promoted=K/N"})
@@ -80,6 +80,41 @@ public final class DemoCommand implements Callable<Integer> {
             out.put(e.getKey(), e.getValue());
         }
         return out;
+    }
+
+    @Command(name = "lion", mixinStandardHelpOptions = true,
+            description = "Lion's adversarial distillation on the demo's task: a larger teacher behind spin serve, the demo base as"
+                    + " student, the verifier as referee; then uniform imitation with as many teacher answers.",
+            footer = {"", "Last line: lion_em=X uniform_em=Y teacher_calls=N (test split exact match of each final student)"})
+    static final class Lion implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        DemoOptions demo;
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Rounds of each run (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--seeds", defaultValue = "2000", description = "Prompts in the pools at the start (default: ${DEFAULT-VALUE}).")
+        int seeds;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A service setting, e.g. --set spin.trainer.lr=1e-3.")
+        Map<String, String> set = new LinkedHashMap<>();
+
+        @Option(names = "--timeout-min", defaultValue = "20", description = "Give up on a run after this many minutes (default: ${DEFAULT-VALUE}).")
+        int timeoutMinutes;
+
+        @Override
+        public Integer call() throws Exception {
+            if (rounds < 1 || seeds < 1) {
+                System.err.println("spin demo lion: --rounds and --seeds must be at least 1");
+                return 2;
+            }
+            DemoSetup student = demo.setup();
+            var outcome = new io.spinstream.demo.DemoLion(new io.spinstream.demo.DemoLion.Settings(rounds, seeds, student,
+                    io.spinstream.demo.DemoLion.teacherOf(student), serviceSettings(io.spinstream.demo.DemoLion.serviceDefaults(), set),
+                    demo.root(), Duration.ofMinutes(timeoutMinutes)), System.out).run();
+            System.out.println(outcome.lastLine());
+            return 0;
+        }
     }
 
     @Command(name = "base", mixinStandardHelpOptions = true,

@@ -13,10 +13,10 @@ import java.util.concurrent.Callable;
  * its configuration from the environment and {@code SPIN_CONFIG_FILE}.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Runs one service (generator, trainer, evaluator) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
+        description = "Runs one service (generator, trainer, evaluator, lion) against the cluster named by SPIN_BOOTSTRAP_SERVERS / SPIN_CONFIG_FILE.")
 public final class RunCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator, trainer or evaluator")
+    @Parameters(index = "0", paramLabel = "SERVICE", description = "generator, trainer, evaluator or lion")
     String service;
 
     @Override
@@ -25,8 +25,9 @@ public final class RunCommand implements Callable<Integer> {
             case "generator" -> GeneratorMain.main(new String[0]);
             case "evaluator" -> EvaluatorMain.main(new String[0]);
             case "trainer" -> TrainerMain.main(new String[0]);
+            case "lion" -> io.spinstream.lion.LionMain.main(new String[0]);
             default -> {
-                System.err.println("spin run: unknown service '" + service + "': expected generator, trainer or evaluator");
+                System.err.println("spin run: unknown service '" + service + "': expected generator, trainer, evaluator or lion");
                 return 2;
             }
         }

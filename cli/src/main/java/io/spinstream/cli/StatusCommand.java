@@ -56,6 +56,13 @@ public final class StatusCommand implements Callable<Integer> {
         evaluations.stream().skip(Math.max(0, evaluations.size() - 3))
                 .forEach(v -> System.out.printf("verdict: %s %s (%s) %s%n", v.getCheckpointId(), v.getVerdict(), v.getSuite(),
                         v.getReasons()));
+        try (Admin admin = Admin.create(context.kafka().admin())) {
+            if (admin.listTopics().names().get().contains(context.topics().lionJudgements().name())) {
+                io.spinstream.lion.LionProgress.of(reader.values(context.topics().lionJudgements()),
+                        reader.values(context.topics().lionTrain()), reader.values(context.topics().lionCache()))
+                        .lines().forEach(System.out::println);
+            }
+        }
         return 0;
     }
 }

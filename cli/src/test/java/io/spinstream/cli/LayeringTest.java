@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * evaluator's suites, gate and its paired test).
  */
 class LayeringTest {
-    static final List<String> SERVICES = List.of("io.spinstream.generator", "io.spinstream.trainer", "io.spinstream.evaluator");
+    static final List<String> SERVICES = List.of("io.spinstream.generator", "io.spinstream.trainer", "io.spinstream.evaluator",
+            "io.spinstream.lion");
     static JavaClasses classes;
 
     @BeforeAll
@@ -34,7 +35,7 @@ class LayeringTest {
     void everyModuleIsImported() {
         // A rule over an empty import would pass: check that each layer's classes are there.
         for (String pkg : List.of("io.spinstream.model", "io.spinstream.trainer.round", "io.spinstream.generator",
-                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime", "io.spinstream.serve")) {
+                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime", "io.spinstream.serve", "io.spinstream.lion")) {
             assertThat(classes.stream().anyMatch(c -> c.getPackageName().startsWith(pkg))).as(pkg).isTrue();
         }
     }

@@ -76,12 +76,16 @@ public record ArithmeticTask(int digits, int prompts, int validation, long seed,
         return new StringBuilder(Long.toString(n)).reverse().toString();
     }
 
-    /** The example as a prompt record of {@code stream}: verifiable, so the exact-match suite scores it. */
+    /**
+     * The example as a prompt record of {@code stream}: verifiable, so the exact-match suite scores it; a reversed
+     * task says {@code digit_order = lsb} (least significant digit first), for whatever writes new problems.
+     */
     public Prompt toPrompt(String stream, Example e) {
         return Prompt.newBuilder().setPromptId(e.id()).setStream(stream).setPrompt(e.prompt())
                 .setHumanResponse(e.answer())
                 .setTask(TaskMetadata.newBuilder().setKind(kind()).setVerifiable(true).setSuites(List.of())
-                        .setAttributes(Map.of("digits", Integer.toString(digits))).build())
+                        .setAttributes(reversed ? Map.of("digits", Integer.toString(digits), "digit_order", "lsb")
+                                : Map.of("digits", Integer.toString(digits))).build())
                 .setCreatedAt(Instant.EPOCH).build();
     }
 

@@ -84,6 +84,28 @@ public final class RoundPlot {
         s.setMarker(marker);
     }
 
+    /**
+     * Test-split exact match of the students side by side, each with its 95% interval (Wilson's, drawn as a
+     * symmetric bar of its wider side).
+     */
+    public static void students(List<String> names, List<Double> em, List<double[]> intervals, String title, Path file) {
+        org.knowm.xchart.CategoryChart chart = new org.knowm.xchart.CategoryChartBuilder().width(800).height(450).title(title)
+                .yAxisTitle("test exact match").build();
+        List<Double> bars = new ArrayList<>();
+        for (int i = 0; i < em.size(); i++) {
+            bars.add(Math.max(em.get(i) - intervals.get(i)[0], intervals.get(i)[1] - em.get(i)));
+        }
+        chart.getStyler().setLegendVisible(false);
+        chart.getStyler().setYAxisMin(Math.max(0, em.stream().mapToDouble(Double::doubleValue).min().orElse(0) - 0.1));
+        chart.addSeries("test exact match", names, em, bars);
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static void save(List<XYChart> charts, Path file) {
         try {
             Path parent = file.toAbsolutePath().getParent();

@@ -164,6 +164,13 @@ class LionIterationTest {
                 assertThat(count(registry, "spin.lion.teacher.calls.discrimination")).isEqualTo(seeds.size());
                 assertThat(fresh).allSatisfy(p -> assertThat(p.getTask().getAttributes()).containsEntry("lion_round", "0"));
                 assertThat(lion.failure()).isNull();
+                // What spin status prints: the round's judgements and the prompts written from them.
+                LionProgress progress = LionProgress.of(f.readAll(f.topics.lionJudgements()), f.readAll(f.topics.lionTrain()), cache);
+                assertThat(progress.rounds()).containsOnlyKeys(0);
+                assertThat(progress.rounds().get(0)).isEqualTo(new LionProgress.Round(seeds.size(), hard.size(), (int) kept));
+                assertThat(progress.cachePool()).isEqualTo(seeds.size() + (int) kept);
+                assertThat(progress.lines().get(1)).isEqualTo("lion round 0: 16 judged, " + hard.size() + " hard, "
+                        + (16 - hard.size()) + " easy; " + (int) kept + " new prompts kept");
             } finally {
                 lion.stop();
             }

@@ -121,6 +121,9 @@ class LionRolesTest {
         assertThatThrownBy(() -> Referee.ByModel.scores("Assistant 1 is better")).isInstanceOf(JsonEndpoint.Refused.class)
                 .hasMessageContaining("does not begin with two scores");
         assertThatThrownBy(() -> Referee.ByModel.scores("80 60")).hasMessageContaining("scale of 1 to 10");
+        assertThat(PromptWriter.ByModel.HARD.formatted("12+3=")).contains("the same domain and the same task type")
+                .contains("#Given Instruction#:\n12+3=\n#Created Instruction#:").doesNotContain("%");
+        assertThat(PromptWriter.ByModel.EASY).contains("but be even more rare").doesNotContain("same task type");
         assertThat(Referee.ByModel.TEMPLATE.formatted("Q?", "A1", "A2")).contains("[Question]\nQ?")
                 .contains("[The Start of Assistant 2's Answer]\nA2").contains("scale of 1 to 10");
     }

@@ -41,32 +41,27 @@ public sealed interface PromptWriter {
      * same domain, task type, length and difficulty; an easy one a rarer prompt of the same domain.
      */
     record ByModel(OpenAiClient server, String model, double temperature, int maxTokens) implements PromptWriter {
-        public static final String HARD = """
-                You are a helpful assistant.
-                I want you to act as an Instruction Creator.
-                Your goal is to draw inspiration from the #Given Instruction# to create a brand new instruction.
-                This new instruction should belong to the same domain and the same task type as the #Given Instruction#.
-                The LENGTH and difficulty level of the #Created Instruction# should be similar to that of the #Given Instruction#.
-                The #Created Instruction# must be reasonable and must be understood and responded by humans.
-                '#Given Instruction#', '#Created Instruction#', 'given instruction' and 'created instruction' are not allowed \
-                to appear in #Created Instruction#.
-                #Given Instruction#:
-                %s
-                #Created Instruction#:
-                """;
-        public static final String EASY = """
-                You are a helpful assistant.
-                I want you to act as an Instruction Creator.
-                Your goal is to draw inspiration from the #Given Instruction# to create a brand new instruction.
-                This new instruction should belong to the same domain as the #Given Instruction# but be even more rare.
-                The LENGTH and difficulty level of the #Created Instruction# should be similar to that of the #Given Instruction#.
-                The #Created Instruction# must be reasonable and must be understood and responded by humans.
-                '#Given Instruction#', '#Created Instruction#', 'given instruction' and 'created instruction' are not allowed \
-                to appear in #Created Instruction#.
-                #Given Instruction#:
-                %s
-                #Created Instruction#:
-                """;
+        /** Lion's instruction-creator prompt; only what the new instruction should be differs between hard and easy. */
+        private static String template(String aim) {
+            return """
+                    You are a helpful assistant.
+                    I want you to act as an Instruction Creator.
+                    Your goal is to draw inspiration from the #Given Instruction# to create a brand new instruction.
+                    %s
+                    The LENGTH and difficulty level of the #Created Instruction# should be similar to that of the #Given Instruction#.
+                    The #Created Instruction# must be reasonable and must be understood and responded by humans.
+                    '#Given Instruction#', '#Created Instruction#', 'given instruction' and 'created instruction' are not allowed \
+                    to appear in #Created Instruction#.
+                    #Given Instruction#:
+                    %%s
+                    #Created Instruction#:
+                    """.formatted(aim);
+        }
+
+        public static final String HARD = template(
+                "This new instruction should belong to the same domain and the same task type as the #Given Instruction#.");
+        public static final String EASY = template(
+                "This new instruction should belong to the same domain as the #Given Instruction# but be even more rare.");
 
         @Override
         public Prompt write(Prompt source, boolean hard, String id, long seed) {
