@@ -91,6 +91,13 @@ class LionIterationTest {
                     "SPIN_LION_WRITER_MODEL", "writer", "SPIN_LION_WRITER_MAX_TOKENS", "24", "SPIN_LION_STUDENT_MAX_TOKENS", Integer.toString(ANSWER),
                     "SPIN_LION_EASY_SHARE", "0", "SPIN_LION_BATCH_SIZE", "8"));
             HeldOutSplit split = RoundKeys.split(config);
+            // A model referee through the same endpoint: the tiny writer model's review has no scores, a refusal with its reason.
+            io.spinstream.runtime.openai.OpenAiClient client = new io.spinstream.runtime.openai.OpenAiClient(java.net.URI.create(
+                    "http://127.0.0.1:" + server.port() + "/v1"), Duration.ofSeconds(30), 1, java.util.Optional.empty(),
+                    io.spinstream.runtime.Backoff::standard);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new io.spinstream.lion.roles.Referee.ByModel(client, "writer")
+                            .judge(seeds.get(0), "42", "41"))
+                    .isInstanceOf(io.spinstream.runtime.http.JsonEndpoint.Refused.class).hasMessageContaining("does not begin with two scores");
             PrometheusMeterRegistry registry = MetricsServer.newRegistry();
             LionService lion = new LionService(SpinContext.from(config), LionMain.settings(config), registry);
             lion.start();
