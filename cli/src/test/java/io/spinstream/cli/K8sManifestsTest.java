@@ -172,7 +172,7 @@ class K8sManifestsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dev", "gpu"})
+    @ValueSource(strings = {"dev", "gpu", "external-registry"})
     void everyServiceGetsOnlyKeysItReadsAndEveryRequiredOne(String overlay) throws Exception {
         List<HasMetadata> objects = render(overlay);
         Map<String, Container> containers = new HashMap<>();
@@ -235,6 +235,22 @@ class K8sManifestsTest {
             }
         }
         return env;
+    }
+
+    @Test
+    void theExternalRegistryOverlayDropsTheProjectsRegistryAndPointsAtTheTeams() throws Exception {
+        List<HasMetadata> objects = render("external-registry");
+        assertThat(objects.stream().filter(o -> o.getMetadata().getName().equals("spin-registry")).toList())
+                .as("no Apicurio Deployment or Service").isEmpty();
+        ConfigMap common = (ConfigMap) named(objects, "ConfigMap", "spin-common");
+        assertThat(common.getData()).containsEntry("SPIN_REGISTRY_API", "confluent")
+                .containsEntry("SPIN_REGISTRY_URL", "https://schema-registry.example.com");
+        io.fabric8.kubernetes.api.model.Secret secret = (io.fabric8.kubernetes.api.model.Secret) named(objects, "Secret", "spin-registry-client");
+        assertThat(secret.getStringData()).containsEntry("SPIN_REGISTRY_BASIC_AUTH_CREDENTIALS_SOURCE", "USER_INFO")
+                .containsKey("SPIN_REGISTRY_BASIC_AUTH_USER_INFO");
+        // The base's own registry is the dev stack's Apicurio through its Confluent API.
+        assertThat(((ConfigMap) named(render("dev"), "ConfigMap", "spin-common")).getData().get("SPIN_REGISTRY_URL"))
+                .endsWith("/apis/ccompat/v7");
     }
 
     @Test

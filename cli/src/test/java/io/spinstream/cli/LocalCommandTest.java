@@ -51,7 +51,7 @@ class LocalCommandTest {
             assertThat(printed.get("bootstrap")).matches("127\\.0\\.0\\.1:\\d+");
 
             HttpResponse<String> subjects = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                    URI.create(printed.get("registry") + "/apis/ccompat/v7/subjects")).build(),
+                    URI.create(printed.get("registry") + "/subjects")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(subjects.statusCode()).isEqualTo(200);
             assertThat(subjects.body()).contains("clitest.opponent-value", "clitest.synthetic-value");

@@ -66,8 +66,16 @@ public final class DevStack implements AutoCloseable {
         return kafka.bootstrapServers();
     }
 
-    /** The registry's base URL (the ccompat API is under {@code /apis/ccompat/v7}). */
+    /**
+     * The registry's URL as the services take it by default ({@code spin.registry.api=confluent}): the root of
+     * Apicurio's Confluent-compatible API.
+     */
     public String registryUrl() {
+        return registry.baseUrl() + "/apis/ccompat/v7";
+    }
+
+    /** Apicurio's base URL (its own v3 API is under {@code /apis/registry/v3}). */
+    public String apicurioUrl() {
         return registry.baseUrl();
     }
 

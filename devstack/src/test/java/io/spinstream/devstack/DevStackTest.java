@@ -71,7 +71,7 @@ class DevStackTest {
     @Test
     void registryAnswersTheConfluentApi(DevStack stack) throws Exception {
         HttpResponse<String> response = HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create(stack.registryUrl() + "/apis/ccompat/v7/subjects")).build(),
+                HttpRequest.newBuilder(URI.create(stack.registryUrl() + "/subjects")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.body().trim()).startsWith("[").endsWith("]");

@@ -11,6 +11,7 @@ import io.spinstream.schemas.Topics;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -30,19 +31,65 @@ public record SpinContext(ServiceConfig config, KafkaSettings kafka, Topics topi
         return new SpinContext(config, KafkaSettings.from(config), topics, instance, registry, FaultPoints.fromSystemProperty());
     }
 
-    /** The registry's URL, credentials and trust store; user name and password come together or not at all. */
+    /**
+     * The registry's API, URL, credentials and trust store, as Confluent's clients take them: basic auth from
+     * {@code basic.auth.user.info} (USER_INFO) or the URL's user info (URL), or from user name and password together;
+     * or a bearer token; never both.
+     */
     public static RegistryAccess registryAccess(ServiceConfig config) {
+        List<String> problems = new java.util.ArrayList<>();
         Optional<String> user = config.find(CommonKeys.REGISTRY_USERNAME);
         Optional<String> password = config.find(CommonKeys.REGISTRY_PASSWORD);
+        String url = config.get(CommonKeys.REGISTRY_URL);
         if (user.isPresent() != password.isPresent()) {
-            throw new ConfigException("invalid configuration:\n  - " + CommonKeys.REGISTRY_USERNAME.display() + " and "
-                    + CommonKeys.REGISTRY_PASSWORD.display() + " go together: expected both (basic auth) or neither");
+            problems.add(CommonKeys.REGISTRY_USERNAME.display() + " and " + CommonKeys.REGISTRY_PASSWORD.display()
+                    + " go together: expected both (basic auth) or neither");
         }
-        Optional<RegistryAccess.BasicAuth> basic = user.map(u -> new RegistryAccess.BasicAuth(u, password.get()));
+        Optional<RegistryAccess.BasicAuth> basic = Optional.empty();
+        if (user.isPresent() && password.isPresent()) {
+            basic = Optional.of(new RegistryAccess.BasicAuth(user.get(), password.get()));
+        }
+        Optional<String> info = config.find(CommonKeys.REGISTRY_USER_INFO);
+        if (config.get(CommonKeys.REGISTRY_BASIC_AUTH_SOURCE).equals("URL")) {
+            java.net.URI uri = java.net.URI.create(url);
+            if (uri.getRawUserInfo() == null) {
+                problems.add(CommonKeys.REGISTRY_BASIC_AUTH_SOURCE.display() + "=URL needs the credentials in "
+                        + CommonKeys.REGISTRY_URL.display() + ": expected https://USER:PASSWORD@host/...");
+            } else {
+                info = Optional.of(java.net.URLDecoder.decode(uri.getRawUserInfo(), java.nio.charset.StandardCharsets.UTF_8));
+                url = url.replace(uri.getRawUserInfo() + "@", "");
+            }
+        }
+        if (info.isPresent()) {
+            int colon = info.get().indexOf(':');
+            if (colon <= 0 || colon == info.get().length() - 1) {
+                problems.add(CommonKeys.REGISTRY_USER_INFO.display() + ": expected USER:PASSWORD");
+            } else if (basic.isPresent()) {
+                problems.add(CommonKeys.REGISTRY_USER_INFO.display() + " and " + CommonKeys.REGISTRY_USERNAME.display()
+                        + " both give basic auth: expected one of them");
+            } else {
+                basic = Optional.of(new RegistryAccess.BasicAuth(info.get().substring(0, colon), info.get().substring(colon + 1)));
+            }
+        }
+        Optional<String> bearer = config.find(CommonKeys.REGISTRY_BEARER_TOKEN);
+        if (bearer.isPresent() && basic.isPresent()) {
+            problems.add(CommonKeys.REGISTRY_BEARER_TOKEN.display() + " and basic auth both given: expected one of them");
+        }
+        boolean autoRegister = config.get(CommonKeys.REGISTRY_AUTO_REGISTER);
+        boolean latest = config.get(CommonKeys.REGISTRY_USE_LATEST);
+        if (latest && autoRegister) {
+            problems.add(CommonKeys.REGISTRY_USE_LATEST.display() + "=true needs " + CommonKeys.REGISTRY_AUTO_REGISTER.display()
+                    + "=false (as Confluent's serializer)");
+        }
+        if (!problems.isEmpty()) {
+            throw new ConfigException("invalid configuration:\n  - " + String.join("\n  - ", problems));
+        }
         Optional<RegistryAccess.TrustStore> trust = config.find(CommonKeys.REGISTRY_TRUSTSTORE).map(path ->
                 new RegistryAccess.TrustStore(path, config.find(CommonKeys.REGISTRY_TRUSTSTORE_PASSWORD).orElse(null),
                         config.get(CommonKeys.REGISTRY_TRUSTSTORE_TYPE)));
-        return new RegistryAccess(config.get(CommonKeys.REGISTRY_URL), basic, trust);
+        RegistryAccess.Api api = config.get(CommonKeys.REGISTRY_API).equals("apicurio") ? RegistryAccess.Api.APICURIO
+                : RegistryAccess.Api.CONFLUENT;
+        return new RegistryAccess(url, api, basic, bearer, trust, autoRegister, latest);
     }
 
     public String registryUrl() {

@@ -18,21 +18,24 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Registry-backed Avro serdes in the Confluent wire format: magic byte 0, a 4-byte schema id (the
- * registry's content id, which is also the id of the Confluent-compatible API), then Avro binary.
- * Subjects follow the topic name strategy ({@code <topic>-value}).
+ * Registry-backed Avro serdes in the Confluent wire format: magic byte 0, a 4-byte schema id, then Avro binary.
+ * Subjects follow the topic name strategy ({@code <topic>-value}). By default they speak the Confluent REST API
+ * ({@link ConfluentAvroSerde} on {@link ConfluentRegistryClient}: any Confluent-compatible registry, Apicurio's
+ * under {@code /apis/ccompat/v7}); {@link RegistryAccess.Api#APICURIO} uses Apicurio's own serdes on its v3 API,
+ * whose ids (content ids) are the ids of its Confluent API, so both write the same bytes.
  */
 public final class AvroSerdes {
     /** The first byte of every value in the Confluent wire format. */
     public static final byte MAGIC_BYTE = 0;
     private final String registryUrl;
     private final Map<String, Object> config;
+    private final RegistryAccess access;
+    private final ConfluentRegistryClient confluent; // null with Apicurio's own API
 
-    /**
-     * @param registryUrl the registry's base URL, e.g. {@code http://127.0.0.1:8080}
-     * @param extra       further serde settings (TLS, auth), passed through as given
-     */
-    public AvroSerdes(String registryUrl, Map<String, ?> extra) {
+    /** Apicurio's own serdes at its base URL {@code registryUrl}, with further Apicurio serde settings {@code extra}. */
+    private AvroSerdes(String registryUrl, Map<String, ?> extra, RegistryAccess access) {
+        this.access = access;
+        this.confluent = access.api() == RegistryAccess.Api.CONFLUENT ? new ConfluentRegistryClient(access) : null;
         this.registryUrl = stripSlash(registryUrl);
         Map<String, Object> c = new HashMap<>();
         c.put(SchemaResolverConfig.REGISTRY_URL, this.registryUrl + "/apis/registry/v3");
@@ -48,13 +51,18 @@ public final class AvroSerdes {
         this.config = Map.copyOf(c);
     }
 
-    public AvroSerdes(String registryUrl) {
-        this(registryUrl, Map.of());
+    /** On the Confluent API whose root is {@code confluentRoot} (Apicurio's: {@code <base>/apis/ccompat/v7}). */
+    public AvroSerdes(String confluentRoot) {
+        this(RegistryAccess.of(confluentRoot));
     }
 
-    /** With the credentials and trust store of {@code access}. */
+    /** As {@code access} says: its API, credentials, trust store and how ids are found. */
     public AvroSerdes(RegistryAccess access) {
-        this(access.url(), access.serdeSettings());
+        this(access.url(), access.api() == RegistryAccess.Api.APICURIO ? access.apicurioSerdeSettings() : Map.of(), access);
+    }
+
+    public RegistryAccess access() {
+        return access;
     }
 
     private static String stripSlash(String url) {
@@ -71,6 +79,12 @@ public final class AvroSerdes {
      * later), a {@link SerializationException} when the record itself is at fault (a dead letter).
      */
     public <T extends SpecificRecord> Serde<T> value() {
+        if (confluent != null) {
+            ConfluentAvroSerde<T> serde = new ConfluentAvroSerde<>(confluent, access.autoRegister(), access.useLatestVersion());
+            Serializer<T> serializer = serde::serialize;
+            Deserializer<T> deserializer = serde::deserialize;
+            return Serdes.serdeFrom(serializer, deserializer);
+        }
         AvroKafkaSerializer<T> serializer = new AvroKafkaSerializer<>();
         AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>();
         serializer.configure(config, false);
@@ -114,7 +128,7 @@ public final class AvroSerdes {
         }
     }
 
-    /** The serde settings, for clients (Kafka Streams) that configure serdes themselves. */
+    /** Apicurio's serde settings (with its own API), for clients that configure Apicurio's serdes themselves. */
     public Map<String, Object> config() {
         return config;
     }

@@ -19,10 +19,25 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * How to reach the schema registry: its URL, basic-auth credentials and a trust store for TLS. Both the
- * serdes and the {@link SchemaRegistrar} are built from it, so they authenticate and verify alike.
+ * How to reach the schema registry: which API it speaks at its URL, credentials (basic auth or a bearer token)
+ * and a trust store for TLS, and how the serializer finds a record's schema id. Both the serdes and the
+ * {@link SchemaRegistrar} are built from it, so they authenticate and verify alike.
+ *
+ * @param url              with {@link Api#CONFLUENT}, the Confluent REST API's root (Confluent Schema Registry,
+ *                         Confluent Cloud, Karapace, Redpanda; Apicurio serves it under {@code /apis/ccompat/v7});
+ *                         with {@link Api#APICURIO}, Apicurio's base URL
+ * @param autoRegister     Confluent's {@code auto.register.schemas}: the serializer registers a record's schema
+ *                         under its subject (else it must be registered already)
+ * @param useLatestVersion Confluent's {@code use.latest.version}: the serializer writes with the subject's latest
+ *                         schema (with auto-register off)
  */
-public record RegistryAccess(String url, Optional<BasicAuth> basicAuth, Optional<TrustStore> trustStore) {
+public record RegistryAccess(String url, Api api, Optional<BasicAuth> basicAuth, Optional<String> bearerToken,
+                             Optional<TrustStore> trustStore, boolean autoRegister, boolean useLatestVersion) {
+
+    /** The REST API the registry is spoken to with. */
+    public enum Api {
+        CONFLUENT, APICURIO
+    }
 
     /** Credentials sent as HTTP basic auth; the password never appears in {@link #toString()}. */
     public record BasicAuth(String username, String password) {
@@ -67,15 +82,71 @@ public record RegistryAccess(String url, Optional<BasicAuth> basicAuth, Optional
 
     public RegistryAccess {
         url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+        if (basicAuth.isPresent() && bearerToken.isPresent()) {
+            throw new IllegalArgumentException("the registry takes basic auth or a bearer token, not both");
+        }
+        if (useLatestVersion && autoRegister) {
+            throw new IllegalArgumentException("use.latest.version needs auto.register.schemas off (as Confluent's serializer)");
+        }
     }
 
-    /** No credentials, the JVM's default trust. */
+    /** The Confluent API with the serializer's defaults (register what it writes). */
+    public RegistryAccess(String url, Optional<BasicAuth> basicAuth, Optional<TrustStore> trustStore) {
+        this(url, Api.CONFLUENT, basicAuth, Optional.empty(), trustStore, true, false);
+    }
+
+    /** The Confluent API at {@code url}, no credentials, the JVM's default trust. */
     public static RegistryAccess of(String url) {
         return new RegistryAccess(url, Optional.empty(), Optional.empty());
     }
 
+    /** Apicurio's own API at its base URL {@code url}. */
+    public static RegistryAccess apicurio(String url) {
+        return new RegistryAccess(url, Api.APICURIO, Optional.empty(), Optional.empty(), Optional.empty(), true, false);
+    }
+
+    /** The root of the Confluent REST API: the URL itself, or Apicurio's compatibility API under it. */
+    public String confluentRoot() {
+        return api == Api.CONFLUENT ? url : url + "/apis/ccompat/v7";
+    }
+
+    /** This access as plain settings (for a client, such as Kafka Streams' handlers, configured by a map). */
+    public Map<String, String> settings() {
+        Map<String, String> m = new HashMap<>();
+        m.put("url", url);
+        m.put("api", api.name());
+        m.put("auto.register", Boolean.toString(autoRegister));
+        m.put("use.latest.version", Boolean.toString(useLatestVersion));
+        basicAuth.ifPresent(b -> {
+            m.put("username", b.username());
+            m.put("password", b.password());
+        });
+        bearerToken.ifPresent(t -> m.put("bearer.token", t));
+        trustStore.ifPresent(t -> {
+            m.put("truststore.location", t.location().toString());
+            if (t.password() != null) {
+                m.put("truststore.password", t.password());
+            }
+            m.put("truststore.type", t.type());
+        });
+        return m;
+    }
+
+    /** The access {@link #settings()} describe. */
+    public static RegistryAccess fromSettings(Map<String, ?> m) {
+        java.util.function.Function<String, Optional<String>> get = k -> Optional.ofNullable(m.get(k)).map(Object::toString);
+        return new RegistryAccess(get.apply("url").orElseThrow(() -> new IllegalArgumentException("registry settings without a url")),
+                Api.valueOf(get.apply("api").orElse("CONFLUENT")),
+                get.apply("username").map(u -> new BasicAuth(u, get.apply("password").orElse(""))),
+                get.apply("bearer.token"),
+                get.apply("truststore.location").map(l -> new TrustStore(Path.of(l), get.apply("truststore.password").orElse(null),
+                        get.apply("truststore.type").orElse("PKCS12"))),
+                Boolean.parseBoolean(get.apply("auto.register").orElse("true")),
+                Boolean.parseBoolean(get.apply("use.latest.version").orElse("false")));
+    }
+
     /** The settings of Apicurio's serdes for this access. */
-    public Map<String, Object> serdeSettings() {
+    Map<String, Object> apicurioSerdeSettings() {
         Map<String, Object> m = new HashMap<>();
         basicAuth.ifPresent(b -> {
             m.put(SchemaResolverConfig.AUTH_USERNAME, b.username());
@@ -100,6 +171,13 @@ public record RegistryAccess(String url, Optional<BasicAuth> basicAuth, Optional
 
     /** The Authorization header to send, if any. */
     public Optional<String> authorization() {
-        return basicAuth.map(BasicAuth::header);
+        return basicAuth.map(BasicAuth::header).or(() -> bearerToken.map(t -> "Bearer " + t));
+    }
+
+    @Override
+    public String toString() {
+        return "RegistryAccess[" + url + ", " + api + ", " + basicAuth.map(Object::toString).orElse("no basic auth")
+                + (bearerToken.isPresent() ? ", bearer token hidden" : "") + ", " + trustStore.map(Object::toString).orElse("default trust")
+                + (autoRegister ? ", auto-register" : "") + (useLatestVersion ? ", latest version" : "") + "]";
     }
 }

@@ -57,7 +57,7 @@ class RegistryAccessTest {
                 "quarkus.security.users.embedded.users.alice", "s3cret",
                 "quarkus.http.auth.permission.apis.paths", "/apis/*",
                 "quarkus.http.auth.permission.apis.policy", "authenticated"));
-        https = "https://127.0.0.1:" + tlsPort;
+        https = "https://127.0.0.1:" + tlsPort + "/apis/ccompat/v7";
     }
 
     @AfterAll

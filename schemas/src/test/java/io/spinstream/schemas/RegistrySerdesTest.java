@@ -71,13 +71,13 @@ class RegistrySerdesTest {
         assertThat(id).isPositive();
 
         HttpResponse<String> byId = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(stack.registryUrl() + "/apis/ccompat/v7/schemas/ids/" + id)).build(),
+                URI.create(stack.registryUrl() + "/schemas/ids/" + id)).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(byId.statusCode()).isEqualTo(200);
         assertThat(registrar.schemaById(id)).isEqualTo(Prompt.getClassSchema());
 
         HttpResponse<String> subjects = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(stack.registryUrl() + "/apis/ccompat/v7/subjects")).build(),
+                URI.create(stack.registryUrl() + "/subjects")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(subjects.body()).contains("\"" + topic.name() + "-value\"");
         assertThat(registrar.compatibility(topic.subject())).isEqualTo("BACKWARD");

@@ -38,8 +38,8 @@ public final class DeadLetterDeserializationHandler implements DeserializationEx
         m.put(PREFIX, topicPrefix);
         m.put(REGISTRY, registry.url());
         m.put(SERVICE, service);
-        // The registry's credentials and trust store, for the serde of the dead letters' own topic.
-        registry.serdeSettings().forEach((k, v) -> m.put(SERDE + k, v));
+        // The registry's API, credentials and trust store, for the serde of the dead letters' own topic.
+        registry.settings().forEach((k, v) -> m.put(SERDE + k, v));
         return m;
     }
 
@@ -54,7 +54,8 @@ public final class DeadLetterDeserializationHandler implements DeserializationEx
                 serde.put(k.substring(SERDE.length()), v);
             }
         });
-        Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(registry, serde));
+        serde.putIfAbsent("url", registry);
+        Topics topics = new Topics(prefix, Topics.Layout.LOCAL, new AvroSerdes(RegistryAccess.fromSettings(serde)));
         this.deadLetters = new DeadLetters(topics.deadLetters(), service, Clock.systemUTC());
     }
 

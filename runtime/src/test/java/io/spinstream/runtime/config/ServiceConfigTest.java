@@ -117,8 +117,48 @@ class ServiceConfigTest {
                 ServiceConfig.load(CommonKeys.all(), full, Optional.empty(), Map.of()));
         assertThat(access.basicAuth()).map(b -> b.username()).contains("alice");
         assertThat(access.trustStore()).map(t -> t.type()).contains("JKS");
-        assertThat(access.serdeSettings()).containsEntry("apicurio.registry.auth.username", "alice")
-                .containsEntry("apicurio.registry.tls.truststore.type", "JKS");
+        assertThat(access.settings()).containsEntry("username", "alice").containsEntry("truststore.type", "JKS")
+                .containsEntry("api", "CONFLUENT");
+        assertThat(io.spinstream.schemas.RegistryAccess.fromSettings(access.settings())).isEqualTo(access);
         assertThat(access.toString()).doesNotContain("s3cret");
+    }
+
+    @Test
+    void registryCredentialsAreTakenAsConfluentsClientsTakeThem() {
+        java.util.function.Function<Map<String, String>, io.spinstream.schemas.RegistryAccess> access = env -> {
+            Map<String, String> all = new java.util.HashMap<>(Map.of("SPIN_BOOTSTRAP_SERVERS", "a:1", "SPIN_REGISTRY_URL", "https://r.example/v1"));
+            all.putAll(env);
+            return io.spinstream.runtime.SpinContext.registryAccess(ServiceConfig.load(CommonKeys.all(), all, Optional.empty(), Map.of()));
+        };
+        var info = access.apply(Map.of("SPIN_REGISTRY_BASIC_AUTH_USER_INFO", "KEY:se:cret"));
+        assertThat(info.basicAuth()).map(b -> b.username() + "/" + b.password()).contains("KEY/se:cret");
+        assertThat(info.api()).isEqualTo(io.spinstream.schemas.RegistryAccess.Api.CONFLUENT);
+        assertThat(info.authorization()).contains("Basic " + java.util.Base64.getEncoder().encodeToString(
+                "KEY:se:cret".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+
+        var url = access.apply(Map.of("SPIN_REGISTRY_BASIC_AUTH_CREDENTIALS_SOURCE", "URL", "SPIN_REGISTRY_URL", "https://u%40x:p@r.example/v1"));
+        assertThat(url.url()).isEqualTo("https://r.example/v1");
+        assertThat(url.basicAuth()).map(b -> b.username()).contains("u@x");
+
+        var bearer = access.apply(Map.of("SPIN_REGISTRY_BEARER_AUTH_TOKEN", "t0k3n", "SPIN_REGISTRY_API", "apicurio",
+                "SPIN_REGISTRY_AUTO_REGISTER_SCHEMAS", "false", "SPIN_REGISTRY_USE_LATEST_VERSION", "true"));
+        assertThat(bearer.authorization()).contains("Bearer t0k3n");
+        assertThat(bearer.api()).isEqualTo(io.spinstream.schemas.RegistryAccess.Api.APICURIO);
+        assertThat(bearer.confluentRoot()).isEqualTo("https://r.example/v1/apis/ccompat/v7");
+        assertThat(bearer.useLatestVersion()).isTrue();
+        assertThat(bearer.toString()).doesNotContain("t0k3n").contains("bearer token hidden");
+
+        assertThatThrownBy(() -> access.apply(Map.of("SPIN_REGISTRY_BEARER_AUTH_TOKEN", "tok", "SPIN_REGISTRY_BASIC_AUTH_USER_INFO", "a:b")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("spin.registry.bearer.auth.token (env SPIN_REGISTRY_BEARER_AUTH_TOKEN)"
+                        + " and basic auth both given");
+        assertThatThrownBy(() -> access.apply(Map.of("SPIN_REGISTRY_BASIC_AUTH_USER_INFO", "nocolon")))
+                .hasMessageContaining("spin.registry.basic.auth.user.info (env SPIN_REGISTRY_BASIC_AUTH_USER_INFO): expected USER:PASSWORD");
+        assertThatThrownBy(() -> access.apply(Map.of("SPIN_REGISTRY_BASIC_AUTH_CREDENTIALS_SOURCE", "URL")))
+                .hasMessageContaining("=URL needs the credentials in spin.registry.url");
+        assertThatThrownBy(() -> access.apply(Map.of("SPIN_REGISTRY_USE_LATEST_VERSION", "true")))
+                .hasMessageContaining("spin.registry.use.latest.version (env SPIN_REGISTRY_USE_LATEST_VERSION)=true needs"
+                        + " spin.registry.auto.register.schemas (env SPIN_REGISTRY_AUTO_REGISTER_SCHEMAS)=false");
+        assertThatThrownBy(() -> access.apply(Map.of("SPIN_REGISTRY_API", "karapace")))
+                .hasMessageContaining("spin.registry.api (env SPIN_REGISTRY_API): expected");
     }
 }
