@@ -53,8 +53,9 @@ public final class DevStack implements AutoCloseable {
         try {
             RegistryProcess r = registry.join();
             Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            // registry= is what the services take (its Confluent API), as every command prints it.
             log.info("dev stack up in {} ms: bootstrap={} registry={}{}", took.toMillis(),
-                    kafka.bootstrapServers(), r.baseUrl(), dataDir == null ? "" : " (data kept in " + dataDir + ")");
+                    kafka.bootstrapServers(), r.confluentApiUrl(), dataDir == null ? "" : " (data kept in " + dataDir + ")");
             return new DevStack(kafka, r, took);
         } catch (CompletionException e) {
             kafka.close();
@@ -71,7 +72,7 @@ public final class DevStack implements AutoCloseable {
      * Apicurio's Confluent-compatible API.
      */
     public String registryUrl() {
-        return registry.baseUrl() + "/apis/ccompat/v7";
+        return registry.confluentApiUrl();
     }
 
     /** Apicurio's base URL (its own v3 API is under {@code /apis/registry/v3}). */
