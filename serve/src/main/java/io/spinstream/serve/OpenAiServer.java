@@ -240,8 +240,14 @@ public final class OpenAiServer implements AutoCloseable {
         for (int p = 0; p < prompts.size(); p++) {
             for (int i = 0; i < n; i++) {
                 int index = p * n + i;
+                int[] offset = {0}; // where this choice's next streamed token starts in its text
+                boolean withLogprobs = topLogprobs >= 0;
                 RequestBatcher.TokenSink sink = !stream ? RequestBatcher.TokenSink.NONE
-                        : delta -> sse.event(chunk(chat, id, created, opponent.id(), index, delta, null));
+                        : (delta, toks) -> {
+                    JsonNode lp = !withLogprobs ? null : chat ? chatLogprobs(opponent, toks)
+                            : completionLogprobs(opponent, new int[0], null, toks, offset);
+                    sse.event(chunk(chat, id, created, opponent.id(), index, delta, lp, null));
+                };
                 CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
                 // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
                 batcher.submit(new RequestBatcher.Job(opponent, followsRun, prompts.get(p), temperature, topP, maxTokens, seed + i,
@@ -268,7 +274,7 @@ public final class OpenAiServer implements AutoCloseable {
         String answeredBy = answers.get(0).model();
         if (stream) {
             for (int i = 0; i < answers.size(); i++) {
-                sse.event(chunk(chat, id, created, answeredBy, i, null, answers.get(i).finishReason()));
+                sse.event(chunk(chat, id, created, answeredBy, i, null, null, answers.get(i).finishReason()));
             }
             sse.done();
             return;
@@ -301,9 +307,9 @@ public final class OpenAiServer implements AutoCloseable {
             if (topLogprobs < 0) {
                 c.putNull("logprobs");
             } else if (chat) {
-                c.set("logprobs", chatLogprobs(opponent, a));
+                c.set("logprobs", chatLogprobs(opponent, a.tokens()));
             } else {
-                c.set("logprobs", completionLogprobs(opponent, echo ? prompt : new int[0], a));
+                c.set("logprobs", completionLogprobs(opponent, echo ? prompt : new int[0], a.promptLogprobs(), a.tokens(), new int[]{0}));
             }
             c.put("finish_reason", a.finishReason());
         }
@@ -325,10 +331,10 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** Chat's shape: {@code content} with each token, its log-prob, its bytes and its top alternatives. */
-    private static ObjectNode chatLogprobs(Opponent opponent, RequestBatcher.Result a) {
+    private static ObjectNode chatLogprobs(Opponent opponent, List<RequestBatcher.TokenLogProb> tokenLogprobs) {
         ObjectNode out = JSON.createObjectNode();
         ArrayNode content = out.putArray("content");
-        for (RequestBatcher.TokenLogProb t : a.tokens()) {
+        for (RequestBatcher.TokenLogProb t : tokenLogprobs) {
             ObjectNode e = content.addObject();
             tokenEntry(e, piece(opponent, t.token()), t.logprob());
             ArrayNode top = e.putArray("top_logprobs");
@@ -351,17 +357,18 @@ public final class OpenAiServer implements AutoCloseable {
      * The completions API's shape: parallel lists of tokens, their log-probs, the top alternatives and text
      * offsets; with echo the prompt's tokens come first (the very first without a log-prob: null).
      */
-    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, RequestBatcher.Result a) {
+    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, double[] promptLogprobs,
+                                                 List<RequestBatcher.TokenLogProb> answer, int[] textOffset) {
         ObjectNode out = JSON.createObjectNode();
         ArrayNode tokens = out.putArray("tokens");
         ArrayNode logprobs = out.putArray("token_logprobs");
         ArrayNode tops = out.putArray("top_logprobs");
         ArrayNode offsets = out.putArray("text_offset");
-        int offset = 0;
+        int offset = textOffset[0];
         for (int i = 0; i < echoed.length; i++) {
             String piece = piece(opponent, echoed[i]);
             tokens.add(piece);
-            double lp = a.promptLogprobs()[i];
+            double lp = promptLogprobs[i];
             if (Double.isNaN(lp)) {
                 logprobs.addNull();
                 tops.addNull();
@@ -372,7 +379,7 @@ public final class OpenAiServer implements AutoCloseable {
             offsets.add(offset);
             offset += piece.length();
         }
-        for (RequestBatcher.TokenLogProb t : a.tokens()) {
+        for (RequestBatcher.TokenLogProb t : answer) {
             String piece = piece(opponent, t.token());
             tokens.add(piece);
             logprobs.add(t.logprob());
@@ -381,10 +388,12 @@ public final class OpenAiServer implements AutoCloseable {
             offsets.add(offset);
             offset += piece.length();
         }
+        textOffset[0] = offset;
         return out;
     }
 
-    private static ObjectNode chunk(boolean chat, String id, long created, String model, int index, String delta, String finish) {
+    private static ObjectNode chunk(boolean chat, String id, long created, String model, int index, String delta, JsonNode logprobs,
+                                    String finish) {
         ObjectNode out = JSON.createObjectNode();
         out.put("id", id);
         out.put("object", chat ? "chat.completion.chunk" : "text_completion");
@@ -401,7 +410,11 @@ public final class OpenAiServer implements AutoCloseable {
         } else {
             c.put("text", delta == null ? "" : delta);
         }
-        c.putNull("logprobs");
+        if (logprobs == null) {
+            c.putNull("logprobs");
+        } else {
+            c.set("logprobs", logprobs);
+        }
         if (finish == null) {
             c.putNull("finish_reason");
         } else {

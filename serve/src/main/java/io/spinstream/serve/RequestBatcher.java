@@ -53,12 +53,15 @@ public final class RequestBatcher implements AutoCloseable {
     public record Alternative(int token, double logprob) {
     }
 
-    /** Text as it becomes final (what a stream sends), in order. */
+    /**
+     * Text as it becomes final (what a stream sends), in order, with the log-probs of the tokens generated since the
+     * last piece (empty when the request asked for none).
+     */
     @FunctionalInterface
     public interface TokenSink {
-        void text(String delta);
+        void text(String delta, List<TokenLogProb> tokens);
 
-        TokenSink NONE = delta -> {
+        TokenSink NONE = (delta, tokens) -> {
         };
     }
 
@@ -198,6 +201,7 @@ public final class RequestBatcher implements AutoCloseable {
         private final List<TokenLogProb> logprobs = new ArrayList<>();
         private final int holdBack;
         private int sent;
+        private int logprobsSent;
         private String text = "";
         boolean stopped;
 
@@ -237,10 +241,17 @@ public final class RequestBatcher implements AutoCloseable {
                 safe--; // bytes of a character still to come decode as U+FFFD for now
             }
             if (safe > sent) {
-                job.sink().text(text.substring(sent, safe));
+                emit(text.substring(sent, safe));
                 sent = safe;
             }
             return true;
+        }
+
+        /** One piece of text, with the log-probs of the tokens not sent yet. */
+        private void emit(String delta) {
+            List<TokenLogProb> fresh = List.copyOf(logprobs.subList(Math.min(logprobsSent, logprobs.size()), logprobs.size()));
+            logprobsSent = logprobs.size();
+            job.sink().text(delta, fresh);
         }
 
         int kept() {
@@ -273,8 +284,8 @@ public final class RequestBatcher implements AutoCloseable {
             if (!stopped) {
                 text = opponent.tokenizer().decode(tokens.stream().mapToInt(Integer::intValue).toArray());
             }
-            if (text.length() > sent) {
-                job.sink().text(text.substring(sent));
+            if (text.length() > sent || logprobsSent < logprobs.size()) {
+                emit(text.substring(sent));
                 sent = text.length();
             }
             return text;

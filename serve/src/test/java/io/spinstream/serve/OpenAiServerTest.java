@@ -141,6 +141,28 @@ class OpenAiServerTest {
         assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElse(""));
         assertThat(chunks).as("text chunks and the closing one").isGreaterThan(1);
         assertThat(finish).containsExactly(whole.choices().get(0).finishReason().asString());
+
+        // With log-probs: each chunk carries its tokens' entries; together they are the whole answer's.
+        ChatCompletionCreateParams withLogprobs = ChatCompletionCreateParams.builder().model(id).addUserMessage("7+8=")
+                .maxCompletionTokens(12).temperature(0.0).logprobs(true).topLogprobs(2).build();
+        var wholeContent = client.chat().completions().create(withLogprobs).choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        List<Double> streamedLogprobs = new ArrayList<>();
+        List<String> streamedTokens = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(withLogprobs)) {
+            for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) s.stream()::iterator) {
+                chunk.choices().forEach(ch -> ch.logprobs().flatMap(l -> l.content()).ifPresent(c -> c.forEach(t -> {
+                    streamedLogprobs.add(t.logprob());
+                    streamedTokens.add(t.token());
+                    assertThat(t.topLogprobs()).hasSize(2);
+                })));
+            }
+        }
+        assertThat(wholeContent).isNotEmpty();
+        assertThat(streamedTokens).isEqualTo(wholeContent.stream().map(t -> t.token()).toList());
+        assertThat(streamedLogprobs).hasSameSizeAs(wholeContent);
+        for (int i = 0; i < wholeContent.size(); i++) {
+            assertThat(streamedLogprobs.get(i)).isCloseTo(wholeContent.get(i).logprob(), org.assertj.core.api.Assertions.within(1e-6));
+        }
     }
 
     @Test
