@@ -61,7 +61,8 @@ class K8sManifestsTest {
             "spin-generator", ServiceLauncher.keys(GeneratorKeys.all()),
             "spin-trainer", ServiceLauncher.keys(TrainerKeys.all()),
             "spin-evaluator", ServiceLauncher.keys(EvaluatorKeys.all()),
-            "spin-init", ServiceLauncher.keys(InitKeys.all()));
+            "spin-init", ServiceLauncher.keys(InitKeys.all()),
+            "spin-lion", ServiceLauncher.keys(io.spinstream.lion.LionKeys.all()));
 
     @BeforeAll
     static void kubectlIsThere() {
@@ -99,7 +100,7 @@ class K8sManifestsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dev", "gpu"})
+    @ValueSource(strings = {"dev", "gpu", "lion"})
     void everyObjectIsWellFormed(String overlay) throws Exception {
         List<HasMetadata> objects = render(overlay);
         assertThat(objects).extracting(HasMetadata::getKind).contains("Deployment", "StatefulSet", "Service", "ConfigMap",
@@ -172,14 +173,15 @@ class K8sManifestsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dev", "gpu", "external-registry"})
+    @ValueSource(strings = {"dev", "gpu", "external-registry", "lion"})
     void everyServiceGetsOnlyKeysItReadsAndEveryRequiredOne(String overlay) throws Exception {
         List<HasMetadata> objects = render(overlay);
         Map<String, Container> containers = new HashMap<>();
         all(objects, Deployment.class).forEach(d -> containers.put(d.getMetadata().getName(), d.getSpec().getTemplate().getSpec().getContainers().get(0)));
         all(objects, StatefulSet.class).forEach(s -> containers.put(s.getMetadata().getName(), s.getSpec().getTemplate().getSpec().getContainers().get(0)));
         all(objects, Job.class).forEach(j -> containers.put(j.getMetadata().getName(), j.getSpec().getTemplate().getSpec().getContainers().get(0)));
-        assertThat(containers).containsKeys(SERVICE_KEYS.keySet().toArray(String[]::new));
+        assertThat(containers).containsKeys(SERVICE_KEYS.keySet().stream().filter(n -> !n.equals("spin-lion")).toArray(String[]::new));
+        assertThat(containers.containsKey("spin-lion")).as("Lion only where its component is").isEqualTo(overlay.equals("lion"));
         // The init Job runs spin init's main class, on the checkpoint volume, as a non-root user.
         Job init = all(objects, Job.class).stream().filter(j -> j.getMetadata().getName().equals("spin-init")).findFirst().orElseThrow();
         List<String> command = init.getSpec().getTemplate().getSpec().getContainers().get(0).getCommand();
@@ -189,6 +191,9 @@ class K8sManifestsTest {
         assertThat(init.getSpec().getTemplate().getSpec().getVolumes()).anyMatch(v -> v.getPersistentVolumeClaim() != null
                 && v.getPersistentVolumeClaim().getClaimName().equals("spin-checkpoints"));
         for (Map.Entry<String, List<ConfigKey<?>>> svc : SERVICE_KEYS.entrySet()) {
+            if (!containers.containsKey(svc.getKey())) {
+                continue; // an optional service (Lion) this overlay leaves out
+            }
             Map<String, String> env = environment(objects, containers.get(svc.getKey()));
             Map<String, ConfigKey<?>> byEnv = new HashMap<>();
             svc.getValue().forEach(k -> byEnv.put(k.envName(), k));
@@ -251,6 +256,19 @@ class K8sManifestsTest {
         // The base's own registry is the dev stack's Apicurio through its Confluent API.
         assertThat(((ConfigMap) named(render("dev"), "ConfigMap", "spin-common")).getData().get("SPIN_REGISTRY_URL"))
                 .endsWith("/apis/ccompat/v7");
+    }
+
+    @Test
+    void theLionOverlayAddsTheLionServiceAndTrainsTheStudentBySft() throws Exception {
+        List<HasMetadata> objects = render("lion");
+        HasMetadata lion = named(objects, "Deployment", "spin-lion");
+        assertThat(((io.fabric8.kubernetes.api.model.apps.Deployment) lion).getSpec().getTemplate().getSpec().getContainers().get(0)
+                .getImage()).isEqualTo("spinstream/lion-service:0.1.0-SNAPSHOT");
+        assertThat(((ConfigMap) named(objects, "ConfigMap", "spin-trainer")).getData()).containsEntry("SPIN_TRAINER_OBJECTIVE", "sft");
+        assertThat(((ConfigMap) named(objects, "ConfigMap", "spin-lion")).getData()).containsKeys("SPIN_LION_TEACHER_URL",
+                "SPIN_LION_TEACHER_MODEL");
+        assertThat(((ConfigMap) named(render("dev"), "ConfigMap", "spin-trainer")).getData().get("SPIN_TRAINER_OBJECTIVE"))
+                .as("without Lion the trainer runs SPIN").startsWith("spin");
     }
 
     @Test
