@@ -41,13 +41,17 @@ public final class ConfluentRegistryClient {
     public record Registered(int id, Schema schema) {
     }
 
+    /** A cache key: Avro's schema equality is structural and its hash is kept, so a record's lookup costs no rendering. */
+    private record SubjectSchema(String subject, Schema schema) {
+    }
+
     private final String root;
     private final HttpClient http;
     private final Optional<String> authorization;
     private final int attempts;
     private final Duration firstPause;
     private final Map<Integer, Schema> byId = new ConcurrentHashMap<>();
-    private final Map<String, Integer> idBySubjectAndSchema = new ConcurrentHashMap<>();
+    private final Map<SubjectSchema, Integer> idBySubjectAndSchema = new ConcurrentHashMap<>();
     private final Map<String, Registered> latestBySubject = new ConcurrentHashMap<>();
 
     public ConfluentRegistryClient(RegistryAccess access) {
@@ -69,7 +73,7 @@ public final class ConfluentRegistryClient {
 
     /** Registers {@code schema} under {@code subject} (the registry returns the existing id for a schema it has). */
     public int register(String subject, Schema schema) {
-        String key = subject + "\n" + schema;
+        SubjectSchema key = new SubjectSchema(subject, schema);
         Integer known = idBySubjectAndSchema.get(key);
         if (known != null) {
             return known;
@@ -83,7 +87,7 @@ public final class ConfluentRegistryClient {
 
     /** The id of {@code schema} under {@code subject}, where it is registered there. */
     public Optional<Integer> lookup(String subject, Schema schema) {
-        String key = subject + "\n" + schema;
+        SubjectSchema key = new SubjectSchema(subject, schema);
         Integer known = idBySubjectAndSchema.get(key);
         if (known != null) {
             return Optional.of(known);
