@@ -51,6 +51,8 @@ final class DiscriminationStep extends PoolStep {
     private OpponentWatcher watcher;
     private NDManager manager;
     private OpponentModel student;
+    private long nextLoad; // after a load that failed: when to try again (a checkpoint is hashed on every try)
+    private static final long RETRY_NANOS = 5_000_000_000L;
 
     DiscriminationStep(SpinContext context, MeterRegistry metrics, String runId, OpponentSource students, Teacher teacher,
                        Referee referee, Sampling sampling, double tau, int batchSize, int concurrency) {
@@ -93,12 +95,17 @@ final class DiscriminationStep extends PoolStep {
             return Optional.empty();
         }
         if (student == null || !student.id().equals(latest.get().getCheckpointId())) {
+            if (System.nanoTime() < nextLoad) {
+                return Optional.empty();
+            }
             try {
                 student = students.next(student, latest.get(), manager);
                 log.info("lion discriminate: student {} (round {})", student.id(), student.round());
             } catch (RuntimeException e) {
                 student = null;
-                log.warn("lion discriminate: cannot load student {} yet ({})", latest.get().getCheckpointId(), e.getMessage());
+                nextLoad = System.nanoTime() + RETRY_NANOS;
+                log.warn("lion discriminate: cannot load student {} yet ({}); trying again in 5 s", latest.get().getCheckpointId(),
+                        e.getMessage());
                 return Optional.empty();
             }
         }
