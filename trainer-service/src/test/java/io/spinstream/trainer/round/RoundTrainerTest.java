@@ -324,7 +324,7 @@ class RoundTrainerTest {
         assertThat(end.metadata().id()).isEqualTo("t-r0-s3").isEqualTo(wholeEnd.metadata().id().replace("t-", "t-"));
         assertThat(end.metadata().metrics().get("pairs_trained")).isEqualTo(10.0);
         assertThat(end.metadata().offsets()).isEqualTo(wholeEnd.metadata().offsets());
-        assertThat(maxDifference(end, wholeEnd)).isLessThan(1e-6);
+        assertThat(maxDifference(end, wholeEnd)).as("largest difference at %s", whereTheyDiffer(end, wholeEnd)).isLessThan(1e-6);
     }
 
     @Test
@@ -400,6 +400,26 @@ class RoundTrainerTest {
         try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
              LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
             return SpinFixtures.maxWeightDifference(ca.model(), cb.model());
+        }
+    }
+
+    /** Where two candidates differ most: the parameter's name, its largest difference and the two values there. */
+    private String whereTheyDiffer(RoundListener.Candidate a, RoundListener.Candidate b) {
+        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
+             LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
+            String where = "nowhere";
+            double max = -1;
+            for (var e : ca.model().parameters().entrySet()) {
+                float[] va = e.getValue().toFloatArray();
+                float[] vb = cb.model().parameters().get(e.getKey()).toFloatArray();
+                for (int i = 0; i < va.length; i++) {
+                    if (Math.abs(va[i] - vb[i]) > max) {
+                        max = Math.abs(va[i] - vb[i]);
+                        where = e.getKey() + "[" + i + "]: " + va[i] + " vs " + vb[i];
+                    }
+                }
+            }
+            return where;
         }
     }
 }
