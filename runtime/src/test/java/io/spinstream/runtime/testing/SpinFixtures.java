@@ -102,15 +102,33 @@ public final class SpinFixtures {
 
     /** The largest absolute difference between the two models' weights of the same name. */
     public static double maxWeightDifference(LlamaModel a, LlamaModel b) {
-        double max = 0;
+        return largestWeightDifference(a, b).difference();
+    }
+
+    /** Where two models' weights differ most: the parameter, the element, both values. */
+    public record WeightDifference(String parameter, int index, float a, float b) {
+        public double difference() {
+            return Math.abs(a - b);
+        }
+
+        @Override
+        public String toString() {
+            return parameter + "[" + index + "]: " + a + " vs " + b;
+        }
+    }
+
+    public static WeightDifference largestWeightDifference(LlamaModel a, LlamaModel b) {
+        WeightDifference largest = new WeightDifference("nowhere", -1, 0, 0);
         for (var e : a.parameters().entrySet()) {
             float[] va = e.getValue().toFloatArray();
             float[] vb = b.parameters().get(e.getKey()).toFloatArray();
             for (int i = 0; i < va.length; i++) {
-                max = Math.max(max, Math.abs(va[i] - vb[i]));
+                if (Math.abs(va[i] - vb[i]) > largest.difference()) {
+                    largest = new WeightDifference(e.getKey(), i, va[i], vb[i]);
+                }
             }
         }
-        return max;
+        return largest;
     }
 
     /** The tiny architecture every service test uses: byte-level vocabulary, 2 layers, 64 positions. */

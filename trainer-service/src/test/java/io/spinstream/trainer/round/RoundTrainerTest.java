@@ -324,7 +324,8 @@ class RoundTrainerTest {
         assertThat(end.metadata().id()).isEqualTo("t-r0-s3").isEqualTo(wholeEnd.metadata().id().replace("t-", "t-"));
         assertThat(end.metadata().metrics().get("pairs_trained")).isEqualTo(10.0);
         assertThat(end.metadata().offsets()).isEqualTo(wholeEnd.metadata().offsets());
-        assertThat(maxDifference(end, wholeEnd)).as("largest difference at %s", whereTheyDiffer(end, wholeEnd)).isLessThan(1e-6);
+        SpinFixtures.WeightDifference largest = largestDifference(end, wholeEnd);
+        assertThat(largest.difference()).as("largest difference at %s", largest).isLessThan(1e-6);
     }
 
     @Test
@@ -397,29 +398,14 @@ class RoundTrainerTest {
     }
 
     private double maxDifference(RoundListener.Candidate a, RoundListener.Candidate b) {
-        try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
-             LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
-            return SpinFixtures.maxWeightDifference(ca.model(), cb.model());
-        }
+        return largestDifference(a, b).difference();
     }
 
-    /** Where two candidates differ most: the parameter's name, its largest difference and the two values there. */
-    private String whereTheyDiffer(RoundListener.Candidate a, RoundListener.Candidate b) {
+    /** Where two candidates' weights differ most: the parameter, the element and the two values there. */
+    private SpinFixtures.WeightDifference largestDifference(RoundListener.Candidate a, RoundListener.Candidate b) {
         try (NDManager m = NDManager.newBaseManager(); LoadedCheckpoint ca = CheckpointStore.load(a.directory(), m);
              LoadedCheckpoint cb = CheckpointStore.load(b.directory(), m)) {
-            String where = "nowhere";
-            double max = -1;
-            for (var e : ca.model().parameters().entrySet()) {
-                float[] va = e.getValue().toFloatArray();
-                float[] vb = cb.model().parameters().get(e.getKey()).toFloatArray();
-                for (int i = 0; i < va.length; i++) {
-                    if (Math.abs(va[i] - vb[i]) > max) {
-                        max = Math.abs(va[i] - vb[i]);
-                        where = e.getKey() + "[" + i + "]: " + va[i] + " vs " + vb[i];
-                    }
-                }
-            }
-            return where;
+            return SpinFixtures.largestWeightDifference(ca.model(), cb.model());
         }
     }
 }
