@@ -150,6 +150,7 @@ public final class Generator {
         private final long[] tokens;
         private final float[] keyMask;
         private final int[] serves;
+        private final int[] firstColumn; // the column of each row's first prompt token
         private final RowState[] state;
         private final int[] budget;
         private final Random[] random;
@@ -171,6 +172,7 @@ public final class Generator {
             this.answers = answers;
             this.batch = Math.min(slots, waiting.size());
             this.serves = new int[batch];
+            this.firstColumn = new int[batch];
             for (int b = 0; b < batch; b++) {
                 serves[b] = waiting.poll();
                 promptLen = Math.max(promptLen, prompts.get(serves[b]).length);
@@ -193,6 +195,7 @@ public final class Generator {
             for (int b = 0; b < batch; b++) {
                 int[] p = prompts.get(serves[b]);
                 int offset = promptLen - p.length;
+                firstColumn[b] = offset;
                 for (int i = 0; i < p.length; i++) {
                     tokens[b * total + offset + i] = p[i];
                     keyMask[b * total + offset + i] = 1f;
@@ -209,7 +212,18 @@ public final class Generator {
                 int length = promptLen; // columns filled so far
                 int fed = 0;            // columns already in the cache
                 while (Arrays.stream(state).anyMatch(st -> st != RowState.DONE)) {
-                    float[][] logProbs = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, length, cache);
+                    int window = 0; // without a cache every step reads the whole sequence
+                    if (cache != null) {
+                        window = length;
+                        for (int b = 0; b < batch; b++) {
+                            if (state[b] != RowState.DONE) {
+                                window = Math.min(window, firstColumn[b]);
+                            }
+                        }
+                        cache.attendFrom(window);
+                    }
+                    float[][] logProbs = nextLogProbs(manager, tokens, keyMask, batch, total, useCache ? fed : 0, window, length,
+                            cache);
                     fed = length;
                     int column = length; // where this step's tokens go
                     for (int b = 0; b < batch; b++) {
@@ -274,6 +288,7 @@ public final class Generator {
             }
             int j = waiting.poll();
             Arrays.fill(keyMask, b * total, b * total + total, 0f);
+            firstColumn[b] = start;
             for (int i = 0; i < p.length; i++) {
                 tokens[b * total + start + i] = p[i];
                 keyMask[b * total + start + i] = 1f;
@@ -320,15 +335,18 @@ public final class Generator {
         }
     }
 
-    /** Feeds columns [from, length) and returns each row's log-softmax over the vocabulary at the last one. */
-    private float[][] nextLogProbs(NDManager manager, long[] tokens, float[] keyMask, int batch, int total, int from, int length,
-                                   KvCache cache) {
+    /**
+     * Feeds columns [from, length), attending to the columns from {@code window} on, and returns each row's
+     * log-softmax over the vocabulary at the last one.
+     */
+    private float[][] nextLogProbs(NDManager manager, long[] tokens, float[] keyMask, int batch, int total, int from, int window,
+                                   int length, KvCache cache) {
         try (NDManager stepScope = manager.newSubManager()) {
             NDArray ids = stepScope.create(slice(tokens, batch, total, from, length), new Shape(batch, length - from));
             NDArray positions = stepScope.create(positions(keyMask, batch, total, from, length), new Shape(batch, length - from));
-            float[] maskSoFar = slice(keyMask, batch, total, 0, length);
+            float[] maskSoFar = slice(keyMask, batch, total, window, length);
             // Without padding the causal mask is all there is: skip building and adding a key mask.
-            NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length)) : null;
+            NDArray mask = hasPadding(maskSoFar) ? stepScope.create(maskSoFar, new Shape(batch, length - window)) : null;
             NDArray logits = model.lastLogits(ids, positions, mask, cache);
             float[] flat = logits.toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
             int vocab = model.config().vocabSize();

@@ -18,6 +18,7 @@ public final class KvCache implements AutoCloseable {
     private final NDArray[] values;
     private final int capacity;
     private final long[] filled;
+    private long window; // the first column attended to: columns before it are dead for every row
 
     /** @param capacity the most positions it will hold (prompt and generated tokens) */
     public KvCache(NDManager parent, int layers, int capacity) {
@@ -33,7 +34,25 @@ public final class KvCache implements AutoCloseable {
         return filled[0];
     }
 
-    /** Writes this step's keys and values into layer {@code layer} and returns views of all cached so far. */
+    /**
+     * Attention reads the columns from {@code column} on: with continuous batching the columns before the
+     * earliest live row's first are masked for every row, and reading them would make every step's attention
+     * (a memory-bound pass over the cache) grow with all the columns the batch has used, not with its rows'
+     * own lengths. The key mask then covers the columns from here.
+     */
+    public void attendFrom(long column) {
+        if (column < 0 || column > filled[0]) {
+            throw new IllegalArgumentException("column " + column + " is outside the " + filled[0] + " cached");
+        }
+        window = column;
+    }
+
+    /** Cached positions attention reads: those from {@link #attendFrom}'s column on. */
+    public long attended() {
+        return filled[0] - window;
+    }
+
+    /** Writes this step's keys and values into layer {@code layer} and returns views of those attended to. */
     NDList append(int layer, NDArray k, NDArray v) {
         long from = filled[layer];
         long to = from + k.getShape().get(2);
@@ -51,7 +70,7 @@ public final class KvCache implements AutoCloseable {
         keys[layer].set(slot, k);
         values[layer].set(slot, v);
         filled[layer] = to;
-        NDIndex seen = new NDIndex().addAllDim(2).addSliceDim(0, to);
+        NDIndex seen = new NDIndex().addAllDim(2).addSliceDim(window, to);
         // Views into the buffers, in the step's scope (the buffers stay the cache's).
         NDArray ks = keys[layer].get(seen);
         NDArray vs = values[layer].get(seen);

@@ -244,7 +244,8 @@ public final class LlamaModel implements AutoCloseable {
      *
      * @param positions     position of every input token [batch, steps] (int64)
      * @param keyMask       1 for keys that may be attended to, 0 for padding, over all keys
-     *                      (cached + new) [batch, keys]; null when there is no padding
+     *                      (cached from the cache's {@link KvCache#attendFrom} column on, + new) [batch, keys];
+     *                      null when there is no padding
      * @param cache         keys/values of earlier positions, extended in place; null for a full pass
      * @return logits [batch, steps, vocab], in the caller's scope
      */
@@ -275,7 +276,7 @@ public final class LlamaModel implements AutoCloseable {
     public NDArray hidden(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
         long batch = inputIds.getShape().get(0);
         long steps = inputIds.getShape().get(1);
-        long past = cache == null ? 0 : cache.length();
+        long past = cache == null ? 0 : cache.attended();
         NDManager scope = inputIds.getManager();
         NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
                 .singletonOrThrow());

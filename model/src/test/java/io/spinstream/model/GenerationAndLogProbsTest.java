@@ -198,6 +198,36 @@ class GenerationAndLogProbsTest {
     }
 
     @Test
+    void attentionFromAWindowGivesWhatTheMaskedColumnsBeforeItGave() {
+        // Two rows whose first three columns are dead (masked for both): a decoding step that reads the cache
+        // from column 3 must give the logits of one that reads every column with those masked.
+        long[] ids = {9, 9, 9, 5, 6, 7, 9, 9, 9, 0, 12, 13};
+        float[] mask = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1};
+        long[] positions = {0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 1};
+        try (NDManager scope = manager.newSubManager();
+             KvCache whole = new KvCache(scope, model.config().numLayers(), 7);
+             KvCache windowed = new KvCache(scope, model.config().numLayers(), 7)) {
+            var shape = new ai.djl.ndarray.types.Shape(2, 6);
+            for (KvCache cache : List.of(whole, windowed)) {
+                model.lastLogits(scope.create(ids, shape), scope.create(positions, shape), scope.create(mask, shape), cache);
+            }
+            var next = scope.create(new long[]{8, 14}, new ai.djl.ndarray.types.Shape(2, 1));
+            var nextPositions = scope.create(new long[]{3, 2}, new ai.djl.ndarray.types.Shape(2, 1));
+            float[] all = model.lastLogits(next, nextPositions,
+                    scope.create(new float[]{0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}, new ai.djl.ndarray.types.Shape(2, 7)), whole)
+                    .toFloatArray();
+            windowed.attendFrom(3);
+            assertThat(windowed.attended()).isEqualTo(3);
+            float[] fromWindow = model.lastLogits(next, nextPositions,
+                    scope.create(new float[]{1, 1, 1, 1, 0, 1, 1, 1}, new ai.djl.ndarray.types.Shape(2, 4)), windowed).toFloatArray();
+            assertThat(fromWindow).hasSize(2 * model.config().vocabSize()).containsExactly(all, within(1e-4f));
+            assertThat(windowed.length()).isEqualTo(7);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> windowed.attendFrom(8))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside the 7 cached");
+        }
+    }
+
+    @Test
     void samplingOrdersTokensAsAStableSortByProbability() {
         java.util.Random random = new java.util.Random(5);
         for (int n : new int[]{1, 2, 7, 64, 259, 1000}) {

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.spinstream.generator.GeneratorKeys;
 import io.spinstream.model.Generator;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
@@ -31,15 +32,18 @@ import java.util.Random;
 /**
  * Training and generation throughput of the project's DJL model against a PyTorch eager implementation
  * of the same architecture and config, same thread count, runs alternated in one invocation; plus the
- * GEMM ceiling of the engine and the share of it training achieves.
+ * GEMM ceiling of the engine and the share of it training achieves. Generation runs at two batch sizes,
+ * the same on both sides: the generator's default rows (what a user's generator runs, where the
+ * preallocated KV cache matters) and the training batch (where both are bound by the same libtorch's
+ * per-operation cost).
  */
 public final class ModelBenchmark {
 
     /** One benchmark configuration. */
-    public record Setup(String name, LlamaConfig config, int seq, int batch, int genPrompt, int genNew) {
+    public record Setup(String name, LlamaConfig config, int seq, int batch, int genPrompt, int genNew, int genRows) {
         static Setup of(String name, int vocab, int hidden, int layers, int heads, int seq, int batch) {
             LlamaConfig c = LlamaConfig.tiny(vocab, hidden, layers, heads, heads, 256).withEos(-1);
-            return new Setup(name, c, seq, batch, 16, 64);
+            return new Setup(name, c, seq, batch, 16, 64, Integer.parseInt(GeneratorKeys.BATCH_SIZE.defaultValue()));
         }
 
         /** Matmul FLOPs of one training step: forward linear layers and attention, backward twice that. */
@@ -54,14 +58,22 @@ public final class ModelBenchmark {
         }
     }
 
-    public record Row(String setup, double javaTrain, double torchTrain, double javaGen, double torchGen,
-                      double javaGemm, double torchGemm, double trainFlopRate) {
+    /**
+     * Medians per side; {@code javaGen}/{@code torchGen} at the generator's default rows, {@code javaGenSmall}/
+     * {@code torchGenSmall} at the training batch's.
+     */
+    public record Row(String setup, int genRows, int smallRows, double javaTrain, double torchTrain, double javaGen, double torchGen,
+                      double javaGenSmall, double torchGenSmall, double javaGemm, double torchGemm, double trainFlopRate) {
         double trainRatio() {
             return javaTrain / torchTrain;
         }
 
         double genRatio() {
             return javaGen / torchGen;
+        }
+
+        double genRatioSmall() {
+            return javaGenSmall / torchGenSmall;
         }
 
         double gemmFraction() {
@@ -92,13 +104,17 @@ public final class ModelBenchmark {
             rows.add(run(s));
         }
         out.println();
-        out.printf("%-46s %12s %12s %7s %12s %12s %7s %10s %10s %9s%n", "config", "train tok/s", "torch tok/s", "ratio",
-                "gen tok/s", "torch gen", "ratio", "GEMM GF/s", "train GF/s", "of GEMM");
+        Row head = rows.get(0);
+        out.printf("%-46s %12s %12s %7s %14s %12s %7s %14s %12s %7s %10s %10s %9s%n", "config", "train tok/s", "torch tok/s", "ratio",
+                "gen@" + head.genRows() + " tok/s", "torch", "ratio", "gen@" + head.smallRows() + " tok/s", "torch", "ratio",
+                "GEMM GF/s", "train GF/s", "of GEMM");
         for (Row r : rows) {
-            out.printf("%-46s %12.0f %12.0f %7.2f %12.0f %12.0f %7.2f %10.1f %10.1f %9.2f%n", r.setup(), r.javaTrain(),
-                    r.torchTrain(), r.trainRatio(), r.javaGen(), r.torchGen(), r.genRatio(), r.javaGemm(),
-                    r.trainFlopRate(), r.gemmFraction());
+            out.printf("%-46s %12.0f %12.0f %7.2f %14.0f %12.0f %7.2f %14.0f %12.0f %7.2f %10.1f %10.1f %9.2f%n", r.setup(), r.javaTrain(),
+                    r.torchTrain(), r.trainRatio(), r.javaGen(), r.torchGen(), r.genRatio(), r.javaGenSmall(), r.torchGenSmall(),
+                    r.genRatioSmall(), r.javaGemm(), r.trainFlopRate(), r.gemmFraction());
         }
+        out.printf("(gen@N: N rows generated together on both sides, %d-token prompts, %d new tokens, greedy; %d rows is the"
+                + " generator's default batch)%n", setups.get(0).genPrompt(), setups.get(0).genNew(), head.genRows());
         out.printf("(PyTorch eager GEMM ceiling: %s GFLOP/s; medians of %d alternated rounds, %d threads each side)%n",
                 rows.stream().map(r -> String.format("%.1f", r.torchGemm())).toList(), rounds, threads);
         if (plot != null) {
@@ -106,8 +122,8 @@ public final class ModelBenchmark {
             out.println("plot: " + plot.toAbsolutePath());
         }
         Row first = rows.get(0);
-        out.printf("train_ratio=%.3f gen_ratio=%.3f gemm_fraction=%.3f%n", first.trainRatio(), first.genRatio(),
-                first.gemmFraction());
+        out.printf("train_ratio=%.3f gen_ratio=%.3f gemm_fraction=%.3f gen_ratio_%drows=%.3f%n", first.trainRatio(), first.genRatio(),
+                first.gemmFraction(), first.smallRows(), first.genRatioSmall());
         return rows;
     }
 
@@ -129,14 +145,17 @@ public final class ModelBenchmark {
             }
             List<PreferenceBatch> batch = List.of(PreferenceBatch.sft(examples));
             List<int[]> prompts = new ArrayList<>();
-            for (int b = 0; b < s.batch(); b++) {
+            for (int b = 0; b < Math.max(s.batch(), s.genRows()); b++) {
                 prompts.add(random.ints(s.genPrompt(), 3, s.config().vocabSize()).toArray());
             }
+            List<int[]> many = prompts.subList(0, s.genRows());
+            List<int[]> few = prompts.subList(0, s.batch());
             Generator generator = new Generator(model);
             Sampling greedy = Sampling.greedy(s.genNew());
             for (int i = 0; i < 3; i++) { // warm-up: JIT and libtorch's first-call costs stay out of the rounds
                 step.step(batch);
-                generator.generate(manager, prompts, greedy);
+                generator.generate(manager, few, greedy);
+                generator.generate(manager, many, greedy);
             }
 
             double tokensPerStep = (double) s.seq() * s.batch();
@@ -144,6 +163,8 @@ public final class ModelBenchmark {
             double[] torchTrain = new double[rounds];
             double[] javaGen = new double[rounds];
             double[] torchGen = new double[rounds];
+            double[] javaGenSmall = new double[rounds];
+            double[] torchGenSmall = new double[rounds];
             long started = System.nanoTime();
             for (int r = 0; r < rounds; r++) {
                 long t0 = System.nanoTime();
@@ -152,21 +173,34 @@ public final class ModelBenchmark {
                 }
                 javaTrain[r] = tokensPerStep * stepsPerRound / seconds(t0);
                 torchTrain[r] = tokensPerStep * stepsPerRound / torch.call("train " + stepsPerRound).path("seconds").asDouble();
-                t0 = System.nanoTime();
-                int made = generator.generate(manager, prompts, greedy).stream().mapToInt(a -> a.length).sum();
-                javaGen[r] = made / seconds(t0);
-                var g = torch.call("gen");
-                torchGen[r] = g.path("tokens").asDouble() / g.path("seconds").asDouble();
+                javaGen[r] = generated(generator, manager, many, greedy);
+                torchGen[r] = generated(torch, many.size());
+                javaGenSmall[r] = generated(generator, manager, few, greedy);
+                torchGenSmall[r] = generated(torch, few.size());
                 double elapsed = seconds(started);
-                out.printf("   round %d/%d: train %.0f vs %.0f tok/s, gen %.0f vs %.0f tok/s (ETA %.0f s)%n", r + 1, rounds,
-                        javaTrain[r], torchTrain[r], javaGen[r], torchGen[r], elapsed / (r + 1) * (rounds - r - 1));
+                out.printf("   round %d/%d: train %.0f vs %.0f tok/s, gen@%d %.0f vs %.0f tok/s, gen@%d %.0f vs %.0f tok/s (ETA %.0f s)%n",
+                        r + 1, rounds, javaTrain[r], torchTrain[r], many.size(), javaGen[r], torchGen[r], few.size(), javaGenSmall[r],
+                        torchGenSmall[r], elapsed / (r + 1) * (rounds - r - 1));
             }
             double javaGemm = gemm(manager, 1024);
             double torchGemm = torch.call("gemm 1024").path("gflops").asDouble();
             double trainRate = s.trainFlopsPerStep() * median(javaTrain) / tokensPerStep / 1e9;
-            return new Row(s.name(), median(javaTrain), median(torchTrain), median(javaGen), median(torchGen), javaGemm,
-                    torchGemm, trainRate);
+            return new Row(s.name(), many.size(), few.size(), median(javaTrain), median(torchTrain), median(javaGen), median(torchGen),
+                    median(javaGenSmall), median(torchGenSmall), javaGemm, torchGemm, trainRate);
         }
+    }
+
+    /** Tokens/s of the project's generator answering {@code prompts} as one batch. */
+    private static double generated(Generator generator, NDManager manager, List<int[]> prompts, Sampling sampling) {
+        long t0 = System.nanoTime();
+        int made = generator.generate(manager, prompts, sampling).stream().mapToInt(a -> a.length).sum();
+        return made / seconds(t0);
+    }
+
+    /** Tokens/s of the reference answering {@code rows} prompts as one batch. */
+    private static double generated(TorchReference torch, int rows) throws IOException {
+        var g = torch.call("gen " + rows);
+        return g.path("tokens").asDouble() / g.path("seconds").asDouble();
     }
 
     /** GFLOP/s of an n×n×n float32 matmul on this engine. */

@@ -1,8 +1,9 @@
 """PyTorch eager reference for `spin bench model`: the same Llama architecture and config as the
 project's DJL model, driven over stdin so that the Java side can alternate runs with it.
 
-Commands (one per line): `train N` -> {"seconds": s} for N optimiser steps; `gen` -> {"seconds": s,
-"tokens": n}; `gemm N` -> {"gflops": g} for an NxNxN float32 matmul; `quit`.
+Commands (one per line): `train N` -> {"seconds": s} for N optimiser steps; `gen [R]` -> {"seconds": s,
+"tokens": n} for R rows generated together (default: --batch); `gemm N` -> {"gflops": g} for an NxNxN
+float32 matmul; `quit`.
 Run by /usr/bin/python3 (Debian python3-torch) with OPENBLAS_NUM_THREADS set by the caller.
 """
 import argparse
@@ -121,9 +122,9 @@ def main():
         opt.step()
 
     @torch.no_grad()
-    def generate():
+    def generate(rows):
         caches = [[None, None] for _ in range(a.layers)]
-        ids = torch.randint(3, a.vocab, (a.batch, a.gen_prompt))
+        ids = torch.randint(3, a.vocab, (rows, a.gen_prompt))
         logits = model(ids, 0, caches)
         pos = a.gen_prompt
         made = 0
@@ -135,7 +136,8 @@ def main():
         return made
 
     train_step()  # warm-up
-    generate()
+    generate(a.batch)
+    warmed = {a.batch}
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "params": sum(p.numel() for p in model.parameters())}), flush=True)
     for line in sys.stdin:
@@ -149,8 +151,12 @@ def main():
                 train_step()
             print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
         elif cmd[0] == "gen":
+            rows = int(cmd[1]) if len(cmd) > 1 else a.batch
+            if rows not in warmed:  # a first call at a batch size warms its allocations, as the Java side's warm-up does
+                generate(rows)
+                warmed.add(rows)
             t0 = time.perf_counter()
-            made = generate()
+            made = generate(rows)
             print(json.dumps({"seconds": time.perf_counter() - t0, "tokens": made}), flush=True)
         elif cmd[0] == "gemm":
             n = int(cmd[1])
