@@ -109,6 +109,7 @@ public final class PairJoiner {
                 .setRound(s.getRound())
                 .setSamples(s.getSamples())
                 .setSyntheticReward(s.getReward())
+                .setSyntheticTokenIds(s.getResponseTokenIds())
                 .setIdentical(p.getHumanResponse() != null && s.getResponse().equals(p.getHumanResponse()))
                 .setCreatedAt(clock.instant())
                 .build();

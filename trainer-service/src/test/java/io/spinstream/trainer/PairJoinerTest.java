@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.stream.IntStream;
@@ -92,7 +93,20 @@ class PairJoinerTest {
         assertThat(pair.getOpponentLogpSynthetic()).isEqualTo(-2.5);
         assertThat(pair.getOpponentId()).isEqualTo("base");
         assertThat(pair.getIdentical()).isFalse();
+        assertThat(pair.getSyntheticTokenIds()).as("an answer without its own tokens: the trainer encodes its text").isNull();
         assertThat(pairs.isEmpty()).isTrue();
+    }
+
+    @Test
+    void anAnswersOwnTokensTravelIntoItsPair() {
+        String id = trainingId(40);
+        SyntheticResponse withTokens = answer(id, "4\uFFFD", 0);
+        withTokens.setResponseTokenIds(List.of(55, 200));
+        arith.pipeInput(id, prompt(id, "42"));
+        synthetic.pipeInput(id, withTokens);
+        TrainingPair pair = pairs.readValue();
+        assertThat(pair.getSynthetic()).isEqualTo("4\uFFFD");
+        assertThat(pair.getSyntheticTokenIds()).containsExactly(55, 200);
     }
 
     @Test

@@ -91,6 +91,13 @@ public final class SpinTokenizer implements AutoCloseable {
         return new TokenBatch.Example(encodePrompt(turns), encodeResponse(response));
     }
 
+    /** The prompt with a response given as its tokens (a model's own, as generated), then EOS. */
+    public TokenBatch.Example example(List<ChatMessage> turns, int[] responseTokens) {
+        int[] response = java.util.Arrays.copyOf(responseTokens, responseTokens.length + 1);
+        response[responseTokens.length] = eosId;
+        return new TokenBatch.Example(encodePrompt(turns), response);
+    }
+
     /**
      * {@code response} shortened from the end until prompt, response and EOS fit in {@code maxPositions}.
      * A sampled answer can re-encode longer than it was generated (bytes that are not valid UTF-8 decode

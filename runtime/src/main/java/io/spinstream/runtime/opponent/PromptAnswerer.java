@@ -15,8 +15,9 @@ import java.util.List;
 
 /**
  * Answers prompts with the opponent: its own answer y' (KV-cache generation, one seed per prompt), and
- * its log-probabilities of the human answer y and of y', both scored on the tokens the trainer will see
- * (the answer text re-encoded, then EOS).
+ * its log-probabilities of the human answer y and of y', both of the tokens the trainer will train on:
+ * y' as generated (its token ids travel with the text, then EOS) when the backend gives its tokens, else
+ * the answer text re-encoded, then EOS.
  */
 public final class PromptAnswerer {
     private final OpponentModel opponent;
@@ -114,16 +115,25 @@ public final class PromptAnswerer {
         List<OpponentModel.Draft> made = opponent.generate(manager, promptIds, samples, seeds, sampling, Math.max(1, batch) * samples);
         String[] refused = new String[n];
         List<String> answers = new ArrayList<>();
+        // y' as generated: its tokens are what the trainer trains on (published beside the text, which may
+        // re-encode otherwise), and log p(y'|x) came with generation. Null: the text is the answer.
+        int[][] own = new int[rows][];
         for (int r = 0; r < rows; r++) {
             Prompt p = prompts.get(r / samples);
-            if (made.get(r).refusal() != null && refused[r / samples] == null) {
-                refused[r / samples] = made.get(r).refusal();
+            OpponentModel.Draft d = made.get(r);
+            if (d.refusal() != null && refused[r / samples] == null) {
+                refused[r / samples] = d.refusal();
             }
-            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), made.get(r).text(), context));
+            if (d.tokens() != null && Double.isFinite(d.logProbWithEos())
+                    && promptIds.get(r / samples).length + d.tokens().length + 1 <= context) {
+                own[r] = d.tokens();
+                answers.add(d.text());
+            } else {
+                answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), d.text(), context));
+            }
         }
-        // log p(y'|x) comes with generation when the published answer re-encodes to the generated tokens (and its
-        // EOS); an answer that does not (cut to fit, or bytes that are not UTF-8), or a backend that gives text
-        // only, is scored as the trainer will see it.
+        // An answer without its own tokens (a backend that gives text only; one with no room for its EOS, cut to
+        // fit) is scored as the trainer will see it: the text re-encoded.
         double[] synthetic = new double[rows];
         List<TokenBatch.Example> rescored = new ArrayList<>();
         List<Integer> rescoredRows = new ArrayList<>();
@@ -131,11 +141,10 @@ public final class PromptAnswerer {
             if (refused[r / samples] != null) {
                 continue;
             }
-            int[] response = opponent.tokenizer().encodeResponse(answers.get(r));
-            OpponentModel.Draft d = made.get(r);
-            if (d.tokens() != null && Double.isFinite(d.logProbWithEos()) && isTokensAndEos(response, d.tokens())) {
-                synthetic[r] = d.logProbWithEos();
+            if (own[r] != null) {
+                synthetic[r] = made.get(r).logProbWithEos();
             } else {
+                int[] response = opponent.tokenizer().encodeResponse(answers.get(r));
                 rescored.add(new TokenBatch.Example(promptIds.get(r / samples), response));
                 rescoredRows.add(r);
             }
@@ -177,7 +186,7 @@ public final class PromptAnswerer {
             for (int k = 0; k < samples; k++) {
                 String answer = answers.get(i * samples + k);
                 all.add(CandidateSample.newBuilder().setSample(k).setResponse(answer).setOpponentLogp(synthetic[i * samples + k])
-                        .setReward(null).build());
+                        .setReward(null).setResponseTokenIds(ids(own[i * samples + k])).build());
             }
             out.add(new Answered.Made(SyntheticResponse.newBuilder()
                     .setPromptId(p.getPromptId())
@@ -192,6 +201,7 @@ public final class PromptAnswerer {
                     .setOpponentLogpSynthetic(all.get(0).getOpponentLogp())
                     .setReward(null)
                     .setSamples(samples > 1 ? all : List.of())
+                    .setResponseTokenIds(ids(own[i * samples]))
                     .setSampling(SamplingSettings.newBuilder().setTemperature(sampling.temperature())
                             .setTopP(sampling.topP()).setMaxNewTokens(sampling.maxNewTokens()).setSeed(seeds[i * samples]).build())
                     .setGenerator(instance)
@@ -201,8 +211,7 @@ public final class PromptAnswerer {
         return out;
     }
 
-    private static boolean isTokensAndEos(int[] response, int[] generated) {
-        return response.length == generated.length + 1
-                && java.util.Arrays.equals(response, 0, generated.length, generated, 0, generated.length);
+    private static List<Integer> ids(int[] tokens) {
+        return tokens == null ? null : java.util.Arrays.stream(tokens).boxed().toList();
     }
 }

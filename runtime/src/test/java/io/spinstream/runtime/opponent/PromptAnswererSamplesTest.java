@@ -93,38 +93,66 @@ class PromptAnswererSamplesTest {
         }
     }
 
+    /** log p of an answer as the trainer trains on it, scored afresh by a full pass. */
+    private static double score(Opponent o, NDManager m, int[] prompt, int[] response) {
+        return io.spinstream.model.LogProbs.sums(o.checkpoint().model(), m, io.spinstream.model.TokenBatch.of(
+                List.of(new io.spinstream.model.TokenBatch.Example(prompt, response)), 0))[0];
+    }
+
+    private static int[] withEos(List<Integer> tokens, int eos) {
+        int[] out = new int[tokens.size() + 1];
+        for (int i = 0; i < tokens.size(); i++) {
+            out[i] = tokens.get(i);
+        }
+        out[tokens.size()] = eos;
+        return out;
+    }
+
     @Test
-    void everyPublishedLogProbIsTheScoreOfThePublishedText(@TempDir Path dir) {
+    void everyPublishedLogProbIsTheScoreOfWhatTheTrainerTrainsOn(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
         CheckpointMetadata base = tinyBase(store, dir, 4);
         List<Prompt> prompts = List.of(SpinFixtures.prompt("arith", "a", "1+1=", "2"), SpinFixtures.prompt("arith", "b", "12+30=", "42"));
-        // Two random bytes an answer: some decode to text that re-encodes to them (log p from generation), others
-        // are not UTF-8 and re-encode otherwise (scored again); both must give the score of what is published.
+        // Two random bytes an answer: some decode to text that re-encodes to them, others are not UTF-8 and
+        // re-encode otherwise (U+FFFD). Each travels with its own tokens, and its log-prob is theirs with the EOS.
         Sampling sampling = new Sampling(1.0f, 1.0f, 2, 11);
         try (NDManager m = NDManager.newBaseManager(); Opponent o = opponent(store, base, m)) {
+            int eos = o.config().eosTokenId();
             List<SyntheticResponse> answers = new PromptAnswerer(o, sampling, "g", Clock.systemUTC(), 12).answer(m, prompts);
             int sameTokens = 0;
             int reencoded = 0;
             for (int i = 0; i < prompts.size(); i++) {
                 SyntheticResponse a = answers.get(i);
                 int[] prompt = o.tokenizer().encodePrompt(PromptTurns.of(prompts.get(i)));
+                assertThat(a.getResponseTokenIds()).as("sample 0's tokens are the record's").isEqualTo(a.getSamples().get(0).getResponseTokenIds());
                 for (CandidateSample sample : a.getSamples()) {
-                    int[] response = o.tokenizer().encodeResponse(sample.getResponse());
-                    double scored = io.spinstream.model.LogProbs.sums(o.checkpoint().model(), m, io.spinstream.model.TokenBatch.of(
-                            List.of(new io.spinstream.model.TokenBatch.Example(prompt, response)), 0))[0];
+                    List<Integer> own = sample.getResponseTokenIds();
+                    assertThat(own).as("prompt %d sample %d: its own tokens", i, sample.getSample()).isNotNull().isNotEmpty();
+                    assertThat(o.tokenizer().decode(own.stream().mapToInt(Integer::intValue).toArray())).as("the text is the tokens decoded").isEqualTo(sample.getResponse());
                     assertThat(sample.getOpponentLogp()).as("prompt %d sample %d", i, sample.getSample())
-                            .isCloseTo(scored, org.assertj.core.api.Assertions.within(1e-3));
-                    boolean text = response.length <= 3 && !sample.getResponse().contains("\uFFFD");
-                    sameTokens += text ? 1 : 0;
-                    reencoded += text ? 0 : 1;
+                            .isCloseTo(score(o, m, prompt, withEos(own, eos)), org.assertj.core.api.Assertions.within(1e-3));
+                    boolean same = java.util.Arrays.equals(o.tokenizer().encodeResponse(sample.getResponse()), withEos(own, eos));
+                    sameTokens += same ? 1 : 0;
+                    reencoded += same ? 0 : 1;
                 }
-                double human = io.spinstream.model.LogProbs.sums(o.checkpoint().model(), m, io.spinstream.model.TokenBatch.of(
-                        List.of(new io.spinstream.model.TokenBatch.Example(prompt,
-                                o.tokenizer().encodeResponse(prompts.get(i).getHumanResponse()))), 0))[0];
-                assertThat(a.getOpponentLogpHuman()).isCloseTo(human, org.assertj.core.api.Assertions.within(1e-3));
+                assertThat(a.getOpponentLogpHuman()).isCloseTo(score(o, m, prompt, o.tokenizer().encodeResponse(prompts.get(i).getHumanResponse())),
+                        org.assertj.core.api.Assertions.within(1e-3));
             }
             assertThat(sameTokens).as("answers that re-encode to their tokens").isPositive();
-            assertThat(reencoded).as("answers that do not").isPositive();
+            assertThat(reencoded).as("answers that do not: trained on their own tokens, not on U+FFFD").isPositive();
+
+            // No room for the EOS: an answer that fills the context is published as text cut to fit, without
+            // tokens of its own, and scored as the trainer will encode that text.
+            Prompt full = SpinFixtures.prompt("arith", "c", "9".repeat(o.config().maxPositions() - 4) + "=", "9");
+            int promptTokens = o.tokenizer().encodePrompt(PromptTurns.of(full)).length;
+            SyntheticResponse cut = new PromptAnswerer(o, new Sampling(1.0f, 1.0f, 8, 5), "g", Clock.systemUTC())
+                    .answer(m, List.of(full)).get(0);
+            assertThat(cut.getResponseTokens()).as("generated to the context's end").isEqualTo(o.config().maxPositions() - promptTokens);
+            assertThat(cut.getResponseTokenIds()).isNull();
+            int[] encoded = o.tokenizer().encodeResponse(cut.getResponse());
+            assertThat(promptTokens + encoded.length).isLessThanOrEqualTo(o.config().maxPositions());
+            assertThat(cut.getOpponentLogpSynthetic()).isCloseTo(score(o, m, o.tokenizer().encodePrompt(PromptTurns.of(full)), encoded),
+                    org.assertj.core.api.Assertions.within(1e-3));
         }
     }
 }

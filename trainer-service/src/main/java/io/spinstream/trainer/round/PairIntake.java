@@ -14,21 +14,28 @@ public final class PairIntake {
     private final String previousOpponentId;
     private final SpinTokenizer tokenizer;
     private final int context;
+    private final int vocabSize;
 
     private final boolean groups;
 
-    public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context) {
-        this(opponentId, round, previousOpponentId, tokenizer, context, false);
+    /**
+     * @param context   the model's positions: a longer pair is invalid
+     * @param vocabSize the model's vocabulary: an answer's own token outside it is invalid
+     */
+    public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context, int vocabSize) {
+        this(opponentId, round, previousOpponentId, tokenizer, context, vocabSize, false);
     }
 
     /** @param groups the objective trains on groups (RAFT, RRHF): a pair is also read as its samples with rewards */
-    public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context, boolean groups) {
+    public PairIntake(String opponentId, int round, String previousOpponentId, SpinTokenizer tokenizer, int context, int vocabSize,
+                      boolean groups) {
         this.groups = groups;
         this.opponentId = opponentId;
         this.round = round;
         this.previousOpponentId = previousOpponentId;
         this.tokenizer = tokenizer;
         this.context = context;
+        this.vocabSize = vocabSize;
     }
 
     public Intake accept(PartitionKey partition, long offset, TrainingPair pair) {
@@ -47,7 +54,7 @@ public final class PairIntake {
         try {
             List<ChatMessage> turns = turnsOf(pair);
             chosen = pair.getHuman() == null ? null : tokenizer.example(turns, pair.getHuman());
-            rejected = tokenizer.example(turns, pair.getSynthetic());
+            rejected = answer(turns, pair.getSynthetic(), pair.getSyntheticTokenIds());
         } catch (RuntimeException e) {
             return new Intake.Invalid("cannot tokenize: " + e.getMessage());
         }
@@ -85,14 +92,14 @@ public final class PairIntake {
      * An unlabelled prompt's group is its samples alone.
      */
     private Intake.Group group(List<ChatMessage> turns, TrainingPair pair, TokenBatch.Example human) {
-        List<String> answers = new java.util.ArrayList<>();
+        List<TokenBatch.Example> answers = new java.util.ArrayList<>();
         List<Double> rewards = new java.util.ArrayList<>();
         if (pair.getSamples() == null || pair.getSamples().isEmpty()) {
-            answers.add(pair.getSynthetic());
+            answers.add(answer(turns, pair.getSynthetic(), pair.getSyntheticTokenIds()));
             rewards.add(pair.getSyntheticReward());
         } else {
             pair.getSamples().forEach(s -> {
-                answers.add(s.getResponse());
+                answers.add(answer(turns, s.getResponse(), s.getResponseTokenIds()));
                 rewards.add(s.getReward());
             });
         }
@@ -108,9 +115,28 @@ public final class PairIntake {
             r[0] = rewards.stream().mapToDouble(Double::doubleValue).max().orElse(0);
         }
         for (int i = 0; i < answers.size(); i++) {
-            candidates.add(tokenizer.example(turns, answers.get(i)));
+            candidates.add(answers.get(i));
             r[i + first] = rewards.get(i);
         }
         return new Intake.Group(candidates, r);
+    }
+
+    /**
+     * An opponent's answer as the trainer trains on it: its own tokens when the generator published them (the
+     * opponent's log-prob is of those), else its text encoded.
+     */
+    private TokenBatch.Example answer(List<ChatMessage> turns, String text, List<Integer> ownTokens) {
+        if (ownTokens == null) {
+            return tokenizer.example(turns, text);
+        }
+        int[] ids = new int[ownTokens.size()];
+        for (int i = 0; i < ids.length; i++) {
+            int id = ownTokens.get(i);
+            if (id < 0 || id >= vocabSize) {
+                throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + vocabSize);
+            }
+            ids[i] = id;
+        }
+        return tokenizer.example(turns, ids);
     }
 }

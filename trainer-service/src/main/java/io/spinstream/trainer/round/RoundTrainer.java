@@ -71,7 +71,7 @@ public final class RoundTrainer implements AutoCloseable {
         this.reference = settings.includePreviousRound() ? CheckpointStore.load(plan.opponent().directory(), manager) : null;
         this.tokenizer = SpinTokenizer.load(theta.tokenizerJson(), settings.template(), theta.model().config().eosTokenId());
         this.intake = new PairIntake(plan.opponent().id(), plan.opponent().round(), plan.previousOpponentId(), tokenizer,
-                theta.model().config().maxPositions(), settings.training().groups() != null);
+                theta.model().config().maxPositions(), theta.model().config().vocabSize(), settings.training().groups() != null);
         this.assembler = new StepAssembler(settings.training().batchSize(), reference == null ? null : reference.model(), manager);
         this.positions.putAll(plan.readFrom());
         Map<String, Double> m = theta.metadata().metrics();

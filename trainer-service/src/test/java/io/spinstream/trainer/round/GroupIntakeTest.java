@@ -33,7 +33,7 @@ class GroupIntakeTest {
         Path tokenizer = dir.resolve("tokenizer.json");
         ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
         try (SpinTokenizer tok = SpinTokenizer.load(tokenizer, PromptTemplate.PLAIN, 2)) {
-            PairIntake groups = new PairIntake("base", 0, null, tok, 64, true);
+            PairIntake groups = new PairIntake("base", 0, null, tok, 64, 259, true);
             Intake.Accepted a = (Intake.Accepted) groups.accept(P0, 0,
                     pair(List.of(sample(0, "3", 0.0), sample(1, "2", 1.0), sample(2, "4", 0.0)), 0.0));
             assertThat(a.group().rewards()).containsExactly(1.0, 0.0, 1.0, 0.0);
@@ -46,7 +46,7 @@ class GroupIntakeTest {
 
             assertThat(groups.accept(P0, 2, pair(List.of(sample(0, "3", null)), null)))
                     .isInstanceOfSatisfying(Intake.Invalid.class, i -> assertThat(i.reason()).contains("needs a reward for every sample"));
-            assertThat(((Intake.Accepted) new PairIntake("base", 0, null, tok, 64).accept(P0, 3, pair(List.of(), null))).group())
+            assertThat(((Intake.Accepted) new PairIntake("base", 0, null, tok, 64, 259).accept(P0, 3, pair(List.of(), null))).group())
                     .as("a pair objective reads no group").isNull();
         }
     }
@@ -58,15 +58,43 @@ class GroupIntakeTest {
         try (SpinTokenizer tok = SpinTokenizer.load(tokenizer, PromptTemplate.PLAIN, 2)) {
             TrainingPair unlabelled = pair(List.of(sample(0, "3", 0.0), sample(1, "2", 1.0)), 0.0);
             unlabelled.setHuman(null);
-            assertThat(new PairIntake("base", 0, null, tok, 64).accept(P0, 0, unlabelled))
+            assertThat(new PairIntake("base", 0, null, tok, 64, 259).accept(P0, 0, unlabelled))
                     .as("SPIN needs a human answer: skipped, not invalid")
                     .isInstanceOfSatisfying(Intake.Unlabelled.class, u -> assertThat(u.promptId()).isEqualTo("p"));
-            Intake.Accepted a = (Intake.Accepted) new PairIntake("base", 0, null, tok, 64, true).accept(P0, 1, unlabelled);
+            Intake.Accepted a = (Intake.Accepted) new PairIntake("base", 0, null, tok, 64, 259, true).accept(P0, 1, unlabelled);
             assertThat(a.chosen()).isNull();
             assertThat(a.group().rewards()).as("the samples alone, no human candidate").containsExactly(0.0, 1.0);
             assertThat(a.group().candidates()).extracting(c -> c.response().length).containsExactly(
                     tok.example("1+1=", "3").response().length, tok.example("1+1=", "2").response().length);
             assertThat(a.group().candidates().get(1).response()).isEqualTo(tok.example("1+1=", "2").response());
+        }
+    }
+
+    @Test
+    void anAnswerIsTrainedOnItsOwnTokensWhenItHasThem(@TempDir Path dir) {
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        try (SpinTokenizer tok = SpinTokenizer.load(tokenizer, PromptTemplate.PLAIN, 2)) {
+            // "3" then the byte 0xC3 alone (token 0xC3 + 3): not UTF-8, so the text reads "3\uFFFD", which re-encodes
+            // to five bytes; the opponent's log-prob is of its two tokens, and those are what is trained.
+            TrainingPair pair = pair(List.of(), 0.0);
+            pair.setSynthetic("3\uFFFD");
+            pair.setSyntheticTokenIds(List.of('3' + 3, 0xC3 + 3));
+            Intake.Accepted a = (Intake.Accepted) new PairIntake("base", 0, null, tok, 64, 259).accept(P0, 0, pair);
+            assertThat(a.rejected().response()).containsExactly('3' + 3, 0xC3 + 3, 2);
+            assertThat(a.rejected().prompt()).isEqualTo(tok.encodePrompt("1+1="));
+            assertThat(tok.example("1+1=", "3\uFFFD").response()).as("what the text alone would have trained").hasSize(5);
+
+            CandidateSample own = sample(0, "3\uFFFD", 0.0);
+            own.setResponseTokenIds(List.of('3' + 3, 0xC3 + 3));
+            Intake.Accepted group = (Intake.Accepted) new PairIntake("base", 0, null, tok, 64, 259, true)
+                    .accept(P0, 1, pair(List.of(own, sample(1, "2", 1.0)), 0.0));
+            assertThat(group.group().candidates().get(1).response()).containsExactly('3' + 3, 0xC3 + 3, 2);
+            assertThat(group.group().candidates().get(2).response()).isEqualTo(tok.example("1+1=", "2").response());
+
+            pair.setSyntheticTokenIds(List.of('3' + 3, 259));
+            assertThat(new PairIntake("base", 0, null, tok, 64, 259).accept(P0, 2, pair))
+                    .isInstanceOfSatisfying(Intake.Invalid.class, i -> assertThat(i.reason()).contains("token id 259 is outside the vocabulary of 259"));
         }
     }
 }
