@@ -325,7 +325,7 @@ public final class Ablation {
                         .setHuman(human).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
                         .setOpponentLogpSynthetic(a.getOpponentLogpSynthetic()).setOpponentId(opponent.id())
                         .setRound(opponent.round()).setIdentical(a.getResponse().equals(human))
-                        .setSamples(a.getSamples()).setSyntheticReward(a.getReward())
+                        .setSamples(a.getSamples()).setSyntheticReward(a.getReward()).setSyntheticTokenIds(a.getResponseTokenIds())
                         .setCreatedAt(a.getCreatedAt()).build());
             }
         }

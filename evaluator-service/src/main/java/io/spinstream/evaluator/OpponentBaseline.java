@@ -71,7 +71,9 @@ final class OpponentBaseline implements AutoCloseable {
         }
         return new OpponentAnswers(out.stream().map(SyntheticResponse::getResponse).toArray(String[]::new),
                 out.stream().mapToDouble(SyntheticResponse::getOpponentLogpHuman).toArray(),
-                out.stream().mapToDouble(SyntheticResponse::getOpponentLogpSynthetic).toArray());
+                out.stream().mapToDouble(SyntheticResponse::getOpponentLogpSynthetic).toArray(),
+                out.stream().map(r -> r.getResponseTokenIds() == null ? null
+                        : r.getResponseTokenIds().stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new));
     }
 
     /** The per-prompt metrics of {@code candidate} on the same prompts, against this opponent. */

@@ -66,7 +66,7 @@ public final class PreferenceAccuracy implements Suite {
                 examples.add(s.tokenizer().example(PromptTurns.of(s.prompts().get(i)), s.prompts().get(i).getHumanResponse()));
             }
             for (int i : chunk) {
-                examples.add(s.tokenizer().example(PromptTurns.of(s.prompts().get(i)), o.answers()[i]));
+                examples.add(o.example(s.tokenizer(), PromptTurns.of(s.prompts().get(i)), i));
             }
             double[] lp = LogProbs.sums(s.model(), s.manager(), examples, s.model().config().padTokenId());
             for (int j = 0; j < chunk.size(); j++) {

@@ -116,7 +116,8 @@ public final class PromptAnswerer {
         String[] refused = new String[n];
         List<String> answers = new ArrayList<>();
         // y' as generated: its tokens are what the trainer trains on (published beside the text, which may
-        // re-encode otherwise), and log p(y'|x) came with generation. Null: the text is the answer.
+        // re-encode otherwise), and log p(y'|x) came with generation. Null: the text is the answer. The text is
+        // cut to fit the context either way, for whoever reads text (rewards, the evaluator's text path).
         int[][] own = new int[rows][];
         for (int r = 0; r < rows; r++) {
             Prompt p = prompts.get(r / samples);
@@ -127,10 +128,8 @@ public final class PromptAnswerer {
             if (d.tokens() != null && Double.isFinite(d.logProbWithEos())
                     && promptIds.get(r / samples).length + d.tokens().length + 1 <= context) {
                 own[r] = d.tokens();
-                answers.add(d.text());
-            } else {
-                answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), d.text(), context));
             }
+            answers.add(opponent.tokenizer().fitResponse(PromptTurns.of(p), d.text(), context));
         }
         // An answer without its own tokens (a backend that gives text only; one with no room for its EOS, cut to
         // fit) is scored as the trainer will see it: the text re-encoded.
