@@ -1,5 +1,11 @@
 package io.spinstream.evaluator.suite;
 
+import io.spinstream.model.TokenBatch;
+import io.spinstream.model.tokenizer.ChatMessage;
+import io.spinstream.model.tokenizer.SpinTokenizer;
+
+import java.util.List;
+
 /**
  * The opponent's own answers y' to the held-out prompts and its log-probs of y and y', computed once per
  * opponent (the preference suite compares every candidate of a round against them).
@@ -10,8 +16,7 @@ package io.spinstream.evaluator.suite;
 public record OpponentAnswers(String[] answers, double[] logpHuman, double[] logpAnswer, int[][] tokens) {
 
     /** Answer i as the opponent's log-prob has it: its own tokens, else its text encoded. */
-    public io.spinstream.model.TokenBatch.Example example(io.spinstream.model.tokenizer.SpinTokenizer tokenizer,
-                                                          java.util.List<io.spinstream.model.tokenizer.ChatMessage> turns, int i) {
+    public TokenBatch.Example example(SpinTokenizer tokenizer, List<ChatMessage> turns, int i) {
         return tokens[i] != null ? tokenizer.example(turns, tokens[i]) : tokenizer.example(turns, answers[i]);
     }
 }

@@ -77,7 +77,10 @@ public final class SpinTokenizer implements AutoCloseable {
 
     /** The response's tokens followed by EOS. */
     public int[] encodeResponse(String response) {
-        int[] body = encode(response);
+        return withEos(encode(response));
+    }
+
+    private int[] withEos(int[] body) {
         int[] out = java.util.Arrays.copyOf(body, body.length + 1);
         out[body.length] = eosId;
         return out;
@@ -93,9 +96,7 @@ public final class SpinTokenizer implements AutoCloseable {
 
     /** The prompt with a response given as its tokens (a model's own, as generated), then EOS. */
     public TokenBatch.Example example(List<ChatMessage> turns, int[] responseTokens) {
-        int[] response = java.util.Arrays.copyOf(responseTokens, responseTokens.length + 1);
-        response[responseTokens.length] = eosId;
-        return new TokenBatch.Example(encodePrompt(turns), response);
+        return new TokenBatch.Example(encodePrompt(turns), withEos(responseTokens));
     }
 
     /**
