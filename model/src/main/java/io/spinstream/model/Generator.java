@@ -12,7 +12,8 @@ import java.util.Random;
 
 /**
  * Batched generation. Prompts are left-padded so that every row's next token sits in the same column;
- * with the KV cache each new token costs one position of attention. Stops a row at EOS, the whole batch
+ * with the KV cache each new token costs one position of attention. Stops a row at any of the model's stop tokens
+ * (its EOS, and the others its config lists, such as an end-of-turn token), the whole batch
  * when every row has stopped, at {@code maxNewTokens} or at the model's context length.
  */
 public final class Generator {
@@ -145,6 +146,7 @@ public final class Generator {
         private final TokenListener listener;
         private final LlamaConfig config = model.config();
         private final int eos = model.config().eosTokenId();
+        private final java.util.Set<Integer> stops = model.config().stopTokens();
         private final int batch;
         private final int total;
         private final long[] tokens;
@@ -234,10 +236,13 @@ public final class Generator {
                         } else if (state[b] == RowState.ACTIVE) {
                             // Log-softmax, not raw logits: the same choice (softmax ignores a shift) and the token's log p.
                             token = choose(logProbs[b], sampling, random[b]);
-                            logProb[b] += logProbs[b][token];
-                            if (token == eos) {
+                            if (stops.contains(token)) {
+                                // The answer as trained and scored ends with the model's EOS: its log p at this step
+                                // (the same as the token's when the EOS itself was drawn).
+                                logProb[b] += eos >= 0 ? logProbs[b][eos] : logProbs[b][token];
                                 finish(b);
                             } else {
+                                logProb[b] += logProbs[b][token];
                                 out.get(b).add(token);
                                 if (!listener.onToken(serves[b], token, logProbs[b])) {
                                     finish(b); // stopped by its caller: no EOS follows, its log-prob ends here

@@ -30,12 +30,16 @@ public final class LlamaModel implements AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> parameters;
     private final Precision precision;
-    private final NDArray ropeCos;
-    private final NDArray ropeSin;
+    private final NDArray globalFrequencies; // [rotary dims / 2], float64: angles are computed from positions per pass
+    private final NDArray localFrequencies;  // the sliding layers' own (Gemma 3), or null
+    private final double attentionFactor;
+    private final double localAttentionFactor;
     // Parsed once: an NDIndex from a string is parsed on every call, many times a layer a token.
     private final NDIndex[] qkvParts;
     private final NDIndex[] gateUpParts;
     private final NDIndex[] halves;
+    private final NDIndex[] rotaryParts; // the rotated dimensions and those passed through (partial rotary)
+    private final Family family;
     private LoraAdapter adapter; // trained over the frozen base when set
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters, Precision precision) {
@@ -45,15 +49,19 @@ public final class LlamaModel implements AutoCloseable {
         this.qkvParts = new NDIndex[]{new NDIndex("..., :" + qWidth), new NDIndex("..., " + qWidth + ":" + (qWidth + kvWidth)),
                 new NDIndex("..., " + (qWidth + kvWidth) + ":")};
         this.gateUpParts = new NDIndex[]{new NDIndex("..., :" + inter), new NDIndex("..., " + inter + ":")};
-        long half = config.headDim() / 2;
+        int rotary = config.rope().rotaryDim();
+        long half = rotary / 2;
         this.halves = new NDIndex[]{new NDIndex("..., :" + half), new NDIndex("..., " + half + ":")};
+        this.rotaryParts = new NDIndex[]{new NDIndex("..., :" + rotary), new NDIndex("..., " + rotary + ":")};
         this.config = config;
+        this.family = config.family();
         this.manager = manager;
         this.parameters = parameters;
         this.precision = precision;
-        NDArray[] tables = ropeTables(manager, config, precision.compute());
-        this.ropeCos = tables[0];
-        this.ropeSin = tables[1];
+        this.globalFrequencies = manager.create(config.rope().inverseFrequency());
+        this.attentionFactor = config.rope().attentionFactor();
+        this.localFrequencies = config.localRope() == null ? null : manager.create(config.localRope().inverseFrequency());
+        this.localAttentionFactor = config.localRope() == null ? 1.0 : config.localRope().attentionFactor();
     }
 
     /** A float32 model (float64 when the tensors are) with the given parameters, copied into a manager of its own. */
@@ -120,7 +128,7 @@ public final class LlamaModel implements AutoCloseable {
                 int n = (int) new Shape(shape).size();
                 double[] values = new double[n];
                 if (name.endsWith("norm.weight")) {
-                    java.util.Arrays.fill(values, 1.0);
+                    java.util.Arrays.fill(values, config.family().unitOffsetNorm() ? 0.0 : 1.0); // Gemma: 1 + w
                 } else if (!name.endsWith(".bias")) {
                     for (int i = 0; i < n; i++) {
                         values[i] = random.nextGaussian() * 0.02;
@@ -216,29 +224,6 @@ public final class LlamaModel implements AutoCloseable {
         return adapter != null ? adapter.parameters() : parameters();
     }
 
-    private static NDArray[] ropeTables(NDManager manager, LlamaConfig config, DataType type) {
-        int half = config.headDim() / 2;
-        int positions = config.maxPositions();
-        double[] cos = new double[positions * half * 2];
-        double[] sin = new double[positions * half * 2];
-        for (int pos = 0; pos < positions; pos++) {
-            for (int i = 0; i < half; i++) {
-                double invFreq = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / config.headDim());
-                double angle = pos * invFreq;
-                // HF layout: the same frequencies for both halves of the head (rotate_half convention).
-                int base = pos * half * 2;
-                cos[base + i] = Math.cos(angle);
-                cos[base + half + i] = Math.cos(angle);
-                sin[base + i] = Math.sin(angle);
-                sin[base + half + i] = Math.sin(angle);
-            }
-        }
-        Shape shape = new Shape(positions, half * 2);
-        NDArray c = manager.create(cos, shape).toType(type, false);
-        NDArray s = manager.create(sin, shape).toType(type, false);
-        return new NDArray[]{c, s};
-    }
-
     /**
      * Logits for {@code inputIds} [batch, steps].
      *
@@ -252,7 +237,7 @@ public final class LlamaModel implements AutoCloseable {
     public NDArray forward(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
         NDArray x = hidden(inputIds, positions, keyMask, cache);
         String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return Linear.linear(x, weight(head, x.getManager())).singletonOrThrow();
+        return softcap(Linear.linear(x, weight(head, x.getManager())).singletonOrThrow(), config.finalSoftcap());
     }
 
     /**
@@ -264,7 +249,7 @@ public final class LlamaModel implements AutoCloseable {
         long steps = x.getShape().get(1);
         NDArray last = x.get(new NDIndex().addAllDim().addIndices(steps - 1)); // [batch, hidden]
         String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return Linear.linear(last, weight(head, x.getManager())).singletonOrThrow();
+        return softcap(Linear.linear(last, weight(head, x.getManager())).singletonOrThrow(), config.finalSoftcap());
     }
 
     /**
@@ -280,9 +265,16 @@ public final class LlamaModel implements AutoCloseable {
         NDManager scope = inputIds.getManager();
         NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
                 .singletonOrThrow());
-        NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
-        NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
-        NDArray mask = attentionMask(scope, batch, steps, past, keyMask, x.getDataType());
+        if (family.scaledEmbeddings()) {
+            // Gemma: × √hidden, the factor rounded to the compute type first as transformers does
+            x = x.mul((float) Math.sqrt(config.hiddenSize()));
+        }
+        NDArray[] global = rotation(positions, globalFrequencies, attentionFactor, x.getDataType());
+        NDArray[] local = localFrequencies == null ? global
+                : rotation(positions, localFrequencies, localAttentionFactor, x.getDataType());
+        NDArray mask = attentionMask(scope, batch, steps, past, keyMask, x.getDataType(), 0);
+        NDArray windowMask = config.slidingWindow() > 0
+                ? attentionMask(scope, batch, steps, past, keyMask, x.getDataType(), config.slidingWindow()) : null;
 
         // Without gradients nothing needs a layer's intermediates once its output exists: each layer works in
         // a scope of its own, closed behind it, so a pass holds one layer's activations rather than all of them
@@ -293,7 +285,9 @@ public final class LlamaModel implements AutoCloseable {
             if (inference) {
                 x.attach(layerScope); // results land in their first operand's manager
             }
-            x = layer(layer, x, inference ? layerScope : scope, batch, steps, cos, sin, mask, cache);
+            boolean sliding = config.sliding().get(layer);
+            NDArray[] rope = !config.rotated().get(layer) ? null : sliding ? local : global;
+            x = layer(layer, x, inference ? layerScope : scope, batch, steps, rope, sliding ? windowMask : mask, cache);
             if (inference) {
                 x.attach(scope);
                 layerScope.close();
@@ -302,21 +296,71 @@ public final class LlamaModel implements AutoCloseable {
         return rmsNorm(x, weight("model.norm.weight", scope));
     }
 
-    /** One decoder layer over x. */
-    private NDArray layer(int layer, NDArray x, NDManager scope, long batch, long steps, NDArray cos, NDArray sin, NDArray mask,
+    /** cos and sin [batch, 1, steps, rotary dims] of each position's angles, scaled by the attention factor. */
+    private static NDArray[] rotation(NDArray positions, NDArray inverseFrequency, double factor, DataType type) {
+        // Angles in float64: a float32 product loses ~1e-3 rad at positions in the tens of thousands.
+        NDArray angles = positions.toType(DataType.FLOAT64, false).expandDims(-1).mul(inverseFrequency);
+        NDArray both = NDArrays.concat(new NDList(angles, angles), -1).expandDims(1); // rotate_half layout
+        NDArray cos = both.cos();
+        NDArray sin = both.sin();
+        if (factor != 1.0) {
+            cos = cos.muli(factor);
+            sin = sin.muli(factor);
+        }
+        return new NDArray[]{cos.toType(type, false), sin.toType(type, false)};
+    }
+
+    /** One decoder layer over x: the family's norms around attention and the MLP, each added to the residual. */
+    private NDArray layer(int layer, NDArray x, NDManager scope, long batch, long steps, NDArray[] rope, NDArray mask,
                           KvCache cache) {
+        String p = "model.layers." + layer + ".";
+        Family.NormPlacement placement = family.normPlacement();
+        NDArray attnIn = placement == Family.NormPlacement.POST ? x : norm(x, p + "input_layernorm.weight", scope);
+        NDArray attended = attention(layer, attnIn, scope, batch, steps, rope, mask, cache);
+        if (placement != Family.NormPlacement.PRE) {
+            attended = norm(attended, p + "post_attention_layernorm.weight", scope);
+        }
+        x = x.add(attended);
+
+        NDArray mlpIn = switch (placement) {
+            case PRE -> norm(x, p + "post_attention_layernorm.weight", scope);
+            case SANDWICH -> norm(x, p + "pre_feedforward_layernorm.weight", scope);
+            case POST -> x;
+        };
+        NDArray mlp = mlp(mlpIn, p + "mlp.");
+        if (placement != Family.NormPlacement.PRE) {
+            mlp = norm(mlp, p + "post_feedforward_layernorm.weight", scope);
+        }
+        return x.add(mlp);
+    }
+
+    private NDArray attention(int layer, NDArray h, NDManager scope, long batch, long steps, NDArray[] rope, NDArray mask,
+                              KvCache cache) {
         int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
         int headDim = config.headDim();
-        double scale = 1.0 / Math.sqrt(headDim);
-        String p = "model.layers." + layer + ".";
-        NDArray h = rmsNorm(x, weight(p + "input_layernorm.weight", scope));
-        NDList qkv = project(h, p + "self_attn.", qkvParts, "q_proj", "k_proj", "v_proj");
-        NDArray q = qkv.get(0).reshape(batch, steps, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = qkv.get(1).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
+        String p = "model.layers." + layer + ".self_attn.";
+        NDList qkv = family.fusedProjections() ? project(h, p, qkvParts, "qkv_proj")
+                : project(h, p, qkvParts, "q_proj", "k_proj", "v_proj");
+        NDArray q = qkv.get(0);
+        NDArray k = qkv.get(1);
+        if (family.qkNorm() == Family.QkNorm.WHOLE) { // OLMo 2: over the whole projection, before the heads split
+            q = norm(q, p + "q_norm.weight", scope);
+            k = norm(k, p + "k_norm.weight", scope);
+        }
+        q = q.reshape(batch, steps, heads, headDim);
+        k = k.reshape(batch, steps, kvHeads, headDim);
+        if (family.qkNorm() == Family.QkNorm.PER_HEAD) { // Qwen3, Gemma 3: over each head, before the rotation
+            q = norm(q, p + "q_norm.weight", scope);
+            k = norm(k, p + "k_norm.weight", scope);
+        }
+        q = q.transpose(0, 2, 1, 3);
+        k = k.transpose(0, 2, 1, 3);
         NDArray v = qkv.get(2).reshape(batch, steps, kvHeads, headDim).transpose(0, 2, 1, 3);
-        q = rotate(q, cos, sin, halves);
-        k = rotate(k, cos, sin, halves);
+        if (rope != null) {
+            q = rotate(q, rope[0], rope[1]);
+            k = rotate(k, rope[0], rope[1]);
+        }
         if (cache != null) {
             NDList kv = cache.append(layer, k, v);
             k = kv.get(0);
@@ -327,21 +371,34 @@ public final class LlamaModel implements AutoCloseable {
             k = k.repeat(1, heads / kvHeads);
             v = v.repeat(1, heads / kvHeads);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
+        NDArray scores = softcap(q.matMul(k.transpose(0, 1, 3, 2)).muli(config.queryScale()), config.attentionSoftcap());
         if (mask != null) {
             scores = scores.addi(mask);
         }
         NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
-        x = x.add(fused(attended, p + "self_attn.", "o_proj"));
+        return fused(attended, p, "o_proj");
+    }
 
-        NDArray m = rmsNorm(x, weight(p + "post_attention_layernorm.weight", scope));
-        NDList gateUp = project(m, p + "mlp.", gateUpParts, "gate_proj", "up_proj");
+    /** down(act(gate) · up), act SiLU or Gemma's tanh-approximated GELU. */
+    private NDArray mlp(NDArray m, String prefix) {
+        NDList gateUp = family.fusedProjections() ? project(m, prefix, gateUpParts, "gate_up_proj")
+                : project(m, prefix, gateUpParts, "gate_proj", "up_proj");
         NDArray gateIn = gateUp.get(0);
-        // SiLU as x·σ(x): DJL's swish(x, 1) computes the same with more passes over memory.
-        NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));
-        NDArray up = gateUp.get(1);
-        x = x.add(fused(gate.mul(up), p + "mlp.", "down_proj"));
-        return x;
+        NDArray gate = family.activation().equals("silu")
+                ? gateIn.mul(Activation.sigmoid(gateIn)) // SiLU as x·σ(x): DJL's swish makes more passes over memory
+                : geluTanh(gateIn);
+        return fused(gate.mul(gateUp.get(1)), prefix, "down_proj");
+    }
+
+    /** GELU, tanh approximation (PyTorch's gelu(approximate="tanh")): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    private static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.add(x.pow(3).muli(0.044715)).muli(Math.sqrt(2 / Math.PI));
+        return x.mul(0.5).mul(inner.tanh().addi(1));
+    }
+
+    /** cap · tanh(x / cap); x itself when cap is 0. */
+    private static NDArray softcap(NDArray x, double cap) {
+        return cap > 0 ? x.div(cap).tanh().muli(cap) : x;
     }
 
     /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */
@@ -382,7 +439,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     private NDList project(NDArray h, String prefix, NDIndex[] parts, String... projections) {
         NDList out = new NDList();
-        if (adapter == null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+        if (projections.length == parts.length && adapter == null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             for (String proj : projections) {
                 out.add(fused(h, prefix, proj)); // one projection: its own weight (and bias), nothing stacked
             }
@@ -450,48 +507,60 @@ public final class LlamaModel implements AutoCloseable {
         return Differentiable.concat(parts, -1);
     }
 
+    /** RMSNorm with the named weight: x / rms(x) · w, or · (1 + w) in Gemma. */
+    private NDArray norm(NDArray x, String weightName, NDManager scope) {
+        return rmsNorm(x, weight(weightName, scope));
+    }
+
     private NDArray rmsNorm(NDArray x, NDArray weight) {
+        NDArray scale = family.unitOffsetNorm() ? weight.add(1) : weight;
         if (!Precision.isFull(x.getDataType())) {
             // In float16 x² overflows beyond |x| = 256, which real models' residual streams reach: normalise in float32.
             NDArray wide = x.toType(DataType.FLOAT32, false);
             NDArray variance = wide.square().mean(new int[]{-1}, true);
-            return wide.div(variance.addi(config.rmsNormEps()).sqrt()).toType(x.getDataType(), false).muli(weight);
+            return wide.div(variance.addi(config.rmsNormEps()).sqrt()).toType(x.getDataType(), false).muli(scale);
         }
         NDArray variance = x.square().mean(new int[]{-1}, true);
-        return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(weight);
+        return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(scale);
     }
 
-    private static NDArray rotate(NDArray x, NDArray cos, NDArray sin, NDIndex[] halves) {
-        NDArray first = x.get(halves[0]);
-        NDArray second = x.get(halves[1]);
+    /** x·cos + rotate_half(x)·sin over the rotated dimensions; the rest (partial rotary) passes through. */
+    private NDArray rotate(NDArray x, NDArray cos, NDArray sin) {
+        boolean partial = config.rope().rotaryDim() < config.headDim();
+        NDArray r = partial ? x.get(rotaryParts[0]) : x;
+        NDArray first = r.get(halves[0]);
+        NDArray second = r.get(halves[1]);
         NDArray rotated = NDArrays.concat(new NDList(second.neg(), first), -1);
-        return x.mul(cos).addi(rotated.muli(sin));
+        NDArray out = r.mul(cos).addi(rotated.muli(sin));
+        return partial ? NDArrays.concat(new NDList(out, x.get(rotaryParts[1])), -1) : out;
     }
 
-    /** Additive mask [batch or 1, 1, steps, keys]: 0 where allowed, a large negative number elsewhere. */
+    /**
+     * Additive mask [batch or 1, 1, steps, keys]: 0 where allowed, a large negative number elsewhere. Made on the
+     * device from column numbers (a query's own and earlier ones; within {@code window} of it when one is given),
+     * and the key mask's padding. Columns of one row are consecutive positions, so a window over columns is the
+     * window over positions.
+     */
     private static NDArray attentionMask(NDManager manager, long batch, long steps, long past, NDArray keyMask,
-                                         DataType type) {
+                                         DataType type, int window) {
         long keys = past + steps;
-        if (keyMask == null && steps == 1) {
+        boolean windowBites = window > 0 && keys > window;
+        if (keyMask == null && steps == 1 && !windowBites) {
             return null; // one new token may attend to everything before it
         }
-        if (keyMask == null) {
-            batch = 1; // the causal part alone is the same for every row: broadcast it
+        NDArray query = manager.arange((int) past, (int) keys, 1, DataType.INT64).reshape(steps, 1);
+        NDArray key = manager.arange(0, (int) keys, 1, DataType.INT64).reshape(1, keys);
+        NDArray allowed = key.lte(query);
+        if (windowBites) {
+            allowed = allowed.logicalAnd(key.gt(query.sub(window)));
         }
-        float[] allowedKey = keyMask == null ? null : keyMask.toType(DataType.FLOAT32, false).toFloatArray();
-        float[] mask = new float[(int) (batch * steps * keys)];
-        int i = 0;
-        for (long b = 0; b < batch; b++) {
-            for (long s = 0; s < steps; s++) {
-                long query = past + s;
-                for (long k = 0; k < keys; k++) {
-                    boolean allowed = k <= query && (allowedKey == null || allowedKey[(int) (b * keys + k)] > 0.5f);
-                    // Finite, so that a fully masked (padding) row gives a uniform softmax, not NaN.
-                    mask[i++] = allowed ? 0f : -1e9f;
-                }
-            }
+        allowed = allowed.reshape(1, 1, steps, keys);
+        if (keyMask != null) {
+            allowed = allowed.logicalAnd(keyMask.gt(0.5f).reshape(batch, 1, 1, keys));
         }
-        return manager.create(mask, new Shape(batch, 1, steps, keys)).toType(type, false);
+        // Finite, so that a fully masked (padding) row gives a uniform softmax, not NaN; within float16's range.
+        double blocked = type == DataType.FLOAT16 ? -6.0e4 : -1e9;
+        return allowed.toType(type, false).sub(1).muli(-blocked);
     }
 
     @Override

@@ -46,12 +46,14 @@ public final class HfImport {
             return new Imported(existing.get(), store.directoryOf(id), true);
         }
         int eos = endOfAnswer(dir);
+        List<Integer> stops = stopTokens(dir);
         // float16 weights stay float16 in the store (a frozen base loads without growing); bfloat16 ones are
         // kept as float32, exactly (the engine here cannot hold bfloat16).
         io.spinstream.model.Precision precision = storedType(dir).equals("float16")
                 ? new io.spinstream.model.Precision(ai.djl.ndarray.types.DataType.FLOAT16, ai.djl.ndarray.types.DataType.FLOAT32)
                 : io.spinstream.model.Precision.FLOAT32;
-        try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager, c -> eos < 0 ? c : c.withEos(eos), precision)) {
+        try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager,
+                c -> eos < 0 ? c.withStops(c.eosTokenId(), stops) : c.withStops(eos, stops), precision)) {
             CheckpointMetadata saved = store.save(model, dir.resolve(CheckpointStore.TOKENIZER),
                     CheckpointMetadata.of(id, null, 0, 0, Map.of(), null));
             return new Imported(saved, store.directoryOf(id), false);
@@ -95,7 +97,6 @@ public final class HfImport {
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(configFile + ": " + e.getMessage(), e);
         }
-        refuseUnsupportedKeys(configFile);
         List<Path> weights = CheckpointStore.weightFiles(dir);
         for (Path w : weights) {
             Safetensors.checkComplete(w);
@@ -109,6 +110,12 @@ public final class HfImport {
             throw new CheckpointException(tokenizer + " has token ids up to " + largest + ", but config.json's vocab_size is "
                     + config.vocabSize() + ": the tokenizer does not belong to this model");
         }
+        for (int stop : stopTokens(dir)) {
+            if (stop < 0 || stop >= config.vocabSize()) {
+                throw new CheckpointException(dir + ": eos_token_id " + stop + " is outside the vocabulary of "
+                        + config.vocabSize());
+            }
+        }
         List<Path> files = new ArrayList<>();
         files.add(configFile);
         files.addAll(weights);
@@ -119,24 +126,6 @@ public final class HfImport {
             }
         }
         return files;
-    }
-
-    /** Settings that change the model's arithmetic and that this model does not implement: refused, not ignored. */
-    private static void refuseUnsupportedKeys(Path configFile) {
-        try {
-            JsonNode n = JSON.readTree(configFile.toFile());
-            JsonNode rope = n.get("rope_scaling");
-            if (rope != null && !rope.isNull()) {
-                throw new CheckpointException(configFile + ": rope_scaling " + rope + " is not supported (rotary"
-                        + " embeddings are unscaled here); expected no rope_scaling");
-            }
-            if (n.hasNonNull("quantization_config")) {
-                throw new CheckpointException(configFile + ": quantization_config is not supported; import an"
-                        + " unquantized F32, F16 or BF16 checkpoint");
-            }
-        } catch (IOException e) {
-            throw new CheckpointException(configFile + " is not valid JSON: " + e.getMessage(), e);
-        }
     }
 
     private static int largestTokenId(Path tokenizer) {
@@ -196,6 +185,31 @@ public final class HfImport {
         } catch (IOException e) {
             throw new CheckpointException("cannot read the tokenizer files of " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Every id that ends a turn: config.json's and generation_config.json's {@code eos_token_id} (one id or a list:
+     * Llama 3 instruct ends a turn with {@code <|eot_id|>} and text with {@code <|end_of_text|>}).
+     */
+    static List<Integer> stopTokens(Path dir) {
+        List<Integer> out = new ArrayList<>();
+        for (String file : List.of(CheckpointStore.CONFIG, "generation_config.json")) {
+            Path f = dir.resolve(file);
+            if (!Files.isRegularFile(f)) {
+                continue;
+            }
+            try {
+                JsonNode e = JSON.readTree(f.toFile()).path("eos_token_id");
+                for (JsonNode id : e.isArray() ? (Iterable<JsonNode>) e : List.of(e)) {
+                    if (id.canConvertToInt() && !out.contains(id.asInt())) {
+                        out.add(id.asInt());
+                    }
+                }
+            } catch (IOException ex) {
+                throw new CheckpointException("cannot read " + f + ": " + ex.getMessage(), ex);
+            }
+        }
+        return out;
     }
 
     private static String digest(List<Path> files, LongConsumer progress) {

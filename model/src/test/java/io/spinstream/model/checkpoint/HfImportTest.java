@@ -129,9 +129,23 @@ class HfImportTest {
         Path scaled = dir.resolve("rope-scaled");
         HfFolders.write(scaled, HfFolders.Spec.tinyQwen2());
         Files.writeString(scaled.resolve("config.json"), Files.readString(scaled.resolve("config.json"))
-                .replace("\"rope_theta\"", "\"rope_scaling\" : {\"rope_type\": \"llama3\", \"factor\": 8.0}, \"rope_theta\""));
+                .replace("\"rope_theta\"", "\"rope_scaling\" : {\"rope_type\": \"fancy\", \"factor\": 8.0}, \"rope_theta\""));
         assertThatThrownBy(() -> HfImport.into(store, scaled, manager, n -> {
-        })).hasMessageContaining("config.json: rope_scaling").hasMessageContaining("is not supported");
+        })).hasMessageContaining("config.json: Qwen2ForCausalLM: rope_scaling type 'fancy' is not supported");
+
+        Path incomplete = dir.resolve("llama3-incomplete");
+        HfFolders.write(incomplete, HfFolders.Spec.tinyQwen2());
+        Files.writeString(incomplete.resolve("config.json"), Files.readString(incomplete.resolve("config.json"))
+                .replace("\"rope_theta\"", "\"rope_scaling\" : {\"rope_type\": \"llama3\", \"factor\": 8.0}, \"rope_theta\""));
+        assertThatThrownBy(() -> HfImport.into(store, incomplete, manager, n -> {
+        })).hasMessageContaining("rope_scaling.low_freq_factor must be a number > 0, got null");
+
+        Path unknownKey = dir.resolve("unknown-key");
+        HfFolders.write(unknownKey, HfFolders.Spec.tinyQwen2());
+        Files.writeString(unknownKey.resolve("config.json"), Files.readString(unknownKey.resolve("config.json"))
+                .replace("\"rope_theta\"", "\"logits_scaling\" : 4.0, \"rope_theta\""));
+        assertThatThrownBy(() -> HfImport.into(store, unknownKey, manager, n -> {
+        })).hasMessageContaining("Qwen2ForCausalLM: config.json key 'logits_scaling' is not understood");
 
         Path noConfig = dir.resolve("no-config");
         HfFolders.write(noConfig, HfFolders.Spec.tinyQwen2());
