@@ -34,7 +34,7 @@ public final class ChatTemplate {
     private final Jinjava jinjava;
 
     public ChatTemplate(String template, String bosToken, String eosToken) {
-        this.template = template;
+        this.template = JinjaWhitespace.apply(template);
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());

@@ -36,6 +36,21 @@ class ChatTemplateTest {
                 .isEqualTo("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n");
     }
 
+    /**
+     * Qwen2.5-Instruct's template as published: indented over many lines, every tag trimmed by {@code {%-} and
+     * {@code {{-}. transformers renders no whitespace of the indentation.
+     */
+    @Test
+    void qwen25WhitespaceControl() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("qwen2.5-instruct.jinja"), null, "<|im_end|>");
+        assertThat(t.render(ONE, true)).isEqualTo("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a"
+                + " helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(t.render(List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi"),
+                new ChatMessage("assistant", "Hello!"), new ChatMessage("user", "What is 2+2?")), false))
+                .isEqualTo("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                        + "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n");
+    }
+
     @Test
     void llama3() throws IOException {
         ChatTemplate t = new ChatTemplate(resource("llama3-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
