@@ -18,7 +18,7 @@ public final class TrainerKeys {
 
         static List<String> parse(String raw) {
             List<String> names = java.util.Arrays.stream(raw.split(",")).map(String::trim).filter(t -> !t.isEmpty()).distinct().toList();
-            if (names.isEmpty() || !io.spinstream.model.lora.LoraConfig.PROJECTIONS.containsAll(names)) {
+            if (names.isEmpty() || !io.spinstream.model.lora.LoraConfig.KNOWN.containsAll(names)) {
                 throw new IllegalArgumentException(raw);
             }
             return names;

@@ -40,10 +40,11 @@ public final class LoraAdapter implements AutoCloseable {
 
     /** As {@link #init(LlamaConfig, LoraConfig, NDManager, long)} in {@code type} (float64 for gradient checks). */
     public static LoraAdapter init(LlamaConfig model, LoraConfig lora, NDManager parent, long seed, DataType type) {
+        lora = lora.forFamily(model.family());
         NDManager manager = parent.newSubManager();
         Random random = new Random(seed);
         Map<String, NDArray> tensors = new LinkedHashMap<>();
-        for (String module : lora.modules(model.numLayers())) {
+        for (String module : lora.modules(model)) {
             long[] shape = model.shapeOf(module + ".weight"); // [out, in]
             int in = (int) shape[1];
             float[] a = new float[lora.rank() * in];
@@ -82,11 +83,12 @@ public final class LoraAdapter implements AutoCloseable {
      * every adapted projection has both matrices, of rank r and the projection's width; no other tensor.
      */
     public static LoraAdapter of(LlamaConfig model, LoraConfig lora, NDManager parent, Map<String, NDArray> peftTensors) {
+        lora = lora.forFamily(model.family());
         Map<String, NDArray> byName = new LinkedHashMap<>(peftTensors);
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         try {
-            for (String module : lora.modules(model.numLayers())) {
+            for (String module : lora.modules(model)) {
                 long[] shape = model.shapeOf(module + ".weight");
                 take(byName, tensors, LoraConfig.tensorName(module, 'A'), new Shape(lora.rank(), shape[1]), manager);
                 take(byName, tensors, LoraConfig.tensorName(module, 'B'), new Shape(shape[0], lora.rank()), manager);

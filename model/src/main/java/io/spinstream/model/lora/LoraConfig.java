@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.spinstream.model.Family;
+import io.spinstream.model.LlamaConfig;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -19,7 +22,10 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
     /** The linear projections of a Llama-family layer, by their Hugging Face module names. */
     public static final List<String> PROJECTIONS = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
             "down_proj");
-    private static final Set<String> ATTENTION = Set.of("q_proj", "k_proj", "v_proj", "o_proj");
+    /** Every projection name a supported family has: the seven above, and Phi-3's fused ones. */
+    public static final List<String> KNOWN = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+            "down_proj", "qkv_proj", "gate_up_proj");
+    private static final Set<String> ATTENTION = Set.of("q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public LoraConfig {
@@ -37,9 +43,9 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
             throw new IllegalArgumentException("LoRA needs at least one target module, one of " + PROJECTIONS);
         }
         for (String t : targets) {
-            if (!PROJECTIONS.contains(t)) {
+            if (!KNOWN.contains(t)) {
                 throw new IllegalArgumentException("LoRA target '" + t + "' is not a projection of this model; expected some of "
-                        + PROJECTIONS);
+                        + KNOWN);
             }
         }
     }
@@ -54,14 +60,50 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
         return rsLora ? alpha / Math.sqrt(rank) : alpha / rank;
     }
 
-    /** The full module names this adapter adapts in a model of {@code layers} layers, in checkpoint order. */
-    public List<String> modules(int layers) {
+    /**
+     * The same adapter over {@code family}'s own module names: where the family fuses projections (Phi-3's
+     * {@code qkv_proj}, {@code gate_up_proj}) a target of any of its parts adapts the fused module, and a fused
+     * target adapts the parts of a family that keeps them apart. PEFT's {@code target_modules} then name modules
+     * the family's transformers class has.
+     */
+    public LoraConfig forFamily(Family family) {
+        List<String> own = new ArrayList<>();
+        for (String p : family.attentionProjections()) {
+            if (covers(p)) {
+                own.add(p);
+            }
+        }
+        for (String p : family.mlpProjections()) {
+            if (covers(p)) {
+                own.add(p);
+            }
+        }
+        if (own.isEmpty()) {
+            throw new IllegalArgumentException("LoRA targets " + targets + " name no projection of " + family.architecture()
+                    + "; its projections are " + family.attentionProjections() + " and " + family.mlpProjections());
+        }
+        return new LoraConfig(rank, alpha, dropout, own, rsLora);
+    }
+
+    /** Whether a target names module {@code p}, or a part of it, or a fused module it is part of. */
+    private boolean covers(String p) {
+        return switch (p) {
+            case "qkv_proj" -> targets.contains(p) || targets.contains("q_proj") || targets.contains("k_proj")
+                    || targets.contains("v_proj");
+            case "gate_up_proj" -> targets.contains(p) || targets.contains("gate_proj") || targets.contains("up_proj");
+            case "q_proj", "k_proj", "v_proj" -> targets.contains(p) || targets.contains("qkv_proj");
+            case "gate_proj", "up_proj" -> targets.contains(p) || targets.contains("gate_up_proj");
+            default -> targets.contains(p);
+        };
+    }
+
+    /** The full module names this adapter adapts in {@code model} (its family's names), in checkpoint order. */
+    public List<String> modules(LlamaConfig model) {
+        LoraConfig own = forFamily(model.family());
         List<String> out = new ArrayList<>();
-        for (int i = 0; i < layers; i++) {
-            for (String p : PROJECTIONS) {
-                if (targets.contains(p)) {
-                    out.add(moduleName(i, p));
-                }
+        for (int i = 0; i < model.numLayers(); i++) {
+            for (String p : own.targets) {
+                out.add(moduleName(i, p));
             }
         }
         return out;
@@ -140,7 +182,7 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
                 targets.add(name.substring(name.lastIndexOf('.') + 1));
             });
         } else if (t.isTextual() && t.asText().equals("all-linear")) {
-            targets.addAll(PROJECTIONS);
+            targets.addAll(KNOWN); // narrowed to the model's own projections when applied
         } else {
             throw new IllegalArgumentException("adapter_config.json: target_modules must be a list of module names or"
                     + " 'all-linear', got " + t);

@@ -40,6 +40,9 @@ public final class ChatTemplate {
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
                 "raiseException", String.class));
+        // transformers gives templates strftime_now (Llama 3.2 writes today's date with it)
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class,
+                "strftimeNow", String.class));
     }
 
     /** The template of {@code tokenizer_config.json} in {@code folder}; empty when the file or its chat_template is absent. */
@@ -96,6 +99,7 @@ public final class ChatTemplate {
         context.put("add_generation_prompt", addGenerationPrompt);
         context.put("bos_token", bosToken);
         context.put("eos_token", eosToken);
+        context.put("strftime_now", true); // so that "strftime_now is defined" holds, as it does in transformers
         RenderResult r = jinjava.renderForResult(template, context);
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
@@ -109,6 +113,45 @@ public final class ChatTemplate {
             }
         }
         return r.getOutput();
+    }
+
+    /** The template's {@code strftime_now(format)}: today, formatted as Python's strftime does in the C locale. */
+    public static String strftimeNow(String format) {
+        return strftime(java.time.LocalDateTime.now(), format);
+    }
+
+    static String strftime(java.time.LocalDateTime t, String format) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < format.length(); i++) {
+            char c = format.charAt(i);
+            if (c != '%' || i + 1 == format.length()) {
+                out.append(c);
+                continue;
+            }
+            char f = format.charAt(++i);
+            String pattern = switch (f) {
+                case 'd' -> "dd";
+                case 'b' -> "MMM";
+                case 'B' -> "MMMM";
+                case 'Y' -> "yyyy";
+                case 'y' -> "yy";
+                case 'm' -> "MM";
+                case 'H' -> "HH";
+                case 'M' -> "mm";
+                case 'S' -> "ss";
+                case 'a' -> "EEE";
+                case 'A' -> "EEEE";
+                default -> null;
+            };
+            if (pattern != null) {
+                out.append(java.time.format.DateTimeFormatter.ofPattern(pattern, java.util.Locale.ROOT).format(t));
+            } else if (f == '%') {
+                out.append('%');
+            } else {
+                throw new IllegalArgumentException("strftime_now: format %" + f + " is not supported");
+            }
+        }
+        return out.toString();
     }
 
     /** The template's {@code raise_exception(message)}. */

@@ -51,6 +51,45 @@ class ChatTemplateTest {
                         + "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n");
     }
 
+    /** Llama 3.2-Instruct's template: the system turn with today's date (transformers' strftime_now), tools absent. */
+    @Test
+    void llama32WithTodaysDate() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("llama3.2-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
+        String today = java.time.format.DateTimeFormatter.ofPattern("dd MMM yyyy", java.util.Locale.ENGLISH)
+                .format(java.time.LocalDate.now());
+        assertThat(t.render(ONE, true)).isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                + "Cutting Knowledge Date: December 2023\nToday Date: " + today + "\n\n<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        assertThat(t.render(List.of(new ChatMessage("system", " Be brief. "), ChatMessage.user("Hi"),
+                new ChatMessage("assistant", "Hello!")), false))
+                .isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                        + "Cutting Knowledge Date: December 2023\nToday Date: " + today + "\n\nBe brief.<|eot_id|>"
+                        + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                        + "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>");
+    }
+
+    /** Gemma 3's template: a system turn folded into the first user turn, "model" for the assistant, roles checked. */
+    @Test
+    void gemma3() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("gemma3-it.jinja"), "<bos>", "<eos>");
+        assertThat(t.render(ONE, true)).isEqualTo("<bos><start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n");
+        assertThat(t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user(" Hi "),
+                new ChatMessage("assistant", "Hello!")), false))
+                .isEqualTo("<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n");
+        assertThatThrownBy(() -> t.render(List.of(new ChatMessage("assistant", "x")), true))
+                .hasMessageContaining("Conversation roles must alternate user/assistant/user/assistant/...");
+    }
+
+    /** Phi-3.5-mini-instruct's template: the EOS closes a conversation rendered without a generation prompt. */
+    @Test
+    void phi35() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("phi3.5-mini-instruct.jinja"), "<s>", "<|endoftext|>");
+        assertThat(t.render(ONE, true)).isEqualTo("<|user|>\nWhat is 2+2?<|end|>\n<|assistant|>\n");
+        assertThat(t.render(List.of(new ChatMessage("system", ""), ChatMessage.user("Hi"), new ChatMessage("assistant", "Hello!")),
+                false)).isEqualTo("<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|endoftext|>");
+    }
+
     @Test
     void llama3() throws IOException {
         ChatTemplate t = new ChatTemplate(resource("llama3-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
