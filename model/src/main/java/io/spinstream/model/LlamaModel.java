@@ -392,13 +392,14 @@ public final class LlamaModel implements AutoCloseable {
 
     /** GELU, tanh approximation (PyTorch's gelu(approximate="tanh")): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     private static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.add(x.pow(3).muli(0.044715)).muli(Math.sqrt(2 / Math.PI));
-        return x.mul(0.5).mul(inner.tanh().addi(1));
+        // No in-place operations: pow's and tanh's backward passes read their outputs.
+        NDArray inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+        return x.mul(0.5).mul(inner.tanh().add(1));
     }
 
     /** cap · tanh(x / cap); x itself when cap is 0. */
     private static NDArray softcap(NDArray x, double cap) {
-        return cap > 0 ? x.div(cap).tanh().muli(cap) : x;
+        return cap > 0 ? x.div(cap).tanh().mul(cap) : x;
     }
 
     /** Positions 0..steps-1 for every row: the usual case of a right-padded batch without cache. */

@@ -168,6 +168,37 @@ public final class HfFolders {
         };
     }
 
+    /** Every tensor of a safetensors file (F32, F16 or BF16) as float values, read byte by byte as the format says. */
+    public static Map<String, float[]> readSafetensors(Path file) throws IOException {
+        byte[] all = Files.readAllBytes(file);
+        ByteBuffer buf = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+        int headerLength = (int) buf.getLong(0);
+        com.fasterxml.jackson.databind.JsonNode header = JSON.readTree(new String(all, 8, headerLength, StandardCharsets.UTF_8));
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (var it = header.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (e.getKey().equals("__metadata__")) {
+                continue;
+            }
+            String dtype = e.getValue().get("dtype").asText();
+            long from = e.getValue().get("data_offsets").get(0).asLong();
+            long to = e.getValue().get("data_offsets").get(1).asLong();
+            int width = dtype.equals("F32") ? 4 : 2;
+            float[] v = new float[(int) ((to - from) / width)];
+            int base = 8 + headerLength + (int) from;
+            for (int i = 0; i < v.length; i++) {
+                v[i] = switch (dtype) {
+                    case "F32" -> buf.getFloat(base + 4 * i);
+                    case "F16" -> Float.float16ToFloat(buf.getShort(base + 2 * i));
+                    case "BF16" -> Float.intBitsToFloat((buf.getShort(base + 2 * i) & 0xFFFF) << 16);
+                    default -> throw new IllegalArgumentException("dtype " + dtype);
+                };
+            }
+            out.put(e.getKey(), v);
+        }
+        return out;
+    }
+
     /** A safetensors file of the named tensors (F32, F16 or BF16), written byte by byte as the format says. */
     public static void writeSafetensors(Path file, List<String> names, Map<String, long[]> shapes, Map<String, float[]> weights,
                                         String dtype) throws IOException {
