@@ -73,7 +73,8 @@ public final class PromptsCommand implements Runnable {
             try (ProgressBar bar = new ProgressBar("prompts → " + topic.name(), parsed.prompts().size())) {
                 new PromptPublisher(context).publish(stream, parsed.prompts(), bar::stepTo);
             }
-            System.out.println("added " + parsed.prompts().size() + " prompts to " + topic.name());
+            System.out.println("added " + parsed.prompts().size() + " prompts to " + topic.name()
+                    + (parsed.duplicates() > 0 ? " (" + parsed.duplicatesLine() + ")" : ""));
             return 0;
         }
     }

@@ -90,6 +90,9 @@ public final class UpCommand implements Callable<Integer> {
                 file.problems().forEach(p -> System.err.println("  " + p));
                 return 1;
             }
+            if (file.duplicates() > 0) {
+                System.out.println(sft + ": " + file.duplicatesLine());
+            }
         }
         Map<String, String> service = DemoCommand.serviceSettings(Map.of(), set);
         String runId = service.getOrDefault("spin.run.id", "spin");

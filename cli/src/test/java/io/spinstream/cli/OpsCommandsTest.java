@@ -64,7 +64,7 @@ class OpsCommandsTest {
         assertThat(refused.err()).contains("has 3 bad line(s); nothing was written")
                 .contains("line 2: prompt is missing")
                 .contains("line 3: not JSON")
-                .contains("line 4: prompt_id 'a1' appears twice");
+                .contains("line 4: prompt_id 'a1' is also on line 1 with other content");
         try (Admin admin = Admin.create(KafkaSettings.of(stack.bootstrapServers()).admin())) {
             assertThat(admin.listTopics().names().get()).doesNotContain(prefix + ".prompts.arith");
         }
@@ -74,10 +74,11 @@ class OpsCommandsTest {
             good.append("{\"prompt_id\": \"s").append(i).append("\", \"prompt\": \"").append(i).append("+1=\", \"human_response\": \"")
                     .append(i + 1).append("\", \"task\": {\"kind\": \"addition\", \"verifiable\": true}}\n");
         }
+        good.append(good.substring(0, good.indexOf("\n") + 1)); // an exact repeat: published once, counted
         Path file = Files.writeString(dir.resolve("good.jsonl"), good);
         CommandRun added = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", file.toString()}, cluster));
         assertThat(added.exit()).as(added.err()).isZero();
-        assertThat(added.out()).contains("added 25 prompts to " + prefix + ".prompts.arith");
+        assertThat(added.out()).contains("added 25 prompts to " + prefix + ".prompts.arith (1 exact duplicate skipped)");
         CommandRun listed = spin(concat(new String[]{"prompts", "list"}, cluster));
         assertThat(listed.out()).containsPattern("arith\\s+" + prefix.replace(".", "\\.") + "\\.prompts\\.arith\\s+25\\s+25");
     }

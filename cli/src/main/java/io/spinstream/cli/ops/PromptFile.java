@@ -16,7 +16,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -31,10 +30,12 @@ import java.util.Set;
  * {@code prompt}, {@code human_response}, which may be left out or null for an unlabelled prompt); each
  * may carry a {@code task} ({@code kind},
  * {@code verifiable}, {@code suites}, {@code attributes}). The prompt id is the record's {@code id} or
- * {@code prompt_id}, else a hash of its content, so the same file added twice changes nothing. Every
- * line is checked before anything is sent; problems carry their line numbers.
+ * {@code prompt_id}, else a hash of its content, so the same file added twice changes nothing. An example
+ * repeated exactly (real SFT sets repeat some) is kept once and counted in {@code duplicates}; two different
+ * records under one id are a problem naming both lines. Every line is checked before anything is sent;
+ * problems carry their line numbers.
  */
-public record PromptFile(List<Prompt> prompts, List<String> problems, Format format) {
+public record PromptFile(List<Prompt> prompts, List<String> problems, Format format, int duplicates) {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
@@ -64,7 +65,7 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             lines = in.lines().toList();
         } catch (java.io.UncheckedIOException e) {
-            return new PromptFile(List.of(), List.of(file + " is not UTF-8 text: " + e.getCause().getMessage()), requested);
+            return new PromptFile(List.of(), List.of(file + " is not UTF-8 text: " + e.getCause().getMessage()), requested, 0);
         }
         Format format = requested == Format.AUTO ? detect(lines) : requested;
         List<Prompt> prompts = new ArrayList<>();
@@ -73,9 +74,11 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
             problems.add("cannot tell the file's format from its first record: expected messages (chat), prompt with"
                     + " completion or response, instruction with output (alpaca), or prompt_id, prompt and human_response;"
                     + " pass --format");
-            return new PromptFile(prompts, problems, format);
+            return new PromptFile(prompts, problems, format, 0);
         }
-        Set<String> ids = new HashSet<>();
+        Map<String, Integer> lineOf = new HashMap<>();
+        Map<String, Prompt> byId = new HashMap<>();
+        int duplicates = 0;
         Instant now = Instant.now();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);
@@ -103,16 +106,29 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
                 if (format == Format.SPIN && !n.has("prompt_id")) {
                     throw new IllegalArgumentException("prompt_id is missing or not a non-empty string");
                 }
-                if (!ids.add(p.getPromptId())) {
-                    throw new IllegalArgumentException("prompt_id '" + p.getPromptId() + "' appears twice in the file");
+                Prompt earlier = byId.get(p.getPromptId());
+                if (earlier != null) {
+                    if (earlier.equals(p)) {
+                        duplicates++; // the same example again: published once
+                        continue;
+                    }
+                    throw new IllegalArgumentException("prompt_id '" + p.getPromptId() + "' is also on line "
+                            + lineOf.get(p.getPromptId()) + " with other content: two different records under one id");
                 }
+                byId.put(p.getPromptId(), Prompt.newBuilder(p).build());
+                lineOf.put(p.getPromptId(), i + 1);
                 p.setCreatedAt(now);
                 prompts.add(p);
             } catch (IOException | RuntimeException e) {
                 problems.add("line " + (i + 1) + ": " + (e instanceof IOException ? "not JSON: " : "") + e.getMessage());
             }
         }
-        return new PromptFile(prompts, problems, format);
+        return new PromptFile(prompts, problems, format, duplicates);
+    }
+
+    /** "14 exact duplicates skipped" (or nothing to say when there were none). */
+    public String duplicatesLine() {
+        return duplicates == 0 ? "" : duplicates + " exact duplicate" + (duplicates == 1 ? "" : "s") + " skipped";
     }
 
     /** The format of the first record that parses as a JSON object. */

@@ -94,16 +94,21 @@ class PromptFileTest {
                 [1, 2]
                 {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
                 not json
+                {"id": "x", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+                {"id": "x", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Bye"}]}
                 """, PromptFile.Format.AUTO);
-        assertThat(f.prompts()).hasSize(1);
+        assertThat(f.prompts()).extracting(Prompt::getHumanResponse).containsExactly("Hello", "Hello");
+        assertThat(f.duplicates()).as("line 6 repeats line 1 exactly: kept once, counted").isEqualTo(1);
+        assertThat(f.duplicatesLine()).isEqualTo("1 exact duplicate skipped");
         assertThat(f.problems()).hasSize(6);
-        assertThat(f.problems().subList(0, 5)).containsExactly(
+        assertThat(f.problems().subList(0, 4)).containsExactly(
                 "line 2: the last message is a user turn: expected an assistant turn, the human response",
                 "line 3: messages[0].role is 'robot': expected system, user or assistant",
                 "line 4: no user turn before the assistant's",
-                "line 5: not a JSON object",
-                "line 6: prompt_id '" + f.prompts().get(0).getPromptId() + "' appears twice in the file");
-        assertThat(f.problems().get(5)).startsWith("line 7: not JSON");
+                "line 5: not a JSON object");
+        assertThat(f.problems().get(4)).startsWith("line 7: not JSON");
+        assertThat(f.problems().get(5))
+                .isEqualTo("line 9: prompt_id 'x' is also on line 8 with other content: two different records under one id");
         PromptFile unknown = read(dir, "{\"question\": \"?\", \"answer\": \"!\"}\n", PromptFile.Format.AUTO);
         assertThat(unknown.problems()).singleElement().asString().contains("cannot tell the file's format").contains("--format");
         PromptFile forced = read(dir, "{\"prompt\": \"q\"}\n", PromptFile.Format.PROMPT_COMPLETION);
