@@ -82,6 +82,21 @@ class GenerationAndLogProbsTest {
             int[] stopped = new Generator(same).generate(manager, List.of(prompt), Sampling.greedy(10)).get(0);
             assertThat(stopped).containsExactly(java.util.Arrays.copyOf(free, stopAt));
         }
+        // The same token as a second stop id (an end of turn beside the end of text) stops the row just as well, and the
+        // answer's log-prob closes with the model's EOS, the token the answer is trained and scored with.
+        int unused = java.util.stream.IntStream.range(3, model.config().vocabSize())
+                .filter(t -> java.util.Arrays.stream(free).noneMatch(f -> f == t)).findFirst().orElseThrow();
+        LlamaConfig twoStops = model.config().withStops(unused, List.of(free[stopAt]));
+        try (LlamaModel same = LlamaModel.of(twoStops, manager, model.parameters())) {
+            assertThat(same.config().stopTokens()).containsExactly(unused, free[stopAt]);
+            Generator.Answer a = new Generator(same).answer(manager, List.of(prompt), Sampling.greedy(10), new long[]{1}).get(0);
+            assertThat(a.tokens()).containsExactly(java.util.Arrays.copyOf(free, stopAt));
+            int[] withEosToken = java.util.Arrays.copyOf(a.tokens(), a.tokens().length + 1);
+            withEosToken[a.tokens().length] = unused;
+            double scored = LogProbs.sums(same, manager, TokenBatch.of(List.of(new TokenBatch.Example(prompt, withEosToken)),
+                    0))[0];
+            assertThat(a.logProbWithEos()).isCloseTo(scored, within(1e-3));
+        }
     }
 
     @Test
