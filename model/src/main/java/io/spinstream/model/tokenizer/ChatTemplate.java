@@ -34,10 +34,15 @@ public final class ChatTemplate {
     private final Jinjava jinjava;
 
     public ChatTemplate(String template, String bosToken, String eosToken) {
-        this.template = JinjaWhitespace.apply(template);
+        this.template = JinjaSyntax.apply(template);
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
-        this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
+        // Python's str methods first, then jinjava's own resolvers.
+        jinjava.javax.el.CompositeELResolver resolvers = new jinjava.javax.el.CompositeELResolver();
+        resolvers.add(new PythonStringMethods());
+        resolvers.add(JinjavaConfig.newBuilder().build().getElResolver());
+        this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
+                .withElResolver(resolvers).build());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
                 "raiseException", String.class));
         // transformers gives templates strftime_now (Llama 3.2 writes today's date with it)

@@ -49,7 +49,9 @@ public final class FamilyFolders {
             case "llama3" -> new Chat(List.of("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
                     "<|end_header_id|>", "<|eot_id|>"), "<|begin_of_text|>", "<|eot_id|>", "llama3.2-instruct.jinja");
             case "mistral" -> new Chat(List.of("<s>", "</s>"), "<s>", "</s>", "mistral-instruct-v0.1.jinja");
-            case "qwen2", "qwen3", "smollm3", "olmo2" -> new Chat(List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>"), null,
+            case "qwen3" -> new Chat(List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>"), null, "<|im_end|>", "qwen3.jinja");
+            // OLMo 2's and SmolLM3's own templates are not among the test resources: ChatML stands in for them.
+            case "qwen2", "smollm3", "olmo2" -> new Chat(List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>"), null,
                     "<|im_end|>", "qwen2.5-instruct.jinja");
             case "gemma2", "gemma3" -> new Chat(List.of("<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"),
                     "<bos>", "<end_of_turn>", "gemma3-it.jinja");

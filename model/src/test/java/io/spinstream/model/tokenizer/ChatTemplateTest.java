@@ -90,6 +90,35 @@ class ChatTemplateTest {
                 false)).isEqualTo("<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|endoftext|>");
     }
 
+    /**
+     * Qwen3's template: Python string methods (startswith, split, strip), a namespace, a reversed slice; the last
+     * assistant turn after the last query carries an empty think block, as transformers renders it.
+     */
+    @Test
+    void qwen3() throws IOException {
+        ChatTemplate t = new ChatTemplate(resource("qwen3.jinja"), null, "<|im_end|>");
+        assertThat(t.render(ONE, true)).isEqualTo("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("Hi"),
+                new ChatMessage("assistant", "Hello!")), false))
+                .isEqualTo("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                        + "<|im_start|>assistant\n<think>\n\n</think>\n\nHello!<|im_end|>\n");
+        assertThat(t.render(List.of(ChatMessage.user("Hi"), new ChatMessage("assistant", "<think>\nhm\n</think>\n\nHello!"),
+                ChatMessage.user("Bye")), true))
+                .as("an earlier turn's reasoning is dropped")
+                .isEqualTo("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
+                        + "<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    /** Python's str methods with Python's meaning, and the Jinja that jinjava reads otherwise, rewritten faithfully. */
+    @Test
+    void pythonStringMethodsAndRewrittenSyntax() {
+        ChatTemplate t = new ChatTemplate("{{ 'a.b.'.split('.') | length }}|{{ ' x  y '.split() | length }}|"
+                + "{{ 'xxaxx'.strip('x') }}|{{ '[::-1]' }}|{{ [1, 2, 3][::-1] | join(',') }}|"
+                + "{%- set ns = namespace(n=messages|length - 1, s='a,b') %}{{ ns.n }}{{ ns.s }}|"
+                + "{{ messages[0].content.startswith(('x', 'Wh')) }}", null, "e");
+        assertThat(t.render(ONE, false)).isEqualTo("3|2|a|[::-1]|3,2,1|0a,b|true");
+    }
+
     @Test
     void llama3() throws IOException {
         ChatTemplate t = new ChatTemplate(resource("llama3-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
