@@ -103,10 +103,10 @@ class ModelFamiliesTest {
             int maxNew = 12;
             List<int[]> cached = new Generator(model).generate(manager, prompts, Sampling.greedy(maxNew), true);
             List<int[]> recomputed = new Generator(model).generate(manager, prompts, Sampling.greedy(maxNew), false);
+            TransformersReference reference = new TransformersReference(folder.config(), folder.weights());
             for (int i = 0; i < prompts.size(); i++) {
-                assertThat(cached.get(i)).as("KV cache = full recomputation, prompt %d", i).containsExactly(recomputed.get(i));
-                assertGreedyAsReference(new TransformersReference(folder.config(), folder.weights()), prompts.get(i),
-                        cached.get(i), model.config().stopTokens(), maxNew);
+                assertSameUpToATie(reference, prompts.get(i), cached.get(i), recomputed.get(i));
+                assertGreedyAsReference(reference, prompts.get(i), cached.get(i), model.config().stopTokens(), maxNew);
             }
             assertThat(prompts.get(0).length + cached.get(0).length).as("generation ran past the window")
                     .isGreaterThan(folder.config().path("sliding_window").asInt(0));
@@ -185,6 +185,26 @@ class ModelFamiliesTest {
             }
         }
         return worst;
+    }
+
+    /**
+     * The cached answer equals the recomputed one; where they part, the two tokens tie in the reference within float
+     * rounding (random weights can make two logits equal to 1e-6, and the two paths round differently).
+     */
+    private static void assertSameUpToATie(TransformersReference reference, int[] prompt, int[] cached, int[] recomputed) {
+        int i = 0;
+        while (i < cached.length && i < recomputed.length && cached[i] == recomputed[i]) {
+            i++;
+        }
+        if (i == cached.length && i == recomputed.length) {
+            return;
+        }
+        assertThat(i).as("one answer stopped where the other went on").isLessThan(Math.min(cached.length, recomputed.length));
+        int[] ids = Arrays.copyOf(prompt, prompt.length + i);
+        System.arraycopy(cached, 0, ids, prompt.length, i);
+        double[] row = reference.logits(ids)[ids.length - 1];
+        assertThat(Math.abs(row[cached[i]] - row[recomputed[i]])).as("KV cache = full recomputation up to a tie, token %d", i)
+                .isLessThan(1e-4);
     }
 
     /** Every generated token is the reference's argmax given what came before (a near tie aside). */
