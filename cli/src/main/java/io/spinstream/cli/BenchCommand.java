@@ -73,6 +73,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--rank", defaultValue = "16", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
         int rank;
 
+        @Option(names = "--shape", defaultValue = "qwen2.5-0.5b",
+                description = "The published model whose shape is measured: qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b or gemma3-1b"
+                        + " (default: ${DEFAULT-VALUE}).")
+        String shape;
+
         @Option(names = "--dir", defaultValue = "target/bench/scale", description = "Work folder, emptied first (default: ${DEFAULT-VALUE}).")
         Path dir;
 
@@ -81,9 +86,15 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            io.spinstream.cli.bench.ScaleBenchmark.Shape named;
+            try {
+                named = io.spinstream.cli.bench.ScaleBenchmark.Shape.named(shape);
+            } catch (IllegalArgumentException e) {
+                System.err.println("spin bench scale: " + e.getMessage());
+                return 2;
+            }
             io.spinstream.cli.bench.ScaleBenchmark.Result r = new io.spinstream.cli.bench.ScaleBenchmark(
-                    io.spinstream.cli.bench.ScaleBenchmark.Shape.QWEN25_05B, prompts, newTokens, loraSteps, fullSteps, rank,
-                    System.out).run(dir, plot);
+                    named, prompts, newTokens, loraSteps, fullSteps, rank, System.out).run(dir, plot);
             System.out.println(r.lastLine());
             return 0;
         }

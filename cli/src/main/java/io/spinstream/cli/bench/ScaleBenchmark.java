@@ -18,6 +18,7 @@ import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.lora.LoraAdapter;
 import io.spinstream.model.lora.LoraConfig;
 import io.spinstream.model.objective.Objective;
+import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.tokenizer.ByteLevelBpe;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
@@ -48,8 +49,8 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 /**
- * {@code spin bench scale}: the path a team's real model takes, at the size of Qwen2.5-0.5B (random
- * weights in its exact shape, bf16 on disk), on this machine: {@code spin init}, answers for a few
+ * {@code spin bench scale}: the path a team's real model takes, at the size of a published model (Qwen2.5-0.5B by
+ * default; Qwen3-0.6B, Llama 3.2 1B, Gemma 3 1B: random weights in its exact shape, bf16 on disk), on this machine: {@code spin init}, answers for a few
  * prompts, LoRA steps over a float16 base, the adapter written as a candidate, evaluated, and a generator
  * swapped to it by merging the adapter alone; then full fine-tuning steps in float32 for comparison.
  * Peak resident memory is read from the kernel ({@code VmHWM}) after the LoRA part and at the end.
@@ -58,20 +59,68 @@ public final class ScaleBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MICRO_PAIRS = 2;
 
-    /** A Llama-family shape as config.json states it. */
-    public record Shape(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate, boolean tied) {
-        /** Qwen2.5-0.5B's config.json: 494M parameters, tied embeddings, q/k/v bias. */
-        public static final Shape QWEN25_05B = new Shape("Qwen2.5-0.5B", 151_936, 896, 24, 14, 2, 4864, true);
+    /**
+     * A model's shape as its config.json states it (the published model's keys, random weights): what {@code spin bench
+     * scale --shape} measures.
+     */
+    public record Shape(String name, String configJson) {
+        /** Qwen2.5-0.5B: 494M parameters, tied embeddings, q/k/v bias. */
+        public static final Shape QWEN25_05B = qwen2("Qwen2.5-0.5B", 151_936, 896, 24, 14, 2, 4864, true);
+        /** Qwen3-0.6B: head_dim 128 apart from hidden/heads, q/k norms, tied. */
+        public static final Shape QWEN3_06B = new Shape("Qwen3-0.6B", """
+                {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936, "hidden_size": 1024,
+                 "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 8,
+                 "head_dim": 128, "max_position_embeddings": 40960, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6,
+                 "tie_word_embeddings": true, "attention_bias": false, "hidden_act": "silu", "use_sliding_window": false,
+                 "sliding_window": null, "max_window_layers": 28, "bos_token_id": 1, "eos_token_id": 2}""");
+        /** Llama 3.2 1B: llama3 rope scaling, GQA 32/8, tied. */
+        public static final Shape LLAMA32_1B = new Shape("Llama-3.2-1B", """
+                {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256, "hidden_size": 2048,
+                 "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
+                 "head_dim": 64, "max_position_embeddings": 131072, "rope_theta": 500000.0, "rms_norm_eps": 1e-5,
+                 "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                  "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+                 "tie_word_embeddings": true, "attention_bias": false, "mlp_bias": false, "hidden_act": "silu",
+                 "bos_token_id": 1, "eos_token_id": 2}""");
+        /** Gemma 3 1B: 262k vocabulary, head_dim 256, five local layers to one global, q/k norms. */
+        public static final Shape GEMMA3_1B = new Shape("Gemma-3-1B", """
+                {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "vocab_size": 262144, "hidden_size": 1152,
+                 "intermediate_size": 6912, "num_hidden_layers": 26, "num_attention_heads": 4, "num_key_value_heads": 1,
+                 "head_dim": 256, "max_position_embeddings": 32768, "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
+                 "query_pre_attn_scalar": 256, "sliding_window": 512, "sliding_window_pattern": 6, "rms_norm_eps": 1e-6,
+                 "attn_logit_softcapping": null, "final_logit_softcapping": null, "hidden_activation": "gelu_pytorch_tanh",
+                 "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}""");
+        public static final Map<String, Shape> NAMED = Map.of("qwen2.5-0.5b", QWEN25_05B, "qwen3-0.6b", QWEN3_06B,
+                "llama3.2-1b", LLAMA32_1B, "gemma3-1b", GEMMA3_1B);
+
+        /** A Qwen2 shape (q/k/v bias) of the given sizes. */
+        public static Shape qwen2(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate,
+                                  boolean tied) {
+            return new Shape(name, String.format(java.util.Locale.ROOT, """
+                    {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": %d, "hidden_size": %d,
+                     "intermediate_size": %d, "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d,
+                     "max_position_embeddings": 32768, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": %s,
+                     "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}""", vocab, hidden, intermediate, layers, heads,
+                    kvHeads, tied));
+        }
+
+        /** The shape by its --shape name. */
+        public static Shape named(String name) {
+            Shape s = NAMED.get(name);
+            if (s == null) {
+                throw new IllegalArgumentException("--shape '" + name + "': expected one of "
+                        + new java.util.TreeSet<>(NAMED.keySet()));
+            }
+            return s;
+        }
+
+        public LlamaConfig config() {
+            return LlamaConfig.fromJson(configJson);
+        }
 
         long parameters() {
-            long headDim = hidden / heads;
-            long kv = kvHeads * headDim;
-            long perLayer = 2L * hidden // norms
-                    + (long) hidden * hidden + hidden // q with bias
-                    + 2 * (kv * hidden + kv) // k, v with bias
-                    + (long) hidden * hidden // o
-                    + 3L * hidden * intermediate; // gate, up, down
-            return (long) vocab * hidden * (tied ? 1 : 2) + layers * perLayer + hidden;
+            LlamaConfig c = config();
+            return c.parameterNames().stream().mapToLong(n -> count(c.shapeOf(n))).sum();
         }
     }
 
@@ -369,42 +418,21 @@ public final class ScaleBenchmark {
         BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
-    /** The Hugging Face folder: config.json, model.safetensors (BF16, N(0, 0.02) weights, unit norms), a byte-level tokenizer. */
+    /**
+     * The Hugging Face folder: config.json, model.safetensors (BF16, N(0, 0.02) weights, unit norms, zero biases, under
+     * the family's tensor names), a byte-level tokenizer.
+     */
     void writeRandomFolder(Path dir) throws IOException {
         Files.createDirectories(dir);
-        ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add("Qwen2ForCausalLM");
-        c.put("model_type", "qwen2").put("vocab_size", shape.vocab()).put("hidden_size", shape.hidden())
-                .put("intermediate_size", shape.intermediate()).put("num_hidden_layers", shape.layers())
-                .put("num_attention_heads", shape.heads()).put("num_key_value_heads", shape.kvHeads())
-                .put("max_position_embeddings", 32768).put("rope_theta", 1_000_000.0).put("rms_norm_eps", 1e-6)
-                .put("tie_word_embeddings", shape.tied()).put("hidden_act", "silu").put("bos_token_id", 1)
-                .put("eos_token_id", 2).put("torch_dtype", "bfloat16");
+        ObjectNode c = (ObjectNode) JSON.readTree(shape.configJson());
+        c.put("torch_dtype", "bfloat16");
         Files.writeString(dir.resolve("config.json"), c.toPrettyString());
         ByteLevelBpe.write(dir.resolve("tokenizer.json"), ByteLevelBpe.bytesOnly());
-
+        LlamaConfig config = shape.config();
+        float unit = config.family().unitOffsetNorm() ? 0f : 1f; // Gemma's norms are stored as offsets from one
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        int headDim = shape.hidden() / shape.heads();
-        long kv = (long) shape.kvHeads() * headDim;
-        shapes.put("model.embed_tokens.weight", new long[]{shape.vocab(), shape.hidden()});
-        for (int l = 0; l < shape.layers(); l++) {
-            String p = "model.layers." + l + ".";
-            shapes.put(p + "input_layernorm.weight", new long[]{shape.hidden()});
-            shapes.put(p + "self_attn.q_proj.weight", new long[]{shape.hidden(), shape.hidden()});
-            shapes.put(p + "self_attn.q_proj.bias", new long[]{shape.hidden()});
-            shapes.put(p + "self_attn.k_proj.weight", new long[]{kv, shape.hidden()});
-            shapes.put(p + "self_attn.k_proj.bias", new long[]{kv});
-            shapes.put(p + "self_attn.v_proj.weight", new long[]{kv, shape.hidden()});
-            shapes.put(p + "self_attn.v_proj.bias", new long[]{kv});
-            shapes.put(p + "self_attn.o_proj.weight", new long[]{shape.hidden(), shape.hidden()});
-            shapes.put(p + "post_attention_layernorm.weight", new long[]{shape.hidden()});
-            shapes.put(p + "mlp.gate_proj.weight", new long[]{shape.intermediate(), shape.hidden()});
-            shapes.put(p + "mlp.up_proj.weight", new long[]{shape.intermediate(), shape.hidden()});
-            shapes.put(p + "mlp.down_proj.weight", new long[]{shape.hidden(), shape.intermediate()});
-        }
-        shapes.put("model.norm.weight", new long[]{shape.hidden()});
-        if (!shape.tied()) {
-            shapes.put("lm_head.weight", new long[]{shape.vocab(), shape.hidden()});
+        for (String name : config.parameterNames()) {
+            shapes.put(name, config.shapeOf(name));
         }
         // The header first (offsets from the shapes), then each tensor's values drawn and written as they come.
         ObjectNode header = JSON.createObjectNode();
@@ -433,7 +461,7 @@ public final class ScaleBenchmark {
                 boolean norm = name.endsWith("norm.weight");
                 boolean bias = name.endsWith(".bias");
                 for (long i = 0; i < n; i++) {
-                    float v = norm ? 1f : bias ? 0f : (float) (random.nextGaussian() * 0.02);
+                    float v = norm ? unit : bias ? 0f : (float) (random.nextGaussian() * 0.02);
                     chunk.putShort((short) (Float.floatToIntBits(v) >>> 16)); // bf16: the top half of the float's bits
                     if (!chunk.hasRemaining()) {
                         o.write(chunk.array(), 0, chunk.position());

@@ -15,7 +15,7 @@ class ScaleBenchmarkTest {
 
     @Test
     void theWholePathRunsAndTheLoraCandidateIsTheSmallOne(@TempDir Path dir) throws Exception {
-        ScaleBenchmark.Shape tiny = new ScaleBenchmark.Shape("tiny", 300, 32, 2, 4, 2, 64, true);
+        ScaleBenchmark.Shape tiny = ScaleBenchmark.Shape.qwen2("tiny", 300, 32, 2, 4, 2, 64, true);
         ByteArrayOutputStream text = new ByteArrayOutputStream();
         ScaleBenchmark.Result r = new ScaleBenchmark(tiny, 3, 4, 2, 2, 4, new PrintStream(text, true, StandardCharsets.UTF_8))
                 .run(dir.resolve("work"), dir.resolve("scale.png"));
