@@ -41,6 +41,10 @@ public final class LlamaModel implements AutoCloseable {
     private final NDIndex[] rotaryParts; // the rotated dimensions and those passed through (partial rotary)
     private final Family family;
     private LoraAdapter adapter; // trained over the frozen base when set
+    private int attentionBlock; // queries whose scores are formed at once; 0: all of them
+    private boolean checkpointing;
+    // Training passes whose layers still owe their backward (activation checkpointing), oldest first.
+    private final List<CheckpointedPass> pending = new java.util.ArrayList<>();
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters, Precision precision) {
         long qWidth = (long) config.numHeads() * config.headDim();
@@ -225,6 +229,226 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Attention forms the scores of at most {@code queries} queries at once (0: all of a pass's): a layer then holds
+     * [batch, heads, queries, keys] scores instead of [batch, heads, steps, keys]. The result is the same.
+     */
+    public void attentionBlock(int queries) {
+        if (queries < 0) {
+            throw new IllegalArgumentException("the attention block must be >= 0 queries, got " + queries);
+        }
+        this.attentionBlock = queries;
+    }
+
+    /**
+     * Activation checkpointing for training: a forward pass with gradients keeps each layer's input only, and
+     * {@link #completeBackward()} recomputes the layers one at a time from the top, handing each input's gradient to
+     * the layer below (the head's log-probs likewise, a block of positions at a time). Gradients equal those of the
+     * plain pass; what a pass holds is one layer's graph instead of all of them. An adapter with dropout trains
+     * without it (a recomputed layer would draw other dropout masks).
+     */
+    public void activationCheckpointing(boolean on) {
+        this.checkpointing = on;
+    }
+
+    public boolean activationCheckpointing() {
+        return checkpointing;
+    }
+
+    /**
+     * After {@code backward(loss)} of a pass made with activation checkpointing: the backward of its head and layers,
+     * accumulating their parameters' gradients. Does nothing for passes made without it.
+     */
+    public void completeBackward() {
+        try {
+            for (int i = pending.size() - 1; i >= 0; i--) {
+                pending.get(i).backward();
+            }
+        } finally {
+            pending.clear();
+        }
+    }
+
+    /** Forgets the passes whose backward will not run (a loss that was not finite). */
+    public void discardPendingBackward() {
+        pending.clear();
+    }
+
+    private boolean checkpointed() {
+        return checkpointing && ai.djl.pytorch.jni.JniUtils.isGradMode()
+                && (adapter == null || adapter.config().dropout() == 0);
+    }
+
+    /** Positions of the head computed at once: its [rows, positions, vocab] logits are the largest tensor of a pass. */
+    static final int HEAD_BLOCK_TOKENS = 2048;
+
+    /**
+     * log p(target) at every input position [batch, steps], in float32 (float64 for a float64 model): what training
+     * and scoring read. The head runs over blocks of positions, so that [batch, steps, vocab] logits are never all
+     * held (gigabytes for a real vocabulary at real lengths); with activation checkpointing and gradients the pass is
+     * recorded for {@link #completeBackward()}.
+     */
+    public NDArray targetLogProbs(NDArray inputIds, NDArray positions, NDArray targets) {
+        if (checkpointed()) {
+            return new CheckpointedPass(inputIds, positions, targets).forward();
+        }
+        return headLogProbs(hidden(inputIds, positions, null, null), targets);
+    }
+
+    /** The head's log p(target) from the final hidden states, a block of positions at a time. */
+    private NDArray headLogProbs(NDArray h, NDArray targets) {
+        long batch = h.getShape().get(0);
+        long steps = h.getShape().get(1);
+        long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
+        if (steps <= block) {
+            return headBlock(h, targets);
+        }
+        NDList parts = new NDList();
+        for (long from = 0; from < steps; from += block) {
+            NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
+            parts.add(headBlock(h.get(cols), targets.get(cols)));
+        }
+        return NDArrays.concat(parts, 1);
+    }
+
+    private NDArray headBlock(NDArray h, NDArray targets) {
+        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        NDArray logits = softcap(Linear.linear(h, weight(head, h.getManager())).singletonOrThrow(), config.finalSoftcap());
+        // Log-probs in float32 at least: a half-precision softmax loses too much in its sums.
+        NDArray logp = (Precision.isFull(logits.getDataType()) ? logits : Differentiable.cast(logits, DataType.FLOAT32))
+                .logSoftmax(-1);
+        return logp.gather(targets.expandDims(-1), 2).squeeze(-1);
+    }
+
+    /** The embeddings of the ids in the compute type (Gemma: × √hidden, the factor rounded to the compute type first). */
+    private NDArray embed(NDArray inputIds) {
+        NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
+                .singletonOrThrow());
+        return family.scaledEmbeddings() ? x.mul((float) Math.sqrt(config.hiddenSize())) : x;
+    }
+
+    /** What every layer of a pass reads besides its input: rotations and masks. */
+    private record PassInputs(long batch, long steps, NDArray[] global, NDArray[] local, NDArray mask, NDArray windowMask) {
+        NDArray[] rope(LlamaConfig config, int layer) {
+            return !config.rotated().get(layer) ? null : config.sliding().get(layer) ? local : global;
+        }
+
+        NDArray mask(LlamaConfig config, int layer) {
+            return config.sliding().get(layer) ? windowMask : mask;
+        }
+    }
+
+    private PassInputs passInputs(NDManager scope, NDArray positions, NDArray keyMask, long batch, long steps, long past,
+                                  DataType type) {
+        NDArray[] global = rotation(positions, globalFrequencies, attentionFactor, type);
+        NDArray[] local = localFrequencies == null ? global : rotation(positions, localFrequencies, localAttentionFactor, type);
+        NDArray mask = attentionMask(scope, batch, steps, past, keyMask, type, 0);
+        NDArray windowMask = config.slidingWindow() > 0
+                ? attentionMask(scope, batch, steps, past, keyMask, type, config.slidingWindow()) : null;
+        return new PassInputs(batch, steps, global, local, mask, windowMask);
+    }
+
+    /**
+     * A training pass with activation checkpointing: the forward keeps each layer's input, the head's input and
+     * the log-probs as leaves; {@link #backward()} walks back from the log-probs' gradient, recomputing the head a
+     * block of positions at a time and each layer from its input, and ends at the embeddings.
+     */
+    private final class CheckpointedPass {
+        private final NDManager scope;
+        private final NDArray inputIds;
+        private final NDArray positions;
+        private final NDArray targets;
+        private final NDArray[] layerInputs = new NDArray[config.numLayers()];
+        private PassInputs inputs;
+        private NDArray top;      // the last layer's output, a leaf
+        private NDArray logProbs; // the head's log p(target), a leaf the loss is built on
+
+        CheckpointedPass(NDArray inputIds, NDArray positions, NDArray targets) {
+            this.scope = inputIds.getManager();
+            this.inputIds = inputIds;
+            this.positions = positions;
+            this.targets = targets;
+        }
+
+        NDArray forward() {
+            long batch = inputIds.getShape().get(0);
+            long steps = inputIds.getShape().get(1);
+            try (NoGrad ignored = NoGrad.enter()) {
+                NDArray x = embed(inputIds);
+                inputs = passInputs(scope, positions, null, batch, steps, 0, x.getDataType());
+                for (int layer = 0; layer < config.numLayers(); layer++) {
+                    layerInputs[layer] = x;
+                    try (NDManager layerScope = scope.newSubManager()) {
+                        NDArray in = x.duplicate(); // the kept input stays in the pass's scope
+                        in.attach(layerScope);
+                        NDArray out = layer(layer, in, layerScope, batch, steps, inputs.rope(config, layer),
+                                inputs.mask(config, layer), null);
+                        out.attach(scope);
+                        x = out;
+                    }
+                }
+                top = x;
+                logProbs = headLogProbs(rmsNorm(top, weight("model.norm.weight", scope)), targets);
+            }
+            logProbs.setRequiresGradient(true);
+            pending.add(this);
+            return logProbs;
+        }
+
+        void backward() {
+            if (!logProbs.hasGradient()) {
+                return;
+            }
+            NDArray grad = logProbs.getGradient();
+            grad.attach(scope);
+            // The head, a block of positions at a time, into the gradient of the last layer's output.
+            top.setRequiresGradient(true);
+            long batch = targets.getShape().get(0);
+            long steps = targets.getShape().get(1);
+            long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
+            for (long from = 0; from < steps; from += block) {
+                try (NDManager blockScope = scope.newSubManager()) {
+                    NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
+                    NDArray h = rmsNorm(top, weight("model.norm.weight", blockScope)).get(cols);
+                    NDArray lp = headBlock(h, targets.get(cols));
+                    NDArray g = grad.get(cols);
+                    lp.attach(blockScope);
+                    g.attach(blockScope);
+                    h.attach(blockScope);
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) lp,
+                            (ai.djl.pytorch.engine.PtNDArray) Differentiable.cast(g, lp.getDataType()), false, false);
+                }
+            }
+            grad = top.getGradient();
+            grad.attach(scope);
+            // Each layer from its input, top down.
+            for (int layer = config.numLayers() - 1; layer >= 0; layer--) {
+                try (NDManager layerScope = scope.newSubManager()) {
+                    NDArray in = layerInputs[layer].duplicate();
+                    in.attach(layerScope);
+                    in.setRequiresGradient(true);
+                    NDArray out = layer(layer, in, layerScope, batch, steps, inputs.rope(config, layer),
+                            inputs.mask(config, layer), null);
+                    out.attach(layerScope);
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
+                            (ai.djl.pytorch.engine.PtNDArray) grad, false, false);
+                    NDArray next = in.getGradient();
+                    next.attach(scope);
+                    grad = next;
+                }
+            }
+            NDArray table = param("model.embed_tokens.weight");
+            if (table.hasGradient()) { // trained (full fine-tuning): its rows get their gradient too
+                try (NDManager embedScope = scope.newSubManager()) {
+                    NDArray x = embed(inputIds);
+                    x.attach(embedScope);
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) x,
+                            (ai.djl.pytorch.engine.PtNDArray) grad, false, false);
+                }
+            }
+        }
+    }
+
+    /**
      * Logits for {@code inputIds} [batch, steps].
      *
      * @param positions     position of every input token [batch, steps] (int64)
@@ -263,18 +487,8 @@ public final class LlamaModel implements AutoCloseable {
         long steps = inputIds.getShape().get(1);
         long past = cache == null ? 0 : cache.attended();
         NDManager scope = inputIds.getManager();
-        NDArray x = compute(Embedding.embedding(inputIds, param("model.embed_tokens.weight"), SparseFormat.DENSE)
-                .singletonOrThrow());
-        if (family.scaledEmbeddings()) {
-            // Gemma: × √hidden, the factor rounded to the compute type first as transformers does
-            x = x.mul((float) Math.sqrt(config.hiddenSize()));
-        }
-        NDArray[] global = rotation(positions, globalFrequencies, attentionFactor, x.getDataType());
-        NDArray[] local = localFrequencies == null ? global
-                : rotation(positions, localFrequencies, localAttentionFactor, x.getDataType());
-        NDArray mask = attentionMask(scope, batch, steps, past, keyMask, x.getDataType(), 0);
-        NDArray windowMask = config.slidingWindow() > 0
-                ? attentionMask(scope, batch, steps, past, keyMask, x.getDataType(), config.slidingWindow()) : null;
+        NDArray x = embed(inputIds);
+        PassInputs pass = passInputs(scope, positions, keyMask, batch, steps, past, x.getDataType());
 
         // Without gradients nothing needs a layer's intermediates once its output exists: each layer works in
         // a scope of its own, closed behind it, so a pass holds one layer's activations rather than all of them
@@ -285,9 +499,8 @@ public final class LlamaModel implements AutoCloseable {
             if (inference) {
                 x.attach(layerScope); // results land in their first operand's manager
             }
-            boolean sliding = config.sliding().get(layer);
-            NDArray[] rope = !config.rotated().get(layer) ? null : sliding ? local : global;
-            x = layer(layer, x, inference ? layerScope : scope, batch, steps, rope, sliding ? windowMask : mask, cache);
+            x = layer(layer, x, inference ? layerScope : scope, batch, steps, pass.rope(config, layer), pass.mask(config, layer),
+                    cache);
             if (inference) {
                 x.attach(scope);
                 layerScope.close();
@@ -371,12 +584,42 @@ public final class LlamaModel implements AutoCloseable {
             k = k.repeat(1, heads / kvHeads);
             v = v.repeat(1, heads / kvHeads);
         }
-        NDArray scores = softcap(q.matMul(k.transpose(0, 1, 3, 2)).muli(config.queryScale()), config.attentionSoftcap());
+        NDArray keysT = k.transpose(0, 1, 3, 2);
+        NDArray attended;
+        if (attentionBlock <= 0 || steps <= attentionBlock) {
+            attended = attend(q, keysT, v, mask);
+        } else {
+            // A block of queries at a time: [batch, heads, block, keys] scores, not [.., steps, keys].
+            NDList parts = new NDList();
+            boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
+            for (long from = 0; from < steps; from += attentionBlock) {
+                NDIndex rows = new NDIndex().addAllDim(2).addSliceDim(from, Math.min(steps, from + attentionBlock));
+                NDManager blockScope = inference ? q.getManager().newSubManager() : null;
+                NDArray qb = q.get(rows);
+                NDArray mb = mask == null ? null : mask.get(rows);
+                if (inference) {
+                    qb.attach(blockScope); // the block's scores land in its scope, closed behind it
+                }
+                NDArray out = attend(qb, keysT, v, mb);
+                if (inference) {
+                    out.attach(q.getManager());
+                    blockScope.close();
+                }
+                parts.add(out);
+            }
+            attended = NDArrays.concat(parts, 2);
+        }
+        attended = attended.transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
+        return fused(attended, p, "o_proj");
+    }
+
+    /** softmax(cap(q kᵀ · scale) + mask) v for one block of queries. */
+    private NDArray attend(NDArray q, NDArray keysT, NDArray v, NDArray mask) {
+        NDArray scores = softcap(q.matMul(keysT).muli(config.queryScale()), config.attentionSoftcap());
         if (mask != null) {
             scores = scores.addi(mask);
         }
-        NDArray attended = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, steps, (long) heads * headDim);
-        return fused(attended, p, "o_proj");
+        return scores.softmax(-1).matMul(v);
     }
 
     /** down(act(gate) · up), act SiLU or Gemma's tanh-approximated GELU. */
@@ -417,7 +660,8 @@ public final class LlamaModel implements AutoCloseable {
         if (w.getDataType() == precision.compute()) {
             return w;
         }
-        NDArray c = w.toType(precision.compute(), true);
+        // A trained float32 weight computing in float16 keeps its gradient through the cast.
+        NDArray c = w.hasGradient() ? Differentiable.cast(w, precision.compute()) : w.toType(precision.compute(), true);
         c.attach(scope);
         return c;
     }
@@ -428,7 +672,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private NDArray compute(NDArray a) {
-        return a.getDataType() == precision.compute() ? a : a.toType(precision.compute(), false);
+        return Differentiable.cast(a, precision.compute());
     }
 
     /**
@@ -517,9 +761,9 @@ public final class LlamaModel implements AutoCloseable {
         NDArray scale = family.unitOffsetNorm() ? weight.add(1) : weight;
         if (!Precision.isFull(x.getDataType())) {
             // In float16 x² overflows beyond |x| = 256, which real models' residual streams reach: normalise in float32.
-            NDArray wide = x.toType(DataType.FLOAT32, false);
+            NDArray wide = Differentiable.cast(x, DataType.FLOAT32);
             NDArray variance = wide.square().mean(new int[]{-1}, true);
-            return wide.div(variance.addi(config.rmsNormEps()).sqrt()).toType(x.getDataType(), false).muli(scale);
+            return Differentiable.cast(wide.div(variance.addi(config.rmsNormEps()).sqrt()), x.getDataType()).mul(scale);
         }
         NDArray variance = x.square().mean(new int[]{-1}, true);
         return x.div(variance.addi(config.rmsNormEps()).sqrt()).muli(scale);

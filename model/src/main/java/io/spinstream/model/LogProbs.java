@@ -15,11 +15,7 @@ public final class LogProbs {
     public static NDArray tokenLogProbs(LlamaModel model, NDManager manager, TokenBatch batch) {
         NDArray inputs = batch.inputs(manager);
         NDArray positions = LlamaModel.defaultPositions(manager, batch.batch(), batch.steps());
-        NDArray logits = model.forward(inputs, positions, null, null);
-        // Log-probs in float32 at least: a half-precision forward pass loses too much in the softmax's sums.
-        NDArray logp = (io.spinstream.model.Precision.isFull(logits.getDataType()) ? logits
-                : logits.toType(DataType.FLOAT32, false)).logSoftmax(-1);
-        return logp.gather(batch.targets(manager).expandDims(-1), 2).squeeze(-1);
+        return model.targetLogProbs(inputs, positions, batch.targets(manager));
     }
 
     /** Sum and per-token mean of log p(response | prompt) for every sequence of the batch. */

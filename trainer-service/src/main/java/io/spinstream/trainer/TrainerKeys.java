@@ -97,6 +97,16 @@ public final class TrainerKeys {
                 return s;
             }), String.join(",", io.spinstream.model.lora.LoraConfig.PROJECTIONS), "the projections LoRA adapts");
 
+    public static final ConfigKey<Boolean> ACTIVATION_CHECKPOINTING = ConfigKey.optional(
+            "spin.trainer.activation.checkpointing", ValueType.BOOLEAN, "true",
+            "a training pass keeps each layer's input only and its backward recomputes one layer at a time (and the head"
+                    + " a block of positions at a time): the same gradients in a fraction of the memory, for about a third"
+                    + " more compute; false keeps every layer's activations");
+    public static final ConfigKey<Integer> ATTENTION_BLOCK = ConfigKey.optional("spin.model.attention.block",
+            ValueType.NON_NEGATIVE_INT, "512",
+            "queries whose attention scores a layer forms at once (0: all of a sequence's): the same result, holding"
+                    + " [batch, heads, block, keys] scores instead of [batch, heads, length, keys]");
+
     /** raft and rrhf train on groups of K samples with rewards; the others on pairs. */
     /** Whether {@code spec} names a group objective (raft, rrhf), which trains on K rewarded samples per prompt. */
     public static boolean isGroupObjective(String spec) {
@@ -109,7 +119,7 @@ public final class TrainerKeys {
         all.addAll(List.of(STORE, KEEP, OBJECTIVE, OPTIMIZER, LR, WARMUP, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, ACCUMULATION,
                 CHECKPOINT_EVERY, IDLE_MS, CONVERGED_SHARE, CONVERGED_MIN_PAIRS, STATE_DIR, PROGRESS_MS, REJECTION_POLICY,
                 ROLLBACK_AFTER, ROLLBACK_LR_FACTOR, STOP_AFTER, INCLUDE_PREVIOUS, ROUND_END, LORA_RANK, LORA_ALPHA, LORA_DROPOUT,
-                LORA_TARGETS));
+                LORA_TARGETS, ACTIVATION_CHECKPOINTING, ATTENTION_BLOCK));
         return all;
     }
 }

@@ -32,7 +32,8 @@ public final class TrainerMain {
         boolean group = TrainerKeys.isGroupObjective(spec);
         RoundSettings.Training pairs = new RoundSettings.Training(Objective.parse(group ? "sft" : spec), c.get(OPTIMIZER),
                 c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE), c.get(ACCUMULATION));
-        RoundSettings.Training full = group ? pairs.withGroups(io.spinstream.model.objective.GroupObjective.parse(spec)) : pairs;
+        RoundSettings.Training full = (group ? pairs.withGroups(io.spinstream.model.objective.GroupObjective.parse(spec)) : pairs)
+                .withMemory(new RoundSettings.Memory(c.get(TrainerKeys.ACTIVATION_CHECKPOINTING), c.get(TrainerKeys.ATTENTION_BLOCK)));
         RoundSettings.Training training = rank == 0 ? full : full.withLora(new io.spinstream.model.lora.LoraConfig(rank,
                 c.get(LORA_ALPHA), c.get(LORA_DROPOUT), TrainerKeys.LoraTargets.parse(c.get(LORA_TARGETS)), false), precision);
         RoundSettings round = new RoundSettings(training,

@@ -153,12 +153,12 @@ public final class LoraAdapter implements AutoCloseable {
     public NDArray delta(String module, NDArray h) {
         NDArray a = tensors.get(LoraConfig.tensorName(module, 'A'));
         NDArray b = tensors.get(LoraConfig.tensorName(module, 'B'));
-        NDArray x = h.getDataType() == a.getDataType() ? h : h.toType(a.getDataType(), false);
+        NDArray x = io.spinstream.model.Differentiable.cast(h, a.getDataType());
         if (config.dropout() > 0 && JniUtils.isGradMode()) {
             x = Dropout.dropout(x, (float) config.dropout(), true).singletonOrThrow();
         }
         NDArray out = Linear.linear(Linear.linear(x, a).singletonOrThrow(), b).singletonOrThrow().muli(config.scale());
-        return h.getDataType() == out.getDataType() ? out : out.toType(h.getDataType(), false);
+        return io.spinstream.model.Differentiable.cast(out, h.getDataType());
     }
 
     /** scale · B A [out, in] for {@code module}, float32, in {@code scope}: what merging adds to its weight. */

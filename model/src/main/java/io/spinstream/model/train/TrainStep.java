@@ -153,9 +153,11 @@ public final class TrainStep implements AutoCloseable {
                 double value = result.lossValue();
                 tokens += micro.tokens();
                 if (!Double.isFinite(value)) {
+                    model.discardPendingBackward();
                     return new Accumulated(Double.NaN, Double.NaN, Double.NaN, tokens, false);
                 }
                 collector.backward(result.loss().mul(share));
+                model.completeBackward(); // the layers' backward, when the pass kept only their inputs
                 loss += value * share;
                 margin += result.meanMargin() * share;
                 accuracy += result.rewardAccuracy() * share;

@@ -432,6 +432,62 @@ class LoraTest {
         }
     }
 
+    /**
+     * LoRA over a float16 base computing in float16 (the GPU default): every cast on the gradient path keeps the
+     * graph, the adapter's gradients match float32 compute within float16's precision, and training lowers the loss.
+     */
+    @Test
+    void loraTrainsWithFloat16ComputeAndItsGradientsMatchFloat32() {
+        try (LlamaModel f32 = LlamaModel.random(TINY, manager, 1, DataType.FLOAT32);
+             NDManager scratch = manager.newSubManager()) {
+            f32.parameters().get("lm_head.weight").muli(50);
+            Map<String, NDArray> half = new LinkedHashMap<>();
+            Map<String, NDArray> widened = new LinkedHashMap<>();
+            f32.parameters().forEach((n, p) -> {
+                NDArray h = p.toType(DataType.FLOAT16, true);
+                h.attach(scratch);
+                half.put(n, h);
+                NDArray w = h.toType(DataType.FLOAT32, true);
+                w.attach(scratch);
+                widened.put(n, w);
+            });
+            PreferenceBatch batch = PreferenceBatch.sft(List.of(new TokenBatch.Example(new int[]{5, 6}, new int[]{10, 11, 2}),
+                    new TokenBatch.Example(new int[]{8}, new int[]{13, 14, 15, 2})));
+            Map<String, double[]> g16 = new HashMap<>();
+            Map<String, double[]> g32 = new HashMap<>();
+            try (LlamaModel f16 = LlamaModel.of(TINY, manager, half, new Precision(DataType.FLOAT16, DataType.FLOAT16));
+                 LlamaModel reference = LlamaModel.of(TINY, manager, widened);
+                 LoraAdapter a16 = LoraAdapter.init(TINY, LoraConfig.of(4, 8), manager, 2);
+                 LoraAdapter a32 = LoraAdapter.init(TINY, LoraConfig.of(4, 8), manager, 2)) {
+                randomB(a16, 9, 0.05); // non-zero B, so that A's gradients are not zero
+                randomB(a32, 9, 0.05);
+                f16.attach(a16);
+                reference.attach(a32);
+                try (TrainStep s16 = new TrainStep(f16, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0), LearningRateSchedule.constant(1e-2), 1);
+                     TrainStep s32 = new TrainStep(reference, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),
+                             LearningRateSchedule.constant(1e-2), 1)) {
+                    s16.gradients(List.of(batch), g16);
+                    s32.gradients(List.of(batch), g32);
+                    assertThat(g16.keySet()).isEqualTo(g32.keySet()).isNotEmpty();
+                    double largest = g32.values().stream().flatMapToDouble(java.util.Arrays::stream).map(Math::abs).max().orElseThrow();
+                    assertThat(largest).isPositive();
+                    for (String name : g32.keySet()) {
+                        double[] a = g16.get(name);
+                        double[] b = g32.get(name);
+                        for (int i = 0; i < b.length; i++) {
+                            assertThat(a[i]).as("%s[%d]", name, i).isCloseTo(b[i], within(2e-2 * largest));
+                        }
+                    }
+                    double first = s16.loss(List.of(batch));
+                    for (int i = 0; i < 30; i++) {
+                        assertThat(s16.step(List.of(batch)).skipped()).isFalse();
+                    }
+                    assertThat(s16.loss(List.of(batch))).isLessThan(first * 0.7);
+                }
+            }
+        }
+    }
+
     @Test
     void peftConfigsThatCannotBeAppliedExactlyAreRefusedByName() {
         LoraConfig c = new LoraConfig(8, 16, 0.05, List.of("q_proj", "v_proj"), true);

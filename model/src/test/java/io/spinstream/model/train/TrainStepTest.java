@@ -3,6 +3,9 @@ package io.spinstream.model.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.engine.Engine;
+import ai.djl.training.GradientCollector;
+import io.spinstream.model.Differentiable;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.LogProbs;
@@ -95,6 +98,24 @@ class TrainStepTest {
             }
         }
         return max;
+    }
+
+    /** The cast that keeps the graph: the gradient reaches a float32 leaf through float16 and back. */
+    @Test
+    void aDifferentiableCastPassesTheGradientBothWays() {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray x = scope.create(new float[]{0.5f, -1.25f, 2f});
+            x.setRequiresGradient(true);
+            try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
+                NDArray half = Differentiable.cast(x.mul(3), DataType.FLOAT16);
+                assertThat(half.getDataType()).isEqualTo(DataType.FLOAT16);
+                NDArray back = Differentiable.cast(half.square(), DataType.FLOAT32);
+                assertThat(back.getDataType()).isEqualTo(DataType.FLOAT32);
+                c.backward(back.sum());
+            }
+            // d/dx (3x)^2 = 18x
+            assertThat(x.getGradient().toFloatArray()).containsExactly(9f, -22.5f, 36f);
+        }
     }
 
     @Test
