@@ -134,8 +134,11 @@ public final class ModelBenchmark {
              TrainStep step = new TrainStep(model, new Sft(), new AdamW(0.9, 0.999, 1e-8, 0),
                      LearningRateSchedule.constant(1e-4), 0);
              TorchReference torch = TorchReference.start(s, threads)) {
-            out.printf("   %,d parameters; reference: torch %s with %s threads%n", model.parameterCount(),
-                    torch.hello.path("torch").asText(), torch.hello.path("threads").asText());
+            out.printf("   %,d parameters; reference: torch %s with %s threads on %s BLAS %s (OPENBLAS_NUM_THREADS=%s)%n",
+                    model.parameterCount(), torch.hello.path("torch").asText(), torch.hello.path("threads").asText(),
+                    torch.hello.path("blas").asText(), torch.hello.path("blas_libraries"),
+                    torch.hello.path("openblas_threads").asText());
+            TorchReference.requireOptimisedBlas(torch.hello);
             Random random = new Random(0);
             List<TokenBatch.Example> examples = new ArrayList<>();
             for (int b = 0; b < s.batch(); b++) {

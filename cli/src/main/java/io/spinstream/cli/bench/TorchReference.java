@@ -52,6 +52,19 @@ final class TorchReference implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Refuses a reference that runs on the reference BLAS (Debian's libblas3 when libopenblas0-pthread is absent, about
+     * 25 times slower): a ratio against it would be printed as if it were PyTorch's speed.
+     */
+    static void requireOptimisedBlas(JsonNode hello) {
+        String blas = hello.path("blas").asText("unknown");
+        if (!blas.equals("openblas") && !blas.equals("mkl") && !blas.equals("blis")) {
+            throw new IllegalStateException("the PyTorch reference runs on the " + blas + " BLAS " + hello.path("blas_libraries")
+                    + ", not an optimised one: no ratio is printed against it. Install libopenblas0-pthread"
+                    + " (apt-get install libopenblas0-pthread) and run again");
+        }
+    }
+
     static TorchReference start(ModelBenchmark.Setup s, int threads) throws IOException {
         Path script = Files.createTempFile("torch_llama", ".py");
         try (InputStream res = TorchReference.class.getResourceAsStream("torch_llama.py")) {

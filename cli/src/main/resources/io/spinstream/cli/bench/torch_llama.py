@@ -101,6 +101,31 @@ class Llama(nn.Module):
         return self.lm_head(self.norm(x))
 
 
+def blas_in_use():
+    """The BLAS libraries mapped into this process, and which kind they are (Debian switches libblas.so.3 by
+    alternatives: without libopenblas0-pthread torch runs on the reference BLAS, about 25 times slower)."""
+    libs = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split()
+            path = parts[-1] if len(parts) >= 6 else ""
+            name = path.rsplit("/", 1)[-1].lower()
+            if "blas" in name or "mkl" in name or "blis" in name:
+                libs.add(path)
+    joined = " ".join(sorted(libs)).lower()
+    if "openblas" in joined:
+        kind = "openblas"
+    elif "mkl" in joined:
+        kind = "mkl"
+    elif "blis" in joined:
+        kind = "blis"
+    elif libs:
+        kind = "reference"
+    else:
+        kind = "unknown"
+    return kind, sorted(libs)
+
+
 def main():
     p = argparse.ArgumentParser()
     for name in ["vocab", "hidden", "inter", "layers", "heads", "kv-heads", "seq", "batch", "threads",
@@ -138,8 +163,11 @@ def main():
     train_step()  # warm-up
     generate(a.batch)
     warmed = {a.batch}
+    blas, blas_libs = blas_in_use()
+    import os
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "params": sum(p.numel() for p in model.parameters())}), flush=True)
+                      "params": sum(p.numel() for p in model.parameters()), "blas": blas, "blas_libraries": blas_libs,
+                      "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}), flush=True)
     for line in sys.stdin:
         cmd = line.split()
         if not cmd or cmd[0] == "quit":
