@@ -40,7 +40,7 @@ public record ComputeDevice(String spec) {
         int index = m.group(1) == null ? 0 : Integer.parseInt(m.group(1));
         if (index >= gpus) {
             throw new ConfigException("invalid configuration:\n  - spin.device (SPIN_DEVICE) is " + spec + ", but the engine reports "
-                    + gpus + " GPU(s)" + (gpus == 0 ? " (this build carries the CPU libtorch; see the README's GPU section)" : ""));
+                    + gpus + " GPU(s)" + (gpus == 0 ? " (" + GpuDiagnosis.probe().explain() + ")" : ""));
         }
         return Device.gpu(index);
     }
