@@ -78,6 +78,14 @@ public final class BenchCommand implements Runnable {
                         + " (default: ${DEFAULT-VALUE}).")
         String shape;
 
+        @Option(names = "--seq", defaultValue = "0",
+                description = "Train on sequences of this many tokens (0: the short SPIN pairs of the generated answers).")
+        int seq;
+
+        @Option(names = "--batch", defaultValue = "4", description = "Sequences a training step with --seq (even: SPIN pairs;"
+                + " default: ${DEFAULT-VALUE}).")
+        int batch;
+
         @Option(names = "--dir", defaultValue = "target/bench/scale", description = "Work folder, emptied first (default: ${DEFAULT-VALUE}).")
         Path dir;
 
@@ -93,9 +101,16 @@ public final class BenchCommand implements Runnable {
                 System.err.println("spin bench scale: " + e.getMessage());
                 return 2;
             }
-            io.spinstream.cli.bench.ScaleBenchmark.Result r = new io.spinstream.cli.bench.ScaleBenchmark(
-                    named, prompts, newTokens, loraSteps, fullSteps, rank, System.out).run(dir, plot);
-            System.out.println(r.lastLine());
+            io.spinstream.cli.bench.ScaleBenchmark bench;
+            try {
+                bench = new io.spinstream.cli.bench.ScaleBenchmark(named, prompts, newTokens, loraSteps, fullSteps, rank, seq, batch,
+                        System.out);
+            } catch (IllegalArgumentException e) {
+                System.err.println("spin bench scale: " + e.getMessage());
+                return 2;
+            }
+            io.spinstream.cli.bench.ScaleBenchmark.Result r = bench.run(dir, plot);
+            System.out.println(r.lastLine(seq, batch));
             return 0;
         }
     }

@@ -134,6 +134,11 @@ public final class ScaleBenchmark {
                             + " full_ckpt_mb=%.1f swap_s=%.2f", peakRssLoraGib, loraTrainTokS, fullTrainTokS, genTokS, loraCkptMb,
                     fullCkptMb, swapS);
         }
+
+        /** The last line with the training sequences' length and count. */
+        public String lastLine(int seq, int batch) {
+            return seq > 0 ? lastLine() + " seq=" + seq + " batch=" + batch : lastLine();
+        }
     }
 
     private final Shape shape;
@@ -142,13 +147,27 @@ public final class ScaleBenchmark {
     private final int loraSteps;
     private final int fullSteps;
     private final int rank;
+    private final int seq;   // > 0: LoRA and full training on sequences of this many tokens
+    private final int batch; // sequences per training step (batch / 2 SPIN pairs) when seq > 0
     private final PrintStream out;
     private final long started = System.nanoTime();
 
     public ScaleBenchmark(Shape shape, int prompts, int newTokens, int loraSteps, int fullSteps, int rank, PrintStream out) {
+        this(shape, prompts, newTokens, loraSteps, fullSteps, rank, 0, 0, out);
+    }
+
+    /** With {@code seq} > 0, training runs on {@code batch} sequences of {@code seq} tokens a step (batch / 2 pairs). */
+    public ScaleBenchmark(Shape shape, int prompts, int newTokens, int loraSteps, int fullSteps, int rank, int seq, int batch,
+                          PrintStream out) {
         if (loraSteps < 1 || fullSteps < 0 || prompts < 1 || newTokens < 1) {
             throw new IllegalArgumentException("need prompts, new tokens and LoRA steps >= 1, full steps >= 0");
         }
+        if (seq < 0 || (seq > 0 && (batch < 2 || batch % 2 != 0 || seq < 8))) {
+            throw new IllegalArgumentException("--seq needs at least 8 tokens and --batch an even number of sequences"
+                    + " (SPIN pairs: a human and an opponent answer each), got seq " + seq + ", batch " + batch);
+        }
+        this.seq = seq;
+        this.batch = batch;
         this.shape = shape;
         this.prompts = prompts;
         this.newTokens = newTokens;
@@ -254,13 +273,22 @@ public final class ScaleBenchmark {
                 heldOut.add(tokenizer.example(questions.get(i), human.get(i)));
             }
             baseNll = nll(generator.model(), manager, heldOut, pad);
+            if (seq > 0) {
+                pairs = longPairs(generator.model(), manager);
+                pairTokens = (long) batch * seq;
+                phase("training sequences: %d of %d tokens a step (%d SPIN pairs: a quarter prompt, three quarters answer)", batch,
+                        seq, batch / 2);
+            }
 
             // LoRA: the base frozen in float16, an adapter of rank r on every projection trained in float32.
             try (LoadedCheckpoint trained = CheckpointStore.load(base.directory(), manager, half)) {
                 LoraAdapter adapter = LoraAdapter.init(trained.model().config(), new LoraConfig(rank, 2.0 * rank, 0,
                         LoraConfig.PROJECTIONS, false), trained.model().manager(), 1);
                 trained.model().attach(adapter);
-                phase("LoRA rank %d: %,d of %,d parameters trained", rank, adapter.parameterCount(), trained.model().parameterCount());
+                trained.model().activationCheckpointing(true);
+                trained.model().attentionBlock(512);
+                phase("LoRA rank %d: %,d of %,d parameters trained (activation checkpointing, attention in blocks of 512)", rank,
+                        adapter.parameterCount(), trained.model().parameterCount());
                 // Forward 2N and the input gradients 2N per token; no weight gradients for the frozen base.
                 Trained lora = trainAndSave("LoRA", trained, 1e-4, 4, pairs, pairTokens, loraSteps, store, CheckpointMetadata.of(candidateId,
                         base.metadata().id(), 1, loraSteps, Map.of(), Map.of()).adapterOver(base.metadata()));
@@ -296,6 +324,8 @@ public final class ScaleBenchmark {
         if (fullSteps > 0) {
             try (NDManager manager = NDManager.newBaseManager();
                  LoadedCheckpoint full = CheckpointStore.load(base.directory(), manager, Precision.FLOAT32)) {
+                full.model().activationCheckpointing(true);
+                full.model().attentionBlock(512);
                 phase("full fine-tuning: all %,d weights trained in float32 with AdamW", full.model().parameterCount());
                 Trained whole = trainAndSave("full", full, 1e-5, 6, pairs, pairTokens, fullSteps, store,
                         CheckpointMetadata.of("scale-r1-full", base.metadata().id(), 1, fullSteps, Map.of(), Map.of()));
@@ -325,8 +355,13 @@ public final class ScaleBenchmark {
         try (TrainStep step = new TrainStep(model.model(), Objective.parse("spin:lambda=0.1"), new AdamW(0.9, 0.999, 1e-8, 0),
                 LearningRateSchedule.constant(lr), 1.0)) {
             double tokS = train(what, step, pairs, pairTokens, steps);
-            phase("%s training: %.1f tokens/s (%s of the GEMM ceiling, counting %dN FLOPs per token)", what, tokS,
-                    ofCeiling((double) flopsPerToken * shape.parameters() * tokS), flopsPerToken);
+            // Attention's own FLOPs, causal (half the keys on average): q·kᵀ and p·v, forward and input gradients (3×).
+            LlamaConfig c = shape.config();
+            double length = (double) pairTokens / (2 * pairs.size());
+            double attention = 3 * 4 * (length / 2) * c.numHeads() * c.headDim() * c.numLayers();
+            phase("%s training: %.1f tokens/s (%s of the GEMM ceiling, counting %dN FLOPs per token and %.2f GFLOP of"
+                            + " attention per token; activation checkpointing's recomputation not counted)", what, tokS,
+                    ofCeiling(((double) flopsPerToken * shape.parameters() + attention) * tokS), flopsPerToken, attention / 1e9);
             long t = System.nanoTime();
             CheckpointMetadata saved;
             try (NDManager scope = model.model().manager().newSubManager()) {
@@ -337,6 +372,26 @@ public final class ScaleBenchmark {
                     model.model().adapter() != null ? "the adapter" : "every weight");
             return new Trained(tokS, mb);
         }
+    }
+
+    /**
+     * batch / 2 SPIN pairs of seq tokens each: a prompt of a quarter of them, a human and an opponent answer of the
+     * rest (random tokens: the work of a step does not depend on them), with the opponent's log-probs.
+     */
+    private PreferenceBatch longPairs(LlamaModel opponent, NDManager manager) {
+        java.util.Random random = new java.util.Random(2026);
+        int vocab = opponent.config().vocabSize();
+        int promptLen = seq / 4;
+        List<TokenBatch.Example> chosen = new ArrayList<>();
+        List<TokenBatch.Example> rejected = new ArrayList<>();
+        for (int i = 0; i < batch / 2; i++) {
+            int[] prompt = random.ints(promptLen, 3, vocab).toArray();
+            chosen.add(new TokenBatch.Example(prompt, random.ints(seq - promptLen, 3, vocab).toArray()));
+            rejected.add(new TokenBatch.Example(prompt, random.ints(seq - promptLen, 3, vocab).toArray()));
+        }
+        int pad = opponent.config().padTokenId();
+        return new PreferenceBatch(chosen, rejected, LogProbs.sums(opponent, manager, TokenBatch.of(chosen, pad)),
+                LogProbs.sums(opponent, manager, TokenBatch.of(rejected, pad)));
     }
 
     /** Two tokens for one prompt, before a timed generation: the engine's first calls are slower. */

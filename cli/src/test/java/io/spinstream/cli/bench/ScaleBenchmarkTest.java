@@ -32,4 +32,18 @@ class ScaleBenchmarkTest {
                 + " lora_ckpt_mb=\\S+ full_ckpt_mb=\\S+ swap_s=\\S+");
         assertThat(dir.resolve("scale.png")).isNotEmptyFile();
     }
+
+    @Test
+    void longSequencesTrainWithCheckpointingAndTheLastLineSaysTheirShape(@TempDir Path dir) throws Exception {
+        ScaleBenchmark.Shape tiny = ScaleBenchmark.Shape.qwen2("tiny", 300, 32, 2, 4, 2, 64, true);
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
+        ScaleBenchmark.Result r = new ScaleBenchmark(tiny, 2, 4, 2, 0, 4, 40, 4, new PrintStream(text, true, StandardCharsets.UTF_8))
+                .run(dir.resolve("work"), null);
+        assertThat(text.toString(StandardCharsets.UTF_8)).contains("training sequences: 4 of 40 tokens a step (2 SPIN pairs")
+                .contains("activation checkpointing");
+        assertThat(r.loraTrainTokS()).isPositive();
+        assertThat(r.lastLine(40, 4)).endsWith(" seq=40 batch=4");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ScaleBenchmark(tiny, 2, 4, 2, 0, 4, 40, 3, System.out))
+                .hasMessageContaining("an even number of sequences");
+    }
 }
