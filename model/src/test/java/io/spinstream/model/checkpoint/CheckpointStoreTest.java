@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.testing.HfFolders;
+import io.spinstream.model.testing.TransformersReference;
 import io.spinstream.model.tokenizer.ByteLevelBpe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -195,8 +196,7 @@ class CheckpointStoreTest {
         writeSafetensors(dir.resolve("model.safetensors"), weights, parsed, dtype);
 
         int[] ids = {1, 17, 4, 33, 8, 49, 2};
-        double[][] expected = new HfReference(weights, vocab, hidden, inter, layers, heads, kvHeads, 1e-6, 10000.0, false)
-                .logits(ids);
+        double[][] expected = new TransformersReference(config, weights).logits(ids);
         try (LlamaModel model = CheckpointStore.importHuggingFace(dir, manager)) {
             assertThat(model.config().eosTokenId()).isEqualTo(2);
             float[] actual = logits(model, manager, ids);

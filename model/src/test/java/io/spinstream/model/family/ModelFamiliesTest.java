@@ -19,6 +19,7 @@ import io.spinstream.model.lora.LoraConfig;
 import io.spinstream.model.objective.Sft;
 import io.spinstream.model.testing.FamilyFolders;
 import io.spinstream.model.testing.HfFolders;
+import io.spinstream.model.testing.TransformersReference;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.model.train.AdamW;

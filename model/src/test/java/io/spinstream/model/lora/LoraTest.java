@@ -86,6 +86,28 @@ class LoraTest {
         return t.getManager();
     }
 
+    /** The model's weights rounded to float16. */
+    private static Map<String, NDArray> halved(LlamaModel model, NDManager scratch) {
+        Map<String, NDArray> half = new LinkedHashMap<>();
+        model.parameters().forEach((n, p) -> {
+            NDArray h = p.toType(DataType.FLOAT16, true);
+            h.attach(scratch);
+            half.put(n, h);
+        });
+        return half;
+    }
+
+    /** Float16 weights as the float32 values they stand for. */
+    private static Map<String, NDArray> widened(Map<String, NDArray> half, NDManager scratch) {
+        Map<String, NDArray> wide = new LinkedHashMap<>();
+        half.forEach((n, h) -> {
+            NDArray w = h.toType(DataType.FLOAT32, true);
+            w.attach(scratch);
+            wide.put(n, w);
+        });
+        return wide;
+    }
+
     private static void assertClose(float[] actual, float[] expected, double tolerance) {
         assertThat(actual).hasSameSizeAs(expected);
         double worst = 0;
@@ -396,16 +418,8 @@ class LoraTest {
         try (LlamaModel f32 = LlamaModel.random(TINY, manager, 1, DataType.FLOAT32);
              NDManager scratch = manager.newSubManager()) {
             f32.parameters().get("lm_head.weight").muli(50); // a head the adapters can steer (see above)
-            Map<String, NDArray> half = new LinkedHashMap<>();
-            Map<String, NDArray> widened = new LinkedHashMap<>();
-            f32.parameters().forEach((n, p) -> {
-                NDArray h = p.toType(DataType.FLOAT16, true);
-                h.attach(scratch);
-                half.put(n, h);
-                NDArray w = h.toType(DataType.FLOAT32, true);
-                w.attach(scratch);
-                widened.put(n, w);
-            });
+            Map<String, NDArray> half = halved(f32, scratch);
+            Map<String, NDArray> widened = widened(half, scratch);
             try (LlamaModel bf16 = LlamaModel.of(TINY, manager, half, new Precision(DataType.FLOAT16, DataType.FLOAT32));
                  LlamaModel reference = LlamaModel.of(TINY, manager, widened)) {
                 assertThat(bf16.parameters().values()).allMatch(p -> p.getDataType() == DataType.FLOAT16);
@@ -441,16 +455,8 @@ class LoraTest {
         try (LlamaModel f32 = LlamaModel.random(TINY, manager, 1, DataType.FLOAT32);
              NDManager scratch = manager.newSubManager()) {
             f32.parameters().get("lm_head.weight").muli(50);
-            Map<String, NDArray> half = new LinkedHashMap<>();
-            Map<String, NDArray> widened = new LinkedHashMap<>();
-            f32.parameters().forEach((n, p) -> {
-                NDArray h = p.toType(DataType.FLOAT16, true);
-                h.attach(scratch);
-                half.put(n, h);
-                NDArray w = h.toType(DataType.FLOAT32, true);
-                w.attach(scratch);
-                widened.put(n, w);
-            });
+            Map<String, NDArray> half = halved(f32, scratch);
+            Map<String, NDArray> widened = widened(half, scratch);
             PreferenceBatch batch = PreferenceBatch.sft(List.of(new TokenBatch.Example(new int[]{5, 6}, new int[]{10, 11, 2}),
                     new TokenBatch.Example(new int[]{8}, new int[]{13, 14, 15, 2})));
             Map<String, double[]> g16 = new HashMap<>();

@@ -1,4 +1,4 @@
-package io.spinstream.model.family;
+package io.spinstream.model.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -9,7 +9,7 @@ import java.util.Map;
  * code of each family (llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3, olmo2, smollm3) and from
  * {@code modeling_rope_utils.py}, reading config.json itself. It shares no code with the project's model.
  */
-final class TransformersReference {
+public final class TransformersReference {
     private final JsonNode c;
     private final Map<String, float[]> w;
     private final String type;
@@ -23,7 +23,7 @@ final class TransformersReference {
     private final double eps;
     private final boolean gemma;
 
-    TransformersReference(JsonNode config, Map<String, float[]> weights) {
+    public TransformersReference(JsonNode config, Map<String, float[]> weights) {
         this.c = config;
         this.w = weights;
         String modelType = config.get("model_type").asText();
@@ -40,7 +40,7 @@ final class TransformersReference {
     }
 
     /** Per-token log p(ids[t+1] | ids[..t]), t = 0..n-2. */
-    double[] tokenLogProbs(int[] ids) {
+    public double[] tokenLogProbs(int[] ids) {
         double[][] logits = logits(ids);
         double[] out = new double[ids.length - 1];
         for (int t = 0; t + 1 < ids.length; t++) {
@@ -57,7 +57,7 @@ final class TransformersReference {
         return out;
     }
 
-    double[][] logits(int[] ids) {
+    public double[][] logits(int[] ids) {
         int n = ids.length;
         double[][] x = new double[n][d];
         float[] embed = w.get("model.embed_tokens.weight");
