@@ -294,25 +294,45 @@ public final class LlamaModel implements AutoCloseable {
         return headLogProbs(hidden(inputIds, positions, null, null), targets);
     }
 
-    /** The head's log p(target) from the final hidden states, a block of positions at a time. */
+    /**
+     * The head's log p(target) from the final hidden states, a block of positions at a time. Without gradients each
+     * block's logits are freed before the next block's are made; with them, they are what the backward reads.
+     */
     private NDArray headLogProbs(NDArray h, NDArray targets) {
         long batch = h.getShape().get(0);
         long steps = h.getShape().get(1);
         long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
+        NDManager scope = h.getManager();
+        NDArray head = headWeight(scope); // converted once for all the blocks
         if (steps <= block) {
-            return headBlock(h, targets);
+            return headBlock(h, targets, head);
         }
+        boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
         NDList parts = new NDList();
         for (long from = 0; from < steps; from += block) {
             NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
-            parts.add(headBlock(h.get(cols), targets.get(cols)));
+            if (!inference) {
+                parts.add(headBlock(h.get(cols), targets.get(cols), head));
+                continue;
+            }
+            try (NDManager blockScope = scope.newSubManager()) {
+                NDArray hb = h.get(cols);
+                hb.attach(blockScope); // the block's logits land in its scope, closed behind it
+                NDArray part = headBlock(hb, targets.get(cols), head);
+                part.attach(scope);
+                parts.add(part);
+            }
         }
         return NDArrays.concat(parts, 1);
     }
 
-    private NDArray headBlock(NDArray h, NDArray targets) {
-        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        NDArray logits = softcap(Linear.linear(h, weight(head, h.getManager())).singletonOrThrow(), config.finalSoftcap());
+    /** The output projection's weight in the compute type (the embeddings' when tied). */
+    private NDArray headWeight(NDManager scope) {
+        return weight(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight", scope);
+    }
+
+    private NDArray headBlock(NDArray h, NDArray targets, NDArray head) {
+        NDArray logits = softcap(Linear.linear(h, head).singletonOrThrow(), config.finalSoftcap());
         // Log-probs in float32 at least: a half-precision softmax loses too much in its sums.
         NDArray logp = (Precision.isFull(logits.getDataType()) ? logits : Differentiable.cast(logits, DataType.FLOAT32))
                 .logSoftmax(-1);
@@ -405,15 +425,19 @@ public final class LlamaModel implements AutoCloseable {
             long batch = targets.getShape().get(0);
             long steps = targets.getShape().get(1);
             long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
+            NDArray head = headWeight(scope);
             for (long from = 0; from < steps; from += block) {
                 try (NDManager blockScope = scope.newSubManager()) {
                     NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
-                    NDArray h = rmsNorm(top, weight("model.norm.weight", blockScope)).get(cols);
-                    NDArray lp = headBlock(h, targets.get(cols));
+                    // The block's rows of the last layer's output first, moved into the block's scope, so that
+                    // everything made from them (the norm, [batch, block, vocab] logits) is freed with it; the
+                    // slice carries the gradient back to the whole output.
+                    NDArray rows = top.get(cols);
+                    rows.attach(blockScope);
+                    NDArray h = rmsNorm(rows, weight("model.norm.weight", blockScope));
+                    NDArray lp = headBlock(h, targets.get(cols), head);
                     NDArray g = grad.get(cols);
-                    lp.attach(blockScope);
                     g.attach(blockScope);
-                    h.attach(blockScope);
                     ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) lp,
                             (ai.djl.pytorch.engine.PtNDArray) Differentiable.cast(g, lp.getDataType()), false, false);
                 }
