@@ -41,7 +41,9 @@ public final class LlamaModel implements AutoCloseable {
     private final NDIndex[] rotaryParts; // the rotated dimensions and those passed through (partial rotary)
     private final Family family;
     private LoraAdapter adapter; // trained over the frozen base when set
-    private int attentionBlock; // queries whose scores are formed at once; 0: all of them
+    // Queries whose scores are formed at once (0: all of them): prefill, scoring and training hold one block's
+    // [batch, heads, block, keys] scores per layer, not [batch, heads, steps, keys].
+    private int attentionBlock = DEFAULT_ATTENTION_BLOCK;
     private boolean checkpointing;
     // Training passes whose layers still owe their backward (activation checkpointing), oldest first.
     private final List<CheckpointedPass> pending = new java.util.ArrayList<>();
@@ -277,6 +279,9 @@ public final class LlamaModel implements AutoCloseable {
         return checkpointing && ai.djl.pytorch.jni.JniUtils.isGradMode()
                 && (adapter == null || adapter.config().dropout() == 0);
     }
+
+    /** The attention block a model starts with (spin.model.attention.block's default). */
+    public static final int DEFAULT_ATTENTION_BLOCK = 512;
 
     /** Positions of the head computed at once: its [rows, positions, vocab] logits are the largest tensor of a pass. */
     static final int HEAD_BLOCK_TOKENS = 2048;

@@ -103,9 +103,10 @@ public final class TrainerKeys {
                     + " a block of positions at a time): the same gradients in a fraction of the memory, for about a third"
                     + " more compute; false keeps every layer's activations");
     public static final ConfigKey<Integer> ATTENTION_BLOCK = ConfigKey.optional("spin.model.attention.block",
-            ValueType.NON_NEGATIVE_INT, "512",
-            "queries whose attention scores a layer forms at once (0: all of a sequence's): the same result, holding"
-                    + " [batch, heads, block, keys] scores instead of [batch, heads, length, keys]");
+            ValueType.NON_NEGATIVE_INT, String.valueOf(io.spinstream.model.LlamaModel.DEFAULT_ATTENTION_BLOCK),
+            "the trainer's: queries whose attention scores a layer forms at once (0: all of a sequence's): the same"
+                    + " result, holding [batch, heads, block, keys] scores instead of [batch, heads, length, keys]; the"
+                    + " generator's and evaluator's models use the default");
 
     /** raft and rrhf train on groups of K samples with rewards; the others on pairs. */
     /** Whether {@code spec} names a group objective (raft, rrhf), which trains on K rewarded samples per prompt. */

@@ -129,6 +129,7 @@ class ActivationCheckpointingTest {
             NDArray input = scope.create(ids);
             NDArray positions = LlamaModel.defaultPositions(scope, 2, 8);
             NDArray mask = scope.create(keyMask, new ai.djl.ndarray.types.Shape(2, 8));
+            model.attentionBlock(0);
             double[] plain = model.forward(input, positions, mask, null).toDoubleArray();
             model.attentionBlock(3);
             double[] blocked = model.forward(input, positions, mask, null).toDoubleArray();

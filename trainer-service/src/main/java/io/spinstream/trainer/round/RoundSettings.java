@@ -78,7 +78,7 @@ public record RoundSettings(Training training, Checkpointing checkpointing, Conv
      * layer at a time); attention forms at most {@code attentionBlock} queries' scores at once (0: all).
      */
     public record Memory(boolean activationCheckpointing, int attentionBlock) {
-        public static final Memory DEFAULT = new Memory(true, 512);
+        public static final Memory DEFAULT = new Memory(true, LlamaModel.DEFAULT_ATTENTION_BLOCK);
     }
 
     /** Where candidates go and how often: ids are {@code <runId>-r<round>-s<step>}. */
