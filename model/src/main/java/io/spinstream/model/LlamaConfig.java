@@ -95,14 +95,6 @@ public record LlamaConfig(Family family, int vocabSize, int hiddenSize, int inte
         return rope.theta();
     }
 
-    /** The rotary embedding of {@code layer}, or null when the layer has none. */
-    public RotaryEmbedding ropeOf(int layer) {
-        if (!rotated.get(layer)) {
-            return null;
-        }
-        return sliding.get(layer) && localRope != null ? localRope : rope;
-    }
-
     /** Every token that ends generation: the answer's end first. */
     public Set<Integer> stopTokens() {
         Set<Integer> out = new LinkedHashSet<>();
