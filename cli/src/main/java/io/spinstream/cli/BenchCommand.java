@@ -7,6 +7,23 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import io.spinstream.cli.bench.GateBench;
+import io.spinstream.cli.bench.GeneratorBench;
+import io.spinstream.cli.bench.ScaleBenchmark;
+import io.spinstream.cli.bench.ServeBench;
+import io.spinstream.cli.bench.TorchReferenceCheck;
+import io.spinstream.demo.Ablation;
+import io.spinstream.demo.AblationPlan;
+import io.spinstream.demo.CoresetBench;
+import io.spinstream.demo.DemoBase;
+import io.spinstream.demo.DemoSetup;
+import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.schemas.Prompt;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 
 /** {@code spin bench ...}: measurements, never tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
@@ -39,7 +56,7 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            String missing = io.spinstream.cli.bench.TorchReferenceCheck.missing();
+            String missing = TorchReferenceCheck.missing();
             if (missing != null) {
                 System.err.println("spin bench model: the PyTorch reference cannot run: " + missing);
                 return 2;
@@ -94,22 +111,22 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            io.spinstream.cli.bench.ScaleBenchmark.Shape named;
+            ScaleBenchmark.Shape named;
             try {
-                named = io.spinstream.cli.bench.ScaleBenchmark.Shape.named(shape);
+                named = ScaleBenchmark.Shape.named(shape);
             } catch (IllegalArgumentException e) {
                 System.err.println("spin bench scale: " + e.getMessage());
                 return 2;
             }
-            io.spinstream.cli.bench.ScaleBenchmark bench;
+            ScaleBenchmark bench;
             try {
-                bench = new io.spinstream.cli.bench.ScaleBenchmark(named, prompts, newTokens, loraSteps, fullSteps, rank, seq, batch,
+                bench = new ScaleBenchmark(named, prompts, newTokens, loraSteps, fullSteps, rank, seq, batch,
                         System.out);
             } catch (IllegalArgumentException e) {
                 System.err.println("spin bench scale: " + e.getMessage());
                 return 2;
             }
-            io.spinstream.cli.bench.ScaleBenchmark.Result r = bench.run(dir, plot);
+            ScaleBenchmark.Result r = bench.run(dir, plot);
             System.out.println(r.lastLine(seq, batch));
             return 0;
         }
@@ -131,7 +148,7 @@ public final class BenchCommand implements Runnable {
         int promptsB;
 
         @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A generator setting for every configuration, e.g. --set spin.generator.batch.size=64.")
-        java.util.Map<String, String> set = new java.util.LinkedHashMap<>();
+        Map<String, String> set = new LinkedHashMap<>();
 
         @Option(names = "--plot", defaultValue = "target/bench/generator.png", description = "PNG of the results (default: ${DEFAULT-VALUE}).")
         Path plot;
@@ -141,15 +158,15 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
-            java.util.List<io.spinstream.schemas.Prompt> prompts = setup.prompts();
-            java.util.List<io.spinstream.cli.bench.GeneratorBench.Config> configs = new java.util.ArrayList<>();
-            configs.add(new io.spinstream.cli.bench.GeneratorBench.Config("demo: " + setup.model().describe(), setup.model().config(),
+            DemoSetup setup = demo.setup();
+            DemoBase.Base base = demo.ensureBase(setup);
+            List<Prompt> prompts = setup.prompts();
+            List<GeneratorBench.Config> configs = new ArrayList<>();
+            configs.add(new GeneratorBench.Config("demo: " + setup.model().describe(), setup.model().config(),
                     base.directory(), Math.min(promptsDemo, prompts.size()),
-                    java.util.Map.of("spin.generator.max.new.tokens", Integer.toString(setup.task().maxAnswerTokens()))));
-            configs.addAll(io.spinstream.cli.bench.GeneratorBench.configurations(promptsA, promptsB));
-            java.util.List<io.spinstream.cli.bench.GeneratorBench.Result> results = io.spinstream.cli.bench.GeneratorBench.runAll(configs,
+                    Map.of("spin.generator.max.new.tokens", Integer.toString(setup.task().maxAnswerTokens()))));
+            configs.addAll(GeneratorBench.configurations(promptsA, promptsB));
+            List<GeneratorBench.Result> results = GeneratorBench.runAll(configs,
                     prompts, set, demo.benchDir("generator"), plot, System.out);
             System.out.println(results.get(1).lastLine());
             return 0;
@@ -178,15 +195,15 @@ public final class BenchCommand implements Runnable {
             if (clients < 1 || requests < 1) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--clients and --requests: expected >= 1");
             }
-            io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
-            java.util.List<String> prompts = setup.prompts().stream().limit(requests).map(io.spinstream.schemas.Prompt::getPrompt).toList();
-            var promotion = io.spinstream.runtime.opponent.Opponent.initial("bench", base.metadata(), base.directory());
+            DemoSetup setup = demo.setup();
+            DemoBase.Base base = demo.ensureBase(setup);
+            List<String> prompts = setup.prompts().stream().limit(requests).map(Prompt::getPrompt).toList();
+            var promotion = Opponent.initial("bench", base.metadata(), base.directory());
             System.out.printf("%d requests, %d clients, the demo base (%s)...%n", prompts.size(), clients, setup.model().describe());
-            io.spinstream.cli.bench.ServeBench.Result r = io.spinstream.cli.bench.ServeBench.run(promotion,
-                    io.spinstream.runtime.opponent.CheckpointLocation.ANYWHERE, prompts, clients, setup.task().maxAnswerTokens(), System.out);
-            io.spinstream.cli.bench.ServeBench.print(r, System.out);
-            io.spinstream.cli.bench.ServeBench.plot(r, plot);
+            ServeBench.Result r = ServeBench.run(promotion,
+                    CheckpointLocation.ANYWHERE, prompts, clients, setup.task().maxAnswerTokens(), System.out);
+            ServeBench.print(r, System.out);
+            ServeBench.plot(r, plot);
             System.out.println("plot: " + plot.toAbsolutePath());
             System.out.println(r.lastLine());
             return 0;
@@ -215,9 +232,9 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
-            io.spinstream.demo.CoresetBench.Result r = new io.spinstream.demo.CoresetBench(setup, n, steps, seed, System.out)
+            DemoSetup setup = demo.setup();
+            DemoBase.Base base = demo.ensureBase(setup);
+            CoresetBench.Result r = new CoresetBench(setup, n, steps, seed, System.out)
                     .run(base, plot);
             System.out.println(r.lastLine());
             return 0;
@@ -244,26 +261,26 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
-            List<io.spinstream.demo.Ablation.Variant> variants = io.spinstream.demo.AblationPlan.variants().stream()
+            DemoSetup setup = demo.setup();
+            DemoBase.Base base = demo.ensureBase(setup);
+            List<Ablation.Variant> variants = AblationPlan.variants().stream()
                     .filter(v -> only == null || only.contains(v.name())).toList();
             Path work = demo.benchDir("ablation");
-            io.spinstream.demo.Ablation ablation = new io.spinstream.demo.Ablation(
-                    io.spinstream.demo.AblationPlan.settings(rounds, seeds, work), System.out);
-            List<io.spinstream.demo.Ablation.Run> runs = ablation.run(base, io.spinstream.demo.Ablation.Splits.of(setup), variants, work);
-            String table = io.spinstream.demo.Ablation.table(runs);
+            Ablation ablation = new Ablation(
+                    AblationPlan.settings(rounds, seeds, work), System.out);
+            List<Ablation.Run> runs = ablation.run(base, Ablation.Splits.of(setup), variants, work);
+            String table = Ablation.table(runs);
             System.out.println();
             System.out.print(table);
             Path plot = work.resolve("ablation.png");
-            io.spinstream.demo.AblationPlan.plot(runs, plot);
+            AblationPlan.plot(runs, plot);
             System.out.println("plot: " + plot.toAbsolutePath());
-            System.out.printf(java.util.Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f sft_test_em=%.4f spin_nll_test_em=%.4f"
+            System.out.printf(Locale.ROOT, "sft_em=%.4f spin_em=%.4f spin_nll_em=%.4f sft_test_em=%.4f spin_nll_test_em=%.4f"
                             + " raft_test_em=%.4f rrhf_test_em=%.4f%n",
-                    io.spinstream.demo.Ablation.meanFinal(runs, "sft"), io.spinstream.demo.Ablation.meanFinal(runs, "spin"),
-                    io.spinstream.demo.Ablation.meanFinal(runs, "spin-nll"), io.spinstream.demo.Ablation.meanTest(runs, "sft"),
-                    io.spinstream.demo.Ablation.meanTest(runs, "spin-nll"), io.spinstream.demo.Ablation.meanTest(runs, "raft"),
-                    io.spinstream.demo.Ablation.meanTest(runs, "rrhf"));
+                    Ablation.meanFinal(runs, "sft"), Ablation.meanFinal(runs, "spin"),
+                    Ablation.meanFinal(runs, "spin-nll"), Ablation.meanTest(runs, "sft"),
+                    Ablation.meanTest(runs, "spin-nll"), Ablation.meanTest(runs, "raft"),
+                    Ablation.meanTest(runs, "rrhf"));
             return 0;
         }
     }
@@ -288,19 +305,19 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            io.spinstream.demo.DemoSetup setup = demo.setup();
-            io.spinstream.demo.DemoBase.Base base = demo.ensureBase(setup);
+            DemoSetup setup = demo.setup();
+            DemoBase.Base base = demo.ensureBase(setup);
             Path work = demo.benchDir("gate");
-            io.spinstream.demo.Ablation.Settings settings = io.spinstream.demo.AblationPlan.settings(rounds, seeds, work);
-            List<io.spinstream.demo.Ablation.Variant> chosen = io.spinstream.demo.AblationPlan.variants().stream()
+            Ablation.Settings settings = AblationPlan.settings(rounds, seeds, work);
+            List<Ablation.Variant> chosen = AblationPlan.variants().stream()
                     .filter(v -> variants.contains(v.name()) && !v.gated()).toList();
-            io.spinstream.demo.Ablation.Splits splits = io.spinstream.demo.Ablation.Splits.of(setup);
-            List<io.spinstream.demo.Ablation.Run> runs = new io.spinstream.demo.Ablation(settings, System.out).run(base, splits,
+            Ablation.Splits splits = Ablation.Splits.of(setup);
+            List<Ablation.Run> runs = new Ablation(settings, System.out).run(base, splits,
                     chosen, work);
             var judged = runs.stream().flatMap(r -> r.judged().stream()).toList();
             // The demo's gate as it was before paired tests: exact match up by 0.001, NLL down by at most 0.02.
-            var margin = new io.spinstream.cli.bench.GateBench.MarginGate(settings.gate().primary(), 0.001, settings.gate().guards());
-            var outcome = io.spinstream.cli.bench.GateBench.replay(judged, margin, settings.gate(), splits.heldOut().size());
+            var margin = new GateBench.MarginGate(settings.gate().primary(), 0.001, settings.gate().guards());
+            var outcome = GateBench.replay(judged, margin, settings.gate(), splits.heldOut().size());
             System.out.println();
             System.out.print(outcome.table());
             System.out.println(outcome.lastLine());

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.ArrayDeque;
+import java.util.Set;
 
 /**
  * Batched generation. Prompts are left-padded so that every row's next token sits in the same column;
@@ -108,7 +110,7 @@ public final class Generator {
             }
         }
         Answer[] answers = new Answer[prompts.size()];
-        java.util.ArrayDeque<Integer> waiting = new java.util.ArrayDeque<>();
+        ArrayDeque<Integer> waiting = new ArrayDeque<>();
         for (int j = 0; j < prompts.size(); j++) {
             waiting.add(j);
         }
@@ -141,12 +143,12 @@ public final class Generator {
         private final long[] seeds;
         private final boolean useCache;
         private final boolean scoreEos;
-        private final java.util.ArrayDeque<Integer> waiting;
+        private final ArrayDeque<Integer> waiting;
         private final Answer[] answers;
         private final TokenListener listener;
         private final LlamaConfig config = model.config();
         private final int eos = model.config().eosTokenId();
-        private final java.util.Set<Integer> stops = model.config().stopTokens();
+        private final Set<Integer> stops = model.config().stopTokens();
         private final int batch;
         private final int total;
         private final long[] tokens;
@@ -162,7 +164,7 @@ public final class Generator {
         private int promptLen;
 
         Batch(NDManager parent, List<int[]> prompts, Sampling sampling, long[] seeds, boolean useCache, boolean scoreEos,
-              int slots, java.util.ArrayDeque<Integer> waiting, Answer[] answers, TokenListener listener) {
+              int slots, ArrayDeque<Integer> waiting, Answer[] answers, TokenListener listener) {
             this.listener = listener;
             this.parent = parent;
             this.prompts = prompts;

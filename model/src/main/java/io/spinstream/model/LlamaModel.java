@@ -18,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.ArrayList;
+import java.util.Arrays;
 
 /**
  * A Llama-family decoder (RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query attention,
@@ -46,7 +48,7 @@ public final class LlamaModel implements AutoCloseable {
     private int attentionBlock = DEFAULT_ATTENTION_BLOCK;
     private boolean checkpointing;
     // Training passes whose layers still owe their backward (activation checkpointing), oldest first.
-    private final List<CheckpointedPass> pending = new java.util.ArrayList<>();
+    private final List<CheckpointedPass> pending = new ArrayList<>();
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters, Precision precision) {
         long qWidth = (long) config.numHeads() * config.headDim();
@@ -134,7 +136,7 @@ public final class LlamaModel implements AutoCloseable {
                 int n = (int) new Shape(shape).size();
                 double[] values = new double[n];
                 if (name.endsWith("norm.weight")) {
-                    java.util.Arrays.fill(values, config.family().unitOffsetNorm() ? 0.0 : 1.0); // Gemma: 1 + w
+                    Arrays.fill(values, config.family().unitOffsetNorm() ? 0.0 : 1.0); // Gemma: 1 + w
                 } else if (!name.endsWith(".bias")) {
                     for (int i = 0; i < n; i++) {
                         values[i] = random.nextGaussian() * 0.02;
@@ -759,7 +761,7 @@ public final class LlamaModel implements AutoCloseable {
                 out = Linear.linear(h, w, b).singletonOrThrow();
             }
         }
-        if (adapter == null || java.util.Arrays.stream(projections).noneMatch(proj -> adapter.adapts(prefix + proj))) {
+        if (adapter == null || Arrays.stream(projections).noneMatch(proj -> adapter.adapts(prefix + proj))) {
             return out;
         }
         return out.add(adapted(h, prefix, projections, out.getShape()));

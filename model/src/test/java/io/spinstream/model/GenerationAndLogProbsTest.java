@@ -10,6 +10,11 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Random;
+import java.util.stream.IntStream;
 
 class GenerationAndLogProbsTest {
     private static NDManager manager;
@@ -71,27 +76,27 @@ class GenerationAndLogProbsTest {
         int stopAt = -1;
         for (int i = 1; i < free.length; i++) {
             final int candidate = free[i];
-            if (java.util.Arrays.stream(free, 0, i).noneMatch(t -> t == candidate)) {
+            if (Arrays.stream(free, 0, i).noneMatch(t -> t == candidate)) {
                 stopAt = i;
                 break;
             }
         }
-        assertThat(stopAt).as("greedy output %s has a token not seen before it", java.util.Arrays.toString(free)).isPositive();
+        assertThat(stopAt).as("greedy output %s has a token not seen before it", Arrays.toString(free)).isPositive();
         LlamaConfig withEos = model.config().withEos(free[stopAt]);
         try (LlamaModel same = LlamaModel.of(withEos, manager, model.parameters())) {
             int[] stopped = new Generator(same).generate(manager, List.of(prompt), Sampling.greedy(10)).get(0);
-            assertThat(stopped).containsExactly(java.util.Arrays.copyOf(free, stopAt));
+            assertThat(stopped).containsExactly(Arrays.copyOf(free, stopAt));
         }
         // The same token as a second stop id (an end of turn beside the end of text) stops the row just as well, and the
         // answer's log-prob closes with the model's EOS, the token the answer is trained and scored with.
-        int unused = java.util.stream.IntStream.range(3, model.config().vocabSize())
-                .filter(t -> java.util.Arrays.stream(free).noneMatch(f -> f == t)).findFirst().orElseThrow();
+        int unused = IntStream.range(3, model.config().vocabSize())
+                .filter(t -> Arrays.stream(free).noneMatch(f -> f == t)).findFirst().orElseThrow();
         LlamaConfig twoStops = model.config().withStops(unused, List.of(free[stopAt]));
         try (LlamaModel same = LlamaModel.of(twoStops, manager, model.parameters())) {
             assertThat(same.config().stopTokens()).containsExactly(unused, free[stopAt]);
             Generator.Answer a = new Generator(same).answer(manager, List.of(prompt), Sampling.greedy(10), new long[]{1}).get(0);
-            assertThat(a.tokens()).containsExactly(java.util.Arrays.copyOf(free, stopAt));
-            int[] withEosToken = java.util.Arrays.copyOf(a.tokens(), a.tokens().length + 1);
+            assertThat(a.tokens()).containsExactly(Arrays.copyOf(free, stopAt));
+            int[] withEosToken = Arrays.copyOf(a.tokens(), a.tokens().length + 1);
             withEosToken[a.tokens().length] = unused;
             double scored = LogProbs.sums(same, manager, TokenBatch.of(List.of(new TokenBatch.Example(prompt, withEosToken)),
                     0))[0];
@@ -111,7 +116,7 @@ class GenerationAndLogProbsTest {
             free = new Generator(noEos).generate(manager, prompts, sampling, seeds, true);
         }
         int[] counts = new int[model.config().vocabSize()];
-        free.forEach(row -> java.util.Arrays.stream(row).forEach(t -> counts[t]++));
+        free.forEach(row -> Arrays.stream(row).forEach(t -> counts[t]++));
         int eos = 0;
         for (int t = 1; t < counts.length; t++) {
             eos = counts[t] > counts[eos] ? t : eos;
@@ -123,8 +128,8 @@ class GenerationAndLogProbsTest {
             for (int i = 0; i < prompts.size(); i++) {
                 int[] tokens = answers.get(i).tokens();
                 assertThat(tokens).as("row %d equals plain generation up to its EOS", i)
-                        .containsExactly(java.util.Arrays.copyOf(free.get(i), tokens.length));
-                int[] withEos = java.util.Arrays.copyOf(tokens, tokens.length + 1);
+                        .containsExactly(Arrays.copyOf(free.get(i), tokens.length));
+                int[] withEos = Arrays.copyOf(tokens, tokens.length + 1);
                 withEos[tokens.length] = eos;
                 double scored = LogProbs.sums(same, manager, TokenBatch.of(List.of(new TokenBatch.Example(prompts.get(i), withEos)),
                         same.config().padTokenId()))[0];
@@ -135,8 +140,8 @@ class GenerationAndLogProbsTest {
 
     @Test
     void examplesScoredShortestFirstInChunksGiveTheSameSumsInTheirOrder() {
-        java.util.Random random = new java.util.Random(3);
-        List<TokenBatch.Example> examples = new java.util.ArrayList<>();
+        Random random = new Random(3);
+        List<TokenBatch.Example> examples = new ArrayList<>();
         for (int i = 0; i < 90; i++) { // more tokens than one scoring chunk takes
             int[] prompt = random.ints(1 + random.nextInt(6), 3, 40).toArray();
             int[] response = random.ints(1 + random.nextInt(40), 3, 40).toArray();
@@ -192,7 +197,7 @@ class GenerationAndLogProbsTest {
         int[] counts = new int[model.config().vocabSize()];
         try (LlamaModel noEos = LlamaModel.of(model.config().withEos(-1), manager, model.parameters())) {
             new Generator(noEos).generate(manager, prompts, new Sampling(1.0f, 1.0f, 8, 5), seeds, true)
-                    .forEach(row -> java.util.Arrays.stream(row).forEach(t -> counts[t]++));
+                    .forEach(row -> Arrays.stream(row).forEach(t -> counts[t]++));
         }
         int best = 0;
         for (int t = 1; t < counts.length; t++) {
@@ -244,15 +249,15 @@ class GenerationAndLogProbsTest {
 
     @Test
     void samplingOrdersTokensAsAStableSortByProbability() {
-        java.util.Random random = new java.util.Random(5);
+        Random random = new Random(5);
         for (int n : new int[]{1, 2, 7, 64, 259, 1000}) {
             double[] p = new double[n];
             for (int i = 0; i < n; i++) {
                 p[i] = random.nextInt(5) == 0 ? 0.25 : random.nextDouble(); // ties on purpose
             }
-            Integer[] boxed = java.util.stream.IntStream.range(0, n).boxed().toArray(Integer[]::new);
-            java.util.Arrays.sort(boxed, java.util.Comparator.comparingDouble((Integer i) -> p[i]).reversed());
-            assertThat(Generator.byDescending(p)).as("n = %d", n).containsExactly(java.util.Arrays.stream(boxed).mapToInt(i -> i).toArray());
+            Integer[] boxed = IntStream.range(0, n).boxed().toArray(Integer[]::new);
+            Arrays.sort(boxed, Comparator.comparingDouble((Integer i) -> p[i]).reversed());
+            assertThat(Generator.byDescending(p)).as("n = %d", n).containsExactly(Arrays.stream(boxed).mapToInt(i -> i).toArray());
         }
     }
 

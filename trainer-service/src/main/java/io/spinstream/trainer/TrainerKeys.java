@@ -8,6 +8,11 @@ import io.spinstream.runtime.config.ValueType;
 
 import java.util.ArrayList;
 import java.util.List;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.lora.LoraConfig;
+import io.spinstream.model.objective.GroupObjective;
+import java.util.Arrays;
+import java.util.Locale;
 
 /** The trainer's configuration keys. */
 public final class TrainerKeys {
@@ -17,8 +22,8 @@ public final class TrainerKeys {
         }
 
         static List<String> parse(String raw) {
-            List<String> names = java.util.Arrays.stream(raw.split(",")).map(String::trim).filter(t -> !t.isEmpty()).distinct().toList();
-            if (names.isEmpty() || !io.spinstream.model.lora.LoraConfig.KNOWN.containsAll(names)) {
+            List<String> names = Arrays.stream(raw.split(",")).map(String::trim).filter(t -> !t.isEmpty()).distinct().toList();
+            if (names.isEmpty() || !LoraConfig.KNOWN.containsAll(names)) {
                 throw new IllegalArgumentException(raw);
             }
             return names;
@@ -32,7 +37,7 @@ public final class TrainerKeys {
     public static final ConfigKey<String> OBJECTIVE = ConfigKey.optional("spin.trainer.objective", ValueType.of(
             "sft, spin, spin-hinge, dpo, simpo, raft or rrhf with parameters, e.g. spin:lambda=1,alpha=1 or raft:top=1", s -> {
                 if (isGroupObjective(s)) {
-                    io.spinstream.model.objective.GroupObjective.parse(s);
+                    GroupObjective.parse(s);
                 } else {
                     Objective.parse(s);
                 }
@@ -95,7 +100,7 @@ public final class TrainerKeys {
             ValueType.of("a comma-separated list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", s -> {
                 LoraTargets.parse(s);
                 return s;
-            }), String.join(",", io.spinstream.model.lora.LoraConfig.PROJECTIONS), "the projections LoRA adapts");
+            }), String.join(",", LoraConfig.PROJECTIONS), "the projections LoRA adapts");
 
     public static final ConfigKey<Boolean> ACTIVATION_CHECKPOINTING = ConfigKey.optional(
             "spin.trainer.activation.checkpointing", ValueType.BOOLEAN, "true",
@@ -103,7 +108,7 @@ public final class TrainerKeys {
                     + " a block of positions at a time): the same gradients in a fraction of the memory, for about a third"
                     + " more compute; false keeps every layer's activations");
     public static final ConfigKey<Integer> ATTENTION_BLOCK = ConfigKey.optional("spin.model.attention.block",
-            ValueType.NON_NEGATIVE_INT, String.valueOf(io.spinstream.model.LlamaModel.DEFAULT_ATTENTION_BLOCK),
+            ValueType.NON_NEGATIVE_INT, String.valueOf(LlamaModel.DEFAULT_ATTENTION_BLOCK),
             "the trainer's: queries whose attention scores a layer forms at once (0: all of a sequence's): the same"
                     + " result, holding [batch, heads, block, keys] scores instead of [batch, heads, length, keys]; the"
                     + " generator's and evaluator's models use the default");
@@ -111,8 +116,8 @@ public final class TrainerKeys {
     /** raft and rrhf train on groups of K samples with rewards; the others on pairs. */
     /** Whether {@code spec} names a group objective (raft, rrhf), which trains on K rewarded samples per prompt. */
     public static boolean isGroupObjective(String spec) {
-        return io.spinstream.model.objective.GroupObjective.NAMES.contains(
-                spec.trim().split(":", 2)[0].toLowerCase(java.util.Locale.ROOT));
+        return GroupObjective.NAMES.contains(
+                spec.trim().split(":", 2)[0].toLowerCase(Locale.ROOT));
     }
 
     public static List<ConfigKey<?>> all() {

@@ -12,6 +12,10 @@ import io.spinstream.trainer.round.RoundSettings;
 import java.nio.file.Path;
 
 import static io.spinstream.trainer.TrainerKeys.*;
+import io.spinstream.model.Precision;
+import io.spinstream.model.lora.LoraConfig;
+import io.spinstream.model.objective.GroupObjective;
+import io.spinstream.runtime.config.ConfigException;
 
 /** The trainer's container entry point. */
 public final class TrainerMain {
@@ -21,10 +25,10 @@ public final class TrainerMain {
     /** The trainer's settings, parsed once from its configuration. */
     public static TrainerService.Settings settings(ServiceConfig c) {
         ai.djl.Device device = RoundKeys.device(c);
-        io.spinstream.model.Precision precision = RoundKeys.precision(c, device);
+        Precision precision = RoundKeys.precision(c, device);
         int rank = c.get(LORA_RANK);
-        if (rank == 0 && !io.spinstream.model.Precision.isFull(precision.weights())) {
-            throw new io.spinstream.runtime.config.ConfigException(RoundKeys.MODEL_DTYPE.name() + "=" + c.get(RoundKeys.MODEL_DTYPE)
+        if (rank == 0 && !Precision.isFull(precision.weights())) {
+            throw new ConfigException(RoundKeys.MODEL_DTYPE.name() + "=" + c.get(RoundKeys.MODEL_DTYPE)
                     + " holds the trainer's model in half precision, which only a LoRA adapter can be trained over: set "
                     + LORA_RANK.name() + " > 0 or " + RoundKeys.MODEL_DTYPE.name() + "=float32");
         }
@@ -32,9 +36,9 @@ public final class TrainerMain {
         boolean group = TrainerKeys.isGroupObjective(spec);
         RoundSettings.Training pairs = new RoundSettings.Training(Objective.parse(group ? "sft" : spec), c.get(OPTIMIZER),
                 c.get(LR), c.get(WARMUP), c.get(WEIGHT_DECAY), c.get(MAX_GRAD_NORM), c.get(BATCH_SIZE), c.get(ACCUMULATION));
-        RoundSettings.Training full = (group ? pairs.withGroups(io.spinstream.model.objective.GroupObjective.parse(spec)) : pairs)
+        RoundSettings.Training full = (group ? pairs.withGroups(GroupObjective.parse(spec)) : pairs)
                 .withMemory(new RoundSettings.Memory(c.get(TrainerKeys.ACTIVATION_CHECKPOINTING), c.get(TrainerKeys.ATTENTION_BLOCK)));
-        RoundSettings.Training training = rank == 0 ? full : full.withLora(new io.spinstream.model.lora.LoraConfig(rank,
+        RoundSettings.Training training = rank == 0 ? full : full.withLora(new LoraConfig(rank,
                 c.get(LORA_ALPHA), c.get(LORA_DROPOUT), TrainerKeys.LoraTargets.parse(c.get(LORA_TARGETS)), false), precision);
         RoundSettings round = new RoundSettings(training,
                 new RoundSettings.Checkpointing(c.get(RoundKeys.RUN_ID), Path.of(c.get(STORE)), c.get(CHECKPOINT_EVERY)),

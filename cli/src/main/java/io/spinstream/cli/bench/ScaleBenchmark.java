@@ -47,6 +47,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Locale;
+import java.util.Random;
+import java.util.TreeSet;
 
 /**
  * {@code spin bench scale}: the path a team's real model takes, at the size of a published model (Qwen2.5-0.5B by
@@ -96,7 +101,7 @@ public final class ScaleBenchmark {
         /** A Qwen2 shape (q/k/v bias) of the given sizes. */
         public static Shape qwen2(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate,
                                   boolean tied) {
-            return new Shape(name, String.format(java.util.Locale.ROOT, """
+            return new Shape(name, String.format(Locale.ROOT, """
                     {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": %d, "hidden_size": %d,
                      "intermediate_size": %d, "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d,
                      "max_position_embeddings": 32768, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": %s,
@@ -109,7 +114,7 @@ public final class ScaleBenchmark {
             Shape s = NAMED.get(name);
             if (s == null) {
                 throw new IllegalArgumentException("--shape '" + name + "': expected one of "
-                        + new java.util.TreeSet<>(NAMED.keySet()));
+                        + new TreeSet<>(NAMED.keySet()));
             }
             return s;
         }
@@ -129,7 +134,7 @@ public final class ScaleBenchmark {
                          double loraCkptMb, double fullCkptMb, double swapS, double initS, double loadS, double evalS,
                          double baseNll, double candidateNll) {
         public String lastLine() {
-            return String.format(java.util.Locale.ROOT,
+            return String.format(Locale.ROOT,
                     "peak_rss_gib=%.2f lora_train_tok_s=%.1f full_train_tok_s=%.1f gen_tok_s=%.1f lora_ckpt_mb=%.1f"
                             + " full_ckpt_mb=%.1f swap_s=%.2f", peakRssLoraGib, loraTrainTokS, fullTrainTokS, genTokS, loraCkptMb,
                     fullCkptMb, swapS);
@@ -181,7 +186,7 @@ public final class ScaleBenchmark {
 
     /** A FLOP rate as "X GFLOP/s = Y%" of the float32 GEMM ceiling measured on this machine. */
     private String ofCeiling(double flops) {
-        return String.format(java.util.Locale.ROOT, "%.1f GFLOP/s = %.0f%% of %.1f", flops / 1e9, 100 * flops / 1e9 / gemmGflops,
+        return String.format(Locale.ROOT, "%.1f GFLOP/s = %.0f%% of %.1f", flops / 1e9, 100 * flops / 1e9 / gemmGflops,
                 gemmGflops);
     }
 
@@ -379,7 +384,7 @@ public final class ScaleBenchmark {
      * rest (random tokens: the work of a step does not depend on them), with the opponent's log-probs.
      */
     private PreferenceBatch longPairs(LlamaModel opponent, NDManager manager) {
-        java.util.Random random = new java.util.Random(2026);
+        Random random = new Random(2026);
         int vocab = opponent.config().vocabSize();
         int promptLen = seq / 4;
         List<TokenBatch.Example> chosen = new ArrayList<>();
@@ -426,7 +431,7 @@ public final class ScaleBenchmark {
         for (int from = 0; from < pairs.size(); from += MICRO_PAIRS) {
             int to = Math.min(pairs.size(), from + MICRO_PAIRS);
             micro.add(new PreferenceBatch(pairs.chosen().subList(from, to), pairs.rejected().subList(from, to),
-                    java.util.Arrays.copyOfRange(pairs.refChosen(), from, to), java.util.Arrays.copyOfRange(pairs.refRejected(), from, to)));
+                    Arrays.copyOfRange(pairs.refChosen(), from, to), Arrays.copyOfRange(pairs.refRejected(), from, to)));
         }
         double timed = 0;
         long timedTokens = 0;
@@ -567,7 +572,7 @@ public final class ScaleBenchmark {
             return;
         }
         try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+            all.sorted(Comparator.reverseOrder()).forEach(p -> {
                 try {
                     Files.delete(p);
                 } catch (IOException e) {

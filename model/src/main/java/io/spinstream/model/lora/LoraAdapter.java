@@ -13,6 +13,13 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import io.spinstream.model.Differentiable;
+import io.spinstream.model.checkpoint.Safetensors;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 
 /**
  * LoRA matrices for a set of projections: W x + (alpha/r) · B A dropout(x), with A [r, in] and B [out, r]
@@ -61,20 +68,20 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /** A PEFT adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors}) for {@code model}. */
-    public static LoraAdapter read(java.nio.file.Path dir, LlamaConfig model, NDManager parent) {
+    public static LoraAdapter read(Path dir, LlamaConfig model, NDManager parent) {
         try {
             return read(dir.resolve(CONFIG), dir.resolve(WEIGHTS), model, parent);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read " + dir.resolve(CONFIG), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(CONFIG), e);
         }
     }
 
     /** An adapter from its {@code adapter_config.json} and its weights file. */
-    public static LoraAdapter read(java.nio.file.Path configJson, java.nio.file.Path weights, LlamaConfig model, NDManager parent)
-            throws java.io.IOException {
-        LoraConfig lora = LoraConfig.fromPeftJson(java.nio.file.Files.readString(configJson));
+    public static LoraAdapter read(Path configJson, Path weights, LlamaConfig model, NDManager parent)
+            throws IOException {
+        LoraConfig lora = LoraConfig.fromPeftJson(Files.readString(configJson));
         try (NDManager scratch = parent.newSubManager()) {
-            return of(model, lora, parent, io.spinstream.model.checkpoint.Safetensors.read(weights, scratch));
+            return of(model, lora, parent, Safetensors.read(weights, scratch));
         }
     }
 
@@ -153,12 +160,12 @@ public final class LoraAdapter implements AutoCloseable {
     public NDArray delta(String module, NDArray h) {
         NDArray a = tensors.get(LoraConfig.tensorName(module, 'A'));
         NDArray b = tensors.get(LoraConfig.tensorName(module, 'B'));
-        NDArray x = io.spinstream.model.Differentiable.cast(h, a.getDataType());
+        NDArray x = Differentiable.cast(h, a.getDataType());
         if (config.dropout() > 0 && JniUtils.isGradMode()) {
             x = Dropout.dropout(x, (float) config.dropout(), true).singletonOrThrow();
         }
         NDArray out = Linear.linear(Linear.linear(x, a).singletonOrThrow(), b).singletonOrThrow().muli(config.scale());
-        return io.spinstream.model.Differentiable.cast(out, h.getDataType());
+        return Differentiable.cast(out, h.getDataType());
     }
 
     /** scale · B A [out, in] for {@code module}, float32, in {@code scope}: what merging adds to its weight. */
@@ -171,7 +178,7 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /** Modules adapted, as full names ({@code model.layers.0.self_attn.q_proj}). */
-    public java.util.List<String> modules() {
+    public List<String> modules() {
         return tensors.keySet().stream().filter(n -> n.endsWith(".lora_A.weight"))
                 .map(n -> n.substring("base_model.model.".length(), n.length() - ".lora_A.weight".length())).toList();
     }

@@ -17,6 +17,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
 
 /**
  * A model's own chat template: the Jinja {@code chat_template} of its {@code tokenizer_config.json},
@@ -122,10 +125,10 @@ public final class ChatTemplate {
 
     /** The template's {@code strftime_now(format)}: today, formatted as Python's strftime does in the C locale. */
     public static String strftimeNow(String format) {
-        return strftime(java.time.LocalDateTime.now(), format);
+        return strftime(LocalDateTime.now(), format);
     }
 
-    static String strftime(java.time.LocalDateTime t, String format) {
+    static String strftime(LocalDateTime t, String format) {
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < format.length(); i++) {
             char c = format.charAt(i);
@@ -149,7 +152,7 @@ public final class ChatTemplate {
                 default -> null;
             };
             if (pattern != null) {
-                out.append(java.time.format.DateTimeFormatter.ofPattern(pattern, java.util.Locale.ROOT).format(t));
+                out.append(DateTimeFormatter.ofPattern(pattern, Locale.ROOT).format(t));
             } else if (f == '%') {
                 out.append('%');
             } else {

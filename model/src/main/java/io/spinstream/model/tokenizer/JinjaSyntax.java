@@ -1,5 +1,7 @@
 package io.spinstream.model.tokenizer;
 
+import java.util.ArrayDeque;
+
 /**
  * Rewrites a template's Jinja where jinjava 2.8 reads it otherwise, before jinjava parses it, keeping its meaning:
  * <ul>
@@ -82,7 +84,7 @@ final class JinjaSyntax {
     static String rewrite(String tag) {
         StringBuilder out = new StringBuilder(tag.length());
         // Per open parenthesis: whether a named argument's value is open (and needs its ')' before ',' or ')').
-        java.util.ArrayDeque<boolean[]> parens = new java.util.ArrayDeque<>();
+        ArrayDeque<boolean[]> parens = new ArrayDeque<>();
         char quote = 0;
         int i = 0;
         while (i < tag.length()) {

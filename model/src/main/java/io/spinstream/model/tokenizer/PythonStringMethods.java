@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.Locale;
+import java.util.function.Predicate;
 
 /**
  * The methods of Python's {@code str} that chat templates call ({@code content.startswith('<tool_response>')},
@@ -33,18 +35,18 @@ final class PythonStringMethods extends ELResolver {
             case "rstrip" -> rstrip(s, chars(args));
             case "split" -> split(s, args.length > 0 && args[0] != null ? args[0].toString() : null,
                     args.length > 1 ? ((Number) args[1]).intValue() : -1);
-            case "upper" -> s.toUpperCase(java.util.Locale.ROOT);
-            case "lower" -> s.toLowerCase(java.util.Locale.ROOT);
+            case "upper" -> s.toUpperCase(Locale.ROOT);
+            case "lower" -> s.toLowerCase(Locale.ROOT);
             case "replace" -> s.replace(args[0].toString(), args[1].toString());
-            case "capitalize" -> s.isEmpty() ? s : s.substring(0, 1).toUpperCase(java.util.Locale.ROOT)
-                    + s.substring(1).toLowerCase(java.util.Locale.ROOT);
+            case "capitalize" -> s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT)
+                    + s.substring(1).toLowerCase(Locale.ROOT);
             default -> title(s);
         };
         context.setPropertyResolved(true);
         return result;
     }
 
-    private static boolean anyOf(Object[] args, int i, java.util.function.Predicate<String> test) {
+    private static boolean anyOf(Object[] args, int i, Predicate<String> test) {
         Object p = args.length > i ? args[i] : null;
         if (p instanceof Iterable<?> many) { // Python accepts a tuple of prefixes
             for (Object o : many) {

@@ -41,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.Set;
 
 /**
  * Each supported family end to end on a tiny folder in its real layout: imported as a base (spin init), its per-token
@@ -210,7 +211,7 @@ class ModelFamiliesTest {
 
     /** Every generated token is the reference's argmax given what came before (a near tie aside). */
     private static void assertGreedyAsReference(TransformersReference reference, int[] prompt, int[] answer,
-                                                java.util.Set<Integer> stops, int maxNew) {
+                                                Set<Integer> stops, int maxNew) {
         int[] ids = Arrays.copyOf(prompt, prompt.length + answer.length);
         System.arraycopy(answer, 0, ids, prompt.length, answer.length);
         double[][] logits = reference.logits(ids);

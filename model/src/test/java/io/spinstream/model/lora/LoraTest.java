@@ -42,6 +42,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static io.spinstream.model.testing.FiniteDifferences.lossWith;
 import static org.assertj.core.api.Assertions.within;
+import java.util.Arrays;
 
 class LoraTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -475,7 +476,7 @@ class LoraTest {
                     s16.gradients(List.of(batch), g16);
                     s32.gradients(List.of(batch), g32);
                     assertThat(g16.keySet()).isEqualTo(g32.keySet()).isNotEmpty();
-                    double largest = g32.values().stream().flatMapToDouble(java.util.Arrays::stream).map(Math::abs).max().orElseThrow();
+                    double largest = g32.values().stream().flatMapToDouble(Arrays::stream).map(Math::abs).max().orElseThrow();
                     assertThat(largest).isPositive();
                     for (String name : g32.keySet()) {
                         double[] a = g16.get(name);

@@ -3,6 +3,7 @@ package io.spinstream.model.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Map;
+import java.util.Arrays;
 
 /**
  * An independent forward pass in doubles, one sequence at a time, written step by step from transformers' modeling
@@ -322,7 +323,7 @@ public final class TransformersReference {
         int half = dim / 2;
         for (int h = 0; h < nHeads; h++) {
             int b = h * hd;
-            double[] orig = java.util.Arrays.copyOfRange(vec, b, b + dim);
+            double[] orig = Arrays.copyOfRange(vec, b, b + dim);
             for (int i = 0; i < dim; i++) {
                 double angle = pos * inv[i % half];
                 double rotated = i < half ? -orig[i + half] : orig[i - half];

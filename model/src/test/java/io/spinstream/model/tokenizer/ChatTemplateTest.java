@@ -14,6 +14,9 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.time.LocalDate;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
 
 /** Real models' chat templates rendered by the Jinja engine, against strings written by hand. */
 class ChatTemplateTest {
@@ -55,8 +58,8 @@ class ChatTemplateTest {
     @Test
     void llama32WithTodaysDate() throws IOException {
         ChatTemplate t = new ChatTemplate(resource("llama3.2-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>");
-        String today = java.time.format.DateTimeFormatter.ofPattern("dd MMM yyyy", java.util.Locale.ENGLISH)
-                .format(java.time.LocalDate.now());
+        String today = DateTimeFormatter.ofPattern("dd MMM yyyy", Locale.ENGLISH)
+                .format(LocalDate.now());
         assertThat(t.render(ONE, true)).isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
                 + "Cutting Knowledge Date: December 2023\nToday Date: " + today + "\n\n<|eot_id|>"
                 + "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"

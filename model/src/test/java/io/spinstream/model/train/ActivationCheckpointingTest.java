@@ -21,6 +21,7 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import java.util.Arrays;
 
 /**
  * Activation checkpointing and attention in blocks of queries change what a pass holds, never what it computes:
@@ -69,7 +70,7 @@ class ActivationCheckpointingTest {
 
     private static void assertSameGradients(Map<String, double[]> actual, Map<String, double[]> expected, String what) {
         assertThat(actual.keySet()).as(what).isEqualTo(expected.keySet()).isNotEmpty();
-        double largest = expected.values().stream().flatMapToDouble(java.util.Arrays::stream).map(Math::abs).max().orElseThrow();
+        double largest = expected.values().stream().flatMapToDouble(Arrays::stream).map(Math::abs).max().orElseThrow();
         assertThat(largest).isPositive();
         for (String name : expected.keySet()) {
             double[] a = actual.get(name);
