@@ -338,8 +338,13 @@ public final class LlamaModel implements AutoCloseable {
         return weight(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight", scope);
     }
 
+    /** The output projection of h, soft-capped where the family caps its logits. */
+    private NDArray logits(NDArray h, NDArray head) {
+        return softcap(Linear.linear(h, head).singletonOrThrow(), config.finalSoftcap());
+    }
+
     private NDArray headBlock(NDArray h, NDArray targets, NDArray head) {
-        NDArray logits = softcap(Linear.linear(h, head).singletonOrThrow(), config.finalSoftcap());
+        NDArray logits = logits(h, head);
         // Log-probs in float32 at least: a half-precision softmax loses too much in its sums.
         NDArray logp = (Precision.isFull(logits.getDataType()) ? logits : Differentiable.cast(logits, DataType.FLOAT32))
                 .logSoftmax(-1);
@@ -491,8 +496,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public NDArray forward(NDArray inputIds, NDArray positions, NDArray keyMask, KvCache cache) {
         NDArray x = hidden(inputIds, positions, keyMask, cache);
-        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return softcap(Linear.linear(x, weight(head, x.getManager())).singletonOrThrow(), config.finalSoftcap());
+        return logits(x, headWeight(x.getManager()));
     }
 
     /**
@@ -503,8 +507,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray x = hidden(inputIds, positions, keyMask, cache);
         long steps = x.getShape().get(1);
         NDArray last = x.get(new NDIndex().addAllDim().addIndices(steps - 1)); // [batch, hidden]
-        String head = config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-        return softcap(Linear.linear(last, weight(head, x.getManager())).singletonOrThrow(), config.finalSoftcap());
+        return logits(last, headWeight(x.getManager()));
     }
 
     /**
