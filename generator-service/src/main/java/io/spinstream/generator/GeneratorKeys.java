@@ -30,6 +30,9 @@ public final class GeneratorKeys {
     public static final ConfigKey<Long> SEED = ConfigKey.optional("spin.generator.seed", ValueType.of(
             "a whole number", Long::parseLong), "0", "base of the per-prompt sampling seeds");
 
+    public static final ConfigKey<java.time.Duration> STUCK_AFTER = ConfigKey.optional("spin.generator.stuck.after",
+            ValueType.DURATION, "15m", "longest time one batch of prompts may take (reading, rendering their templates,"
+                    + " answering); beyond it /health/live answers 503 with the reason and the service exits to be restarted");
     public static final ConfigKey<Integer> SAMPLES = ConfigKey.optional("spin.generator.samples", ValueType.POSITIVE_INT, "1",
             "answers sampled per prompt, each with its own seed; K > 1 puts all K (with the verifier's rewards) in the"
                     + " record's samples, for group objectives (raft, rrhf)");
@@ -65,7 +68,7 @@ public final class GeneratorKeys {
 
     public static List<ConfigKey<?>> all() {
         List<ConfigKey<?>> all = new java.util.ArrayList<>(RoundKeys.all());
-        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, SAMPLES,
+        all.addAll(List.of(BATCH_SIZE, BATCH_WAIT_MS, STUCK_AFTER, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED, SAMPLES,
                 REWARD, REWARD_URL, REWARD_TIMEOUT_MS, REWARD_ATTEMPTS, REWARD_TOKEN,
                 BACKEND, OPENAI_URL, OPENAI_MODEL, OPENAI_API_KEY, OPENAI_TIMEOUT_MS, OPENAI_ATTEMPTS, OPENAI_CONCURRENCY,
                 io.spinstream.runtime.config.InitKeys.READ_STORE));

@@ -26,7 +26,7 @@ public final class GeneratorMain {
         Sampling sampling = new Sampling(c.get(TEMPERATURE).floatValue(), c.get(TOP_P).floatValue(),
                 c.get(MAX_NEW_TOKENS), c.get(SEED));
         return new GeneratorService.Settings(c.get(RoundKeys.RUN_ID), c.get(BATCH_SIZE), c.get(BATCH_WAIT_MS), sampling,
-                RoundKeys.split(c), opponents(c), RoundKeys.device(c), c.get(SAMPLES), rewards(c));
+                RoundKeys.split(c), opponents(c), RoundKeys.device(c), c.get(SAMPLES), rewards(c), c.get(STUCK_AFTER));
     }
 
     /** Where answers come from; openai without a URL is refused naming both keys. */

@@ -62,7 +62,13 @@ public final class GeneratorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
                            OpponentSource opponents, ai.djl.Device device, int samples,
-                           io.spinstream.runtime.reward.RewardStep rewards) {
+                           io.spinstream.runtime.reward.RewardStep rewards, Duration stuckAfter) {
+        /** With spin.generator.stuck.after's default. */
+        public Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
+                        OpponentSource opponents, ai.djl.Device device, int samples, io.spinstream.runtime.reward.RewardStep rewards) {
+            this(runId, batchSize, batchWaitMs, sampling, split, opponents, device, samples, rewards,
+                    GeneratorKeys.STUCK_AFTER.type().parse(GeneratorKeys.STUCK_AFTER.defaultValue()));
+        }
     }
 
     private final SpinContext context;
@@ -96,6 +102,7 @@ public final class GeneratorService extends PollingService {
 
     public GeneratorService(SpinContext context, Settings settings, MeterRegistry metrics) {
         super("generator", Duration.ofSeconds(60));
+        stuckAfter(settings.stuckAfter(), GeneratorKeys.STUCK_AFTER.name());
         this.context = context;
         this.settings = settings;
         this.topics = context.topics();
@@ -196,6 +203,7 @@ public final class GeneratorService extends PollingService {
                     batchStarted = System.nanoTime();
                 }
                 try {
+                    working(polled.count() + " prompts read and " + buffer.size() + " buffered");
                     accept(polled, answerer);
                     if (polled.isEmpty() && buffer.isEmpty() && pendingOffsets.isEmpty()) {
                         commitPositionsPastMarkers(c);
@@ -211,6 +219,8 @@ public final class GeneratorService extends PollingService {
                         throw e;
                     }
                     retryLater(c, e, outage);
+                } finally {
+                    idle();
                 }
             }
             // The batch in flight is finished before the opponent changes or the service stops; if an outage

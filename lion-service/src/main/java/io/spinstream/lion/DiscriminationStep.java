@@ -1,5 +1,6 @@
 package io.spinstream.lion;
 
+import io.spinstream.model.tokenizer.ChatTemplate;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.spinstream.lion.roles.Judgement;
@@ -132,7 +133,13 @@ final class DiscriminationStep extends PoolStep {
                 deferred++; // written from this round's judgements: the next round's pass judges it
                 continue;
             }
-            int[] ids = r.value().getPrompt().isBlank() ? new int[0] : student.tokenizer().encodePrompt(PromptTurns.of(r.value()));
+            int[] ids;
+            try {
+                ids = r.value().getPrompt().isBlank() ? new int[0] : student.tokenizer().encodePrompt(PromptTurns.of(r.value()));
+            } catch (ChatTemplate.Refusal e) {
+                letters.add(deadLetters.record(r.raw(), e.getMessage()));
+                continue;
+            }
             if (ids.length == 0 || ids.length + 1 >= positions) {
                 letters.add(deadLetters.record(r.raw(), ids.length == 0 ? "empty prompt" : "prompt of " + ids.length
                         + " tokens exceeds the student's context of " + positions + " positions"));

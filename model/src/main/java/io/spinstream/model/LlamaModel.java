@@ -46,6 +46,10 @@ public final class LlamaModel implements AutoCloseable {
     // Queries whose scores are formed at once (0: all of them): prefill, scoring and training hold one block's
     // [batch, heads, block, keys] scores per layer, not [batch, heads, steps, keys].
     private int attentionBlock = DEFAULT_ATTENTION_BLOCK;
+    // Tokens a layer works on at once where nothing of it is kept (a pass without gradients, a checkpointed layer's
+    // recomputation): as many batch rows as hold this many, at least one. A layer's intermediates are several times
+    // its input; over 4 rows of 2,048 tokens they were 4 GB of a Qwen2.5-0.5B layer.
+    private int rowBlockTokens = DEFAULT_ROW_BLOCK_TOKENS;
     private boolean checkpointing;
     // Training passes whose layers still owe their backward (activation checkpointing), oldest first.
     private final List<CheckpointedPass> pending = new ArrayList<>();
@@ -259,6 +263,18 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Where no layer's intermediates are kept (passes without gradients and without a cache, a checkpointed layer's
+     * forward and recomputation), a layer runs over as many batch rows at once as hold at most {@code tokens} tokens
+     * (one row at least): rows do not mix within a layer, so the result is the same.
+     */
+    public void rowBlockTokens(int tokens) {
+        if (tokens < 1) {
+            throw new IllegalArgumentException("the row block must be >= 1 token, got " + tokens);
+        }
+        this.rowBlockTokens = tokens;
+    }
+
+    /**
      * After {@code backward(loss)} of a pass made with activation checkpointing: the backward of its head and layers,
      * accumulating their parameters' gradients. Does nothing for passes made without it.
      */
@@ -285,8 +301,24 @@ public final class LlamaModel implements AutoCloseable {
     /** The attention block a model starts with (spin.model.attention.block's default). */
     public static final int DEFAULT_ATTENTION_BLOCK = 512;
 
-    /** Positions of the head computed at once: its [rows, positions, vocab] logits are the largest tensor of a pass. */
-    static final int HEAD_BLOCK_TOKENS = 2048;
+    /** The default of {@link #rowBlockTokens(int)}. */
+    public static final int DEFAULT_ROW_BLOCK_TOKENS = 2048;
+
+    /**
+     * Logits the head forms at once (2^26: 256 MiB in float32): its [rows, positions, vocab] logits are the largest
+     * tensors of a pass, and its backward holds several of them (about 440 tokens of a 152k vocabulary a block).
+     */
+    static final long HEAD_BLOCK_LOGITS = 1L << 26;
+
+    /** Positions of a batch the head takes at once. */
+    private long headBlockPositions(long batch) {
+        return Math.max(1, HEAD_BLOCK_LOGITS / ((long) config.vocabSize() * Math.max(1, batch)));
+    }
+
+    /** Batch rows a layer takes at once where nothing of it is kept. */
+    private long rowBlock(long steps) {
+        return Math.max(1, rowBlockTokens / Math.max(1, steps));
+    }
 
     /**
      * log p(target) at every input position [batch, steps], in float32 (float64 for a float64 model): what training
@@ -306,15 +338,24 @@ public final class LlamaModel implements AutoCloseable {
      * block's logits are freed before the next block's are made; with them, they are what the backward reads.
      */
     private NDArray headLogProbs(NDArray h, NDArray targets) {
-        long batch = h.getShape().get(0);
+        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return headBlocks(h, targets, headWeight(h.getManager()), false); // the weight is part of the graph
+        }
+        // The weight's converted copy (vocabulary × hidden: half a gigabyte of Qwen's in float32) is freed with the
+        // blocks, not kept for the rest of the pass.
+        try (NDManager headScope = h.getManager().newSubManager()) {
+            return headBlocks(h, targets, headWeight(headScope), true);
+        }
+    }
+
+    /** log p(target) from h [batch, steps, hidden], a block of positions at a time; the result in h's scope. */
+    private NDArray headBlocks(NDArray h, NDArray targets, NDArray head, boolean inference) {
         long steps = h.getShape().get(1);
-        long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
-        NDManager scope = h.getManager();
-        NDArray head = headWeight(scope); // converted once for all the blocks
+        long block = headBlockPositions(h.getShape().get(0));
         if (steps <= block) {
             return headBlock(h, targets, head);
         }
-        boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
+        NDManager scope = h.getManager();
         NDList parts = new NDList();
         for (long from = 0; from < steps; from += block) {
             NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
@@ -323,10 +364,8 @@ public final class LlamaModel implements AutoCloseable {
                 continue;
             }
             try (NDManager blockScope = scope.newSubManager()) {
-                NDArray hb = h.get(cols);
-                hb.attach(blockScope); // the block's logits land in its scope, closed behind it
-                NDArray part = headBlock(hb, targets.get(cols), head);
-                part.attach(scope);
+                NDArray part = headBlock(inScope(h.get(cols), blockScope), targets.get(cols), head); // the block's
+                part.attach(scope);                                                                 // logits freed
                 parts.add(part);
             }
         }
@@ -367,6 +406,61 @@ public final class LlamaModel implements AutoCloseable {
         NDArray mask(LlamaConfig config, int layer) {
             return config.sliding().get(layer) ? windowMask : mask;
         }
+
+        /** What rows [from, to) of the batch read, sliced into {@code scope}; this itself for all rows. */
+        PassInputs rows(long from, long to, NDManager scope) {
+            if (from == 0 && to == batch) {
+                return this;
+            }
+            NDIndex r = new NDIndex().addSliceDim(from, to);
+            NDArray[] g = slice(global, r, scope);
+            NDArray[] l = local == global ? g : slice(local, r, scope);
+            return new PassInputs(to - from, steps, g, l, sliceMask(mask, r, scope), sliceMask(windowMask, r, scope));
+        }
+
+        private static NDArray[] slice(NDArray[] rope, NDIndex r, NDManager scope) {
+            return new NDArray[]{inScope(rope[0].get(r), scope), inScope(rope[1].get(r), scope)};
+        }
+
+        /** A mask's rows where it has one per row (padding); a mask shared by all rows [1, ...] as it is. */
+        private static NDArray sliceMask(NDArray mask, NDIndex r, NDManager scope) {
+            return mask == null || mask.getShape().get(0) == 1 ? mask : inScope(mask.get(r), scope);
+        }
+    }
+
+    /** Rows [from, to) of x [batch, ...] as an array of {@code scope}'s (a view: nothing copied). */
+    private static NDArray rowsOf(NDArray x, long from, long to, NDManager scope) {
+        return inScope(x.get(new NDIndex().addSliceDim(from, to)), scope);
+    }
+
+    /**
+     * One layer without gradients over x [batch, steps, hidden], a block of rows at a time: each block's intermediates
+     * live in a scope closed behind it. The output belongs to {@code scope}.
+     */
+    private NDArray layerInBlocks(int layer, NDArray x, NDManager scope, PassInputs pass) {
+        long rows = rowBlock(pass.steps());
+        NDList outs = new NDList();
+        for (long from = 0; from < pass.batch(); from += rows) {
+            long to = Math.min(pass.batch(), from + rows);
+            try (NDManager blockScope = scope.newSubManager()) {
+                PassInputs part = pass.rows(from, to, blockScope);
+                NDArray out = layer(layer, rowsOf(x, from, to, blockScope), blockScope, part.batch(), part.steps(),
+                        part.rope(config, layer), part.mask(config, layer), null);
+                out.attach(scope);
+                outs.add(out);
+            }
+        }
+        return concatRows(outs);
+    }
+
+    /** The blocks' arrays as one along the batch axis; the blocks closed. */
+    private static NDArray concatRows(NDList blocks) {
+        if (blocks.size() == 1) {
+            return blocks.get(0);
+        }
+        NDArray all = NDArrays.concat(blocks, 0);
+        blocks.forEach(NDArray::close);
+        return all;
     }
 
     private PassInputs passInputs(NDManager scope, NDArray positions, NDArray keyMask, long batch, long steps, long past,
@@ -409,14 +503,7 @@ public final class LlamaModel implements AutoCloseable {
                 inputs = passInputs(scope, positions, null, batch, steps, 0, x.getDataType());
                 for (int layer = 0; layer < config.numLayers(); layer++) {
                     layerInputs[layer] = x;
-                    try (NDManager layerScope = scope.newSubManager()) {
-                        NDArray in = x.duplicate(); // the kept input stays in the pass's scope
-                        in.attach(layerScope);
-                        NDArray out = layer(layer, in, layerScope, batch, steps, inputs.rope(config, layer),
-                                inputs.mask(config, layer), null);
-                        out.attach(scope);
-                        x = out;
-                    }
+                    x = layerInBlocks(layer, x, scope, inputs);
                 }
                 top = x;
                 logProbs = headLogProbs(rmsNorm(top, weight("model.norm.weight", scope)), targets);
@@ -436,10 +523,11 @@ public final class LlamaModel implements AutoCloseable {
             top.setRequiresGradient(true);
             long batch = targets.getShape().get(0);
             long steps = targets.getShape().get(1);
-            long block = Math.max(1, HEAD_BLOCK_TOKENS / Math.max(1, batch));
-            NDArray head = headWeight(scope);
+            long block = headBlockPositions(batch);
+            try (NDManager headScope = scope.newSubManager()) { // the converted head weight freed before the layers
+            NDArray head = headWeight(headScope);
             for (long from = 0; from < steps; from += block) {
-                try (NDManager blockScope = scope.newSubManager()) {
+                try (NDManager blockScope = headScope.newSubManager()) {
                     NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
                     // The block's rows of the last layer's output first, moved into the block's scope, so that
                     // everything made from them (the norm, [batch, block, vocab] logits) is freed with it; the
@@ -454,23 +542,32 @@ public final class LlamaModel implements AutoCloseable {
                             (ai.djl.pytorch.engine.PtNDArray) Differentiable.cast(g, lp.getDataType()), false, false);
                 }
             }
+            }
             grad = top.getGradient();
             grad.attach(scope);
-            // Each layer from its input, top down.
+            // Each layer from its input, top down, a block of rows at a time: one block's graph held at once.
+            long rows = rowBlock(steps);
             for (int layer = config.numLayers() - 1; layer >= 0; layer--) {
-                try (NDManager layerScope = scope.newSubManager()) {
-                    NDArray in = layerInputs[layer].duplicate();
-                    in.attach(layerScope);
-                    in.setRequiresGradient(true);
-                    NDArray out = layer(layer, in, layerScope, batch, steps, inputs.rope(config, layer),
-                            inputs.mask(config, layer), null);
-                    out.attach(layerScope);
-                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
-                            (ai.djl.pytorch.engine.PtNDArray) grad, false, false);
-                    NDArray next = in.getGradient();
-                    next.attach(scope);
-                    grad = next;
+                NDList inputGrads = new NDList();
+                for (long from = 0; from < batch; from += rows) {
+                    long to = Math.min(batch, from + rows);
+                    try (NDManager blockScope = scope.newSubManager()) {
+                        PassInputs part = inputs.rows(from, to, blockScope);
+                        NDArray in = rowsOf(layerInputs[layer], from, to, blockScope).duplicate(); // a leaf of its own
+                        in.setRequiresGradient(true);
+                        NDArray out = layer(layer, in, blockScope, part.batch(), part.steps(), part.rope(config, layer),
+                                part.mask(config, layer), null);
+                        out.attach(blockScope);
+                        ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
+                                (ai.djl.pytorch.engine.PtNDArray) rowsOf(grad, from, to, blockScope), false, false);
+                        NDArray inputGrad = in.getGradient();
+                        inputGrad.attach(scope);
+                        inputGrads.add(inputGrad);
+                    }
                 }
+                grad.close(); // the layer above's: read
+                grad = concatRows(inputGrads);
+                layerInputs[layer].close();
             }
             NDArray table = param("model.embed_tokens.weight");
             if (table.hasGradient()) { // trained (full fine-tuning): its rows get their gradient too
@@ -529,6 +626,12 @@ public final class LlamaModel implements AutoCloseable {
         // (a large batch scored at once held gigabytes, and paid for them in page faults).
         boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
         for (int layer = 0; layer < config.numLayers(); layer++) {
+            if (inference && cache == null) {
+                NDArray before = x;
+                x = layerInBlocks(layer, x, scope, pass);
+                before.close();
+                continue;
+            }
             NDManager layerScope = inference ? scope.newSubManager() : null;
             if (inference) {
                 x.attach(layerScope); // results land in their first operand's manager

@@ -4,6 +4,7 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -24,10 +25,41 @@ public abstract class PollingService implements Service {
     private volatile Consumer<?, ?> consumer;
     private volatile Throwable failure;
     private final Map<String, BooleanSupplier> parts = new ConcurrentHashMap<>(); // threads the worker relies on
+    private final Clock clock;
+    private volatile Duration stuckAfter;      // null: no bound on one unit of work
+    private volatile String stuckKey;          // the configuration key that sets it, named in the reason
+    private volatile long workingSince = -1;   // clock millis when the unit of work in hand began; -1: none
+    private volatile String workingOn;
 
     protected PollingService(String name, Duration stopTimeout) {
+        this(name, stopTimeout, Clock.systemUTC());
+    }
+
+    protected PollingService(String name, Duration stopTimeout, Clock clock) {
         this.worker = new Thread(this::loop, name);
         this.stopTimeout = stopTimeout;
+        this.clock = clock;
+    }
+
+    /**
+     * A unit of work ({@link #working}) that lasts longer than {@code bound} makes the service not live, with the
+     * reason: a worker stuck in one record (a template that never finishes rendering) is restarted, not left
+     * answering nothing behind a live probe.
+     */
+    protected final void stuckAfter(Duration bound, String key) {
+        this.stuckAfter = bound;
+        this.stuckKey = key;
+    }
+
+    /** The worker begins a unit of work that should end within the stuck bound. */
+    protected final void working(String what) {
+        workingOn = what;
+        workingSince = clock.millis();
+    }
+
+    /** The unit of work in hand has ended. */
+    protected final void idle() {
+        workingSince = -1;
     }
 
     /** The poll loop; returns when {@link #running()} turns false (or on a failure it cannot recover from). */
@@ -70,6 +102,12 @@ public abstract class PollingService implements Service {
         }
         if (worker.getState() == Thread.State.TERMINATED) {
             return Optional.of(worker.getName() + " stopped working");
+        }
+        long since = workingSince;
+        Duration bound = stuckAfter;
+        if (since >= 0 && bound != null && clock.millis() - since > bound.toMillis()) {
+            return Optional.of(worker.getName() + " stuck for " + (clock.millis() - since) / 1000 + " s in " + workingOn
+                    + " (" + stuckKey + " = " + bound.toSeconds() + " s)");
         }
         return parts.entrySet().stream().filter(e -> !e.getValue().getAsBoolean()).findFirst()
                 .map(e -> worker.getName() + ": " + e.getKey() + " is not running");

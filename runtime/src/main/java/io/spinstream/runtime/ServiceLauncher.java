@@ -48,8 +48,8 @@ public final class ServiceLauncher {
         PrometheusMeterRegistry registry = MetricsServer.newRegistry();
         registry.config().commonTags("service", name, "instance", context.instanceId());
         Service service = factory.apply(context, registry);
-        MetricsServer metrics = new MetricsServer(config.get(CommonKeys.METRICS_PORT), registry, service::deadBecause,
-                service::isReady);
+        MetricsServer metrics = new MetricsServer(new java.net.InetSocketAddress(config.get(CommonKeys.METRICS_ADDRESS),
+                config.get(CommonKeys.METRICS_PORT)), registry, service::deadBecause, service::isReady);
         CountDownLatch stopped = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -98,4 +98,77 @@ class PollingServiceTest {
         ends.stop();
         assertThat(ends.deadBecause()).isEmpty();
     }
+
+    /** A clock the test moves. */
+    static final class ManualClock extends java.time.Clock {
+        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(1_000_000);
+
+        void advance(Duration d) {
+            millis.addAndGet(d.toMillis());
+        }
+
+        @Override
+        public long millis() {
+            return millis.get();
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return java.time.Instant.ofEpochMilli(millis.get());
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    }
+
+    @Test
+    void aWorkerStuckInOneUnitOfWorkBeyondItsBoundIsNotLiveWithTheReason() throws Exception {
+        ManualClock clock = new ManualClock();
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        PollingService stuck = new PollingService("generator", Duration.ofSeconds(5), clock) {
+            {
+                stuckAfter(Duration.ofMinutes(15), "spin.generator.stuck.after");
+            }
+
+            @Override
+            protected void work() throws Exception {
+                working("prompt p-7's template");
+                inside.countDown();
+                release.await(); // a render that does not end
+                idle();
+                while (running()) {
+                    Thread.sleep(10);
+                }
+            }
+        };
+        stuck.start();
+        try (MetricsServer server = new MetricsServer(0, MetricsServer.newRegistry(), stuck::deadBecause, stuck::isReady)) {
+            assertThat(inside.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            clock.advance(Duration.ofMinutes(15));
+            assertThat(stuck.deadBecause()).as("at the bound, not beyond it").isEmpty();
+            clock.advance(Duration.ofSeconds(2));
+            assertThat(stuck.deadBecause()).hasValue("generator stuck for 902 s in prompt p-7's template"
+                    + " (spin.generator.stuck.after = 900 s)");
+            HttpResponse<String> response = live(server);
+            assertThat(response.statusCode()).isEqualTo(503);
+            assertThat(response.body()).contains("stuck for 902 s");
+            release.countDown(); // the unit of work ends: live again
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (stuck.deadBecause().isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(stuck.deadBecause()).isEmpty();
+        } finally {
+            release.countDown();
+            stuck.stop();
+        }
+    }
 }

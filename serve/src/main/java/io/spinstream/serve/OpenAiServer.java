@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.model.tokenizer.ChatMessage;
+import io.spinstream.model.tokenizer.ChatTemplate;
 import io.spinstream.runtime.opponent.Opponent;
 
 import java.io.IOException;
@@ -199,7 +200,12 @@ public final class OpenAiServer implements AutoCloseable {
         String name = requiredText(req, "model");
         boolean followsRun = aliases.contains(name);
         Opponent opponent = followsRun ? models.current() : models.named(name).orElseThrow(() -> modelNotFound(name));
-        List<int[]> prompts = chat ? List.of(opponent.tokenizer().encodePrompt(messages(req))) : promptTokens(req, opponent);
+        List<int[]> prompts;
+        try {
+            prompts = chat ? List.of(opponent.tokenizer().encodePrompt(messages(req))) : promptTokens(req, opponent);
+        } catch (ChatTemplate.Refusal e) { // the template's raise_exception: this conversation is the client's to fix
+            throw ApiError.invalid("messages", e.getMessage());
+        }
         int context = opponent.checkpoint().model().config().maxPositions();
         boolean scoreOnly = !chat && req.path("echo").asBoolean(false) && req.path("max_tokens").isIntegralNumber()
                 && req.get("max_tokens").asInt() == 0; // echo with max_tokens 0: the prompt's log-probs alone

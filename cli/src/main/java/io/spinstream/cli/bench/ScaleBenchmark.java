@@ -95,8 +95,19 @@ public final class ScaleBenchmark {
                  "query_pre_attn_scalar": 256, "sliding_window": 512, "sliding_window_pattern": 6, "rms_norm_eps": 1e-6,
                  "attn_logit_softcapping": null, "final_logit_softcapping": null, "hidden_activation": "gelu_pytorch_tanh",
                  "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}""");
+        /** Qwen2.5-1.5B: 1.54B parameters, tied. */
+        public static final Shape QWEN25_15B = qwen2("Qwen2.5-1.5B", 151_936, 1536, 28, 12, 2, 8960, true);
+        /** Llama 3.1 8B: llama3 rope scaling, GQA 32/8, an untied head. */
+        public static final Shape LLAMA31_8B = new Shape("Llama-3.1-8B", """
+                {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256, "hidden_size": 4096,
+                 "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                 "max_position_embeddings": 131072, "rope_theta": 500000.0, "rms_norm_eps": 1e-5,
+                 "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                  "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+                 "tie_word_embeddings": false, "attention_bias": false, "mlp_bias": false, "hidden_act": "silu",
+                 "bos_token_id": 128000, "eos_token_id": 128001}""");
         public static final Map<String, Shape> NAMED = Map.of("qwen2.5-0.5b", QWEN25_05B, "qwen3-0.6b", QWEN3_06B,
-                "llama3.2-1b", LLAMA32_1B, "gemma3-1b", GEMMA3_1B);
+                "llama3.2-1b", LLAMA32_1B, "gemma3-1b", GEMMA3_1B, "qwen2.5-1.5b", QWEN25_15B, "llama3.1-8b", LLAMA31_8B);
 
         /** A Qwen2 shape (q/k/v bias) of the given sizes. */
         public static Shape qwen2(String name, int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.el.JinjavaNodePreProcessor;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -14,12 +15,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Optional;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A model's own chat template: the Jinja {@code chat_template} of its {@code tokenizer_config.json},
@@ -30,6 +38,17 @@ import java.util.Locale;
 public final class ChatTemplate {
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The longest output (and string) a render may make, in characters. */
+    static final long MAX_OUTPUT_CHARS = 8L << 20;
+    /** The most items a list, map or range of a render may hold. */
+    static final int MAX_LIST_SIZE = 100_000;
+    /** The longest a render may take: real templates take milliseconds. */
+    static final Duration RENDER_TIME_LIMIT = Duration.ofSeconds(2);
+
+    private static final Set<TemplateError.ErrorReason> REFUSING = EnumSet.of(
+            TemplateError.ErrorReason.EXCEPTION, TemplateError.ErrorReason.OUTPUT_TOO_BIG,
+            TemplateError.ErrorReason.OVER_LIMIT, TemplateError.ErrorReason.COLLECTION_TOO_BIG);
 
     private final String template;
     private final String bosToken;
@@ -44,8 +63,13 @@ public final class ChatTemplate {
         jinjava.javax.el.CompositeELResolver resolvers = new jinjava.javax.el.CompositeELResolver();
         resolvers.add(new PythonStringMethods());
         resolvers.add(JinjavaConfig.newBuilder().build().getElResolver());
+        // Bounds on what a template from the internet may make (a chat template renders one conversation: a few
+        // hundred kilobytes at the longest contexts), and a check for the interrupt that ends a render past its time.
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
-                .withElResolver(resolvers).build());
+                .withElResolver(resolvers).withMaxOutputSize(MAX_OUTPUT_CHARS).withMaxStringLength(MAX_OUTPUT_CHARS)
+                .withMaxListSize(MAX_LIST_SIZE).withMaxMapSize(MAX_LIST_SIZE).withRangeLimit(MAX_LIST_SIZE)
+                .withMaxRenderDepth(10).withMaxMacroRecursionDepth(20)
+                .withNodePreProcessor(new JinjavaNodePreProcessor()).build());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
                 "raiseException", String.class));
         // transformers gives templates strftime_now (Llama 3.2 writes today's date with it)
@@ -108,16 +132,12 @@ public final class ChatTemplate {
         context.put("bos_token", bosToken);
         context.put("eos_token", eosToken);
         context.put("strftime_now", true); // so that "strftime_now is defined" holds, as it does in transformers
-        RenderResult r = jinjava.renderForResult(template, context);
+        RenderResult r = renderBounded(context);
         for (TemplateError e : r.getErrors()) {
-            if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                String message = e.getMessage();
-                for (Throwable c = e.getException(); c != null; c = c.getCause()) {
-                    if (c instanceof TemplateRaised raised) {
-                        message = raised.getMessage();
-                    }
-                }
-                throw new IllegalArgumentException("the chat template refused the conversation: " + message);
+            // Fatal errors, and the warnings the engine gives where Python's Jinja would raise: a failed call (a
+            // macro's recursion limit among them) and a limit reached. Undefined names stay silent, as in Jinja.
+            if (e.getSeverity() == TemplateError.ErrorType.FATAL || REFUSING.contains(e.getReason())) {
+                throw new Refusal(e.getException() == null ? e.getMessage() : messageOf(e.getException(), e.getMessage()));
             }
         }
         return r.getOutput();
@@ -160,6 +180,54 @@ public final class ChatTemplate {
             }
         }
         return out.toString();
+    }
+
+    /**
+     * The render on a thread of its own, given {@link #RENDER_TIME_LIMIT}: past it the thread is interrupted (the
+     * engine checks at every node, so loops end) and the conversation refused. What the engine throws instead of
+     * reporting, errors included (a stack overflow of a recursive macro), is the conversation's refusal too.
+     */
+    private RenderResult renderBounded(Map<String, Object> context) {
+        FutureTask<RenderResult> task = new FutureTask<>(() -> jinjava.renderForResult(template, context));
+        Thread.ofVirtual().name("chat-template").start(task);
+        try {
+            return task.get(RENDER_TIME_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            task.cancel(true);
+            throw new Refusal("rendering took longer than " + RENDER_TIME_LIMIT.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw new Refusal(e.getCause() instanceof StackOverflowError ? "the render recursed too deep"
+                    : e.getCause() instanceof OutOfMemoryError ? "the render ran out of memory" : messageOf(e.getCause()));
+        } catch (InterruptedException e) {
+            task.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while a chat template rendered", e);
+        }
+    }
+
+    /** The template's raise_exception message where one raised it, else the engine's. */
+    private static String messageOf(Throwable e) {
+        return messageOf(e, String.valueOf(e.getMessage()));
+    }
+
+    private static String messageOf(Throwable e, String otherwise) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof TemplateRaised raised) {
+                return raised.getMessage();
+            }
+        }
+        return otherwise;
+    }
+
+    /**
+     * The template would not render this conversation: its own {@code raise_exception} (Mistral's templates refuse
+     * roles that do not alternate) or an error of the engine. A property of the conversation, never a transient
+     * fault: a service dead-letters the record, a server answers 400.
+     */
+    public static final class Refusal extends IllegalArgumentException {
+        public Refusal(String message) {
+            super("the chat template refused the conversation: " + message);
+        }
     }
 
     /** The template's {@code raise_exception(message)}. */

@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.LinkedHashMap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -140,6 +142,41 @@ class ChatTemplateTest {
                 .hasMessageContaining("Conversation roles must alternate user/assistant/user/assistant/...");
         assertThatThrownBy(() -> t.render(List.of(new ChatMessage("system", "x"), new ChatMessage("user", "y")), true))
                 .hasMessageContaining("Conversation roles must alternate");
+    }
+
+    /**
+     * Templates from the internet that would spin, grow or recurse without end are refused within the render's time
+     * limit, each with its reason, and the same engine then renders a normal conversation at once.
+     */
+    @Test
+    void hostileTemplatesAreRefusedWithinBounds() throws IOException {
+        Map<String, String> hostile = new LinkedHashMap<>();
+        hostile.put("nested loops", "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}x");
+        hostile.put("doubling", "{% set ns = namespace(x='ab') %}{% for i in range(60) %}{% set ns.x = ns.x ~ ns.x %}"
+                + "{% endfor %}{{ ns.x|length }}");
+        hostile.put("huge output", "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}");
+        hostile.put("recursion", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+        hostile.put("huge range", "{% for i in range(1000000000) %}{% endfor %}x");
+        for (Map.Entry<String, String> e : hostile.entrySet()) {
+            ChatTemplate t = new ChatTemplate(e.getValue(), "<s>", "</s>");
+            long started = System.nanoTime();
+            String rendered = null;
+            try {
+                rendered = t.render(ONE, true);
+            } catch (ChatTemplate.Refusal refusal) {
+                assertThat(refusal).as(e.getKey()).hasMessageStartingWith("the chat template refused the conversation: ");
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            assertThat(seconds).as(e.getKey() + ": refused within the time limit").isLessThan(4.0);
+            if (e.getKey().equals("huge range")) { // jinjava's range limit cuts the loop short: bounded, not refused
+                assertThat(rendered).isEqualTo("x");
+            } else {
+                assertThat(rendered).as(e.getKey() + " refused").isNull();
+            }
+        }
+        ChatTemplate normal = new ChatTemplate(resource("mistral-instruct-v0.1.jinja"), "<s>", "</s>");
+        assertThat(normal.render(ONE, true)).isEqualTo("<s>[INST] What is 2+2? [/INST]");
     }
 
     @Test

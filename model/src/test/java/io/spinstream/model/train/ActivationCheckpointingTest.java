@@ -58,8 +58,13 @@ class ActivationCheckpointingTest {
     }
 
     private Map<String, double[]> gradients(LlamaModel model, boolean checkpointing, int block) {
+        return gradients(model, checkpointing, block, LlamaModel.DEFAULT_ROW_BLOCK_TOKENS);
+    }
+
+    private Map<String, double[]> gradients(LlamaModel model, boolean checkpointing, int block, int rowBlockTokens) {
         model.activationCheckpointing(checkpointing);
         model.attentionBlock(block);
+        model.rowBlockTokens(rowBlockTokens);
         Map<String, double[]> out = new HashMap<>();
         try (TrainStep step = new TrainStep(model, new Spin(1.0, Spin.Loss.LOGISTIC, 0.5), new AdamW(0.9, 0.999, 1e-8, 0),
                 LearningRateSchedule.constant(1e-3), 0)) {
@@ -98,6 +103,8 @@ class ActivationCheckpointingTest {
             assertSameGradients(gradients(model, true, 0), plain, "checkpointed");
             assertSameGradients(gradients(model, false, 2), plain, "attention in blocks of 2 queries");
             assertSameGradients(gradients(model, true, 3), plain, "checkpointed, blocks of 3");
+            // One row of the batch at a time through each layer's forward and recomputation.
+            assertSameGradients(gradients(model, true, 0, 1), plain, "checkpointed, one row at a time");
         }
     }
 
@@ -119,6 +126,7 @@ class ActivationCheckpointingTest {
             Map<String, double[]> plain = gradients(model, false, 0);
             assertThat(plain.keySet()).allMatch(n -> n.contains("lora_"));
             assertSameGradients(gradients(model, true, 2), plain, "checkpointed LoRA, blocks of 2");
+            assertSameGradients(gradients(model, true, 2, 1), plain, "checkpointed LoRA, one row at a time");
         }
     }
 
@@ -134,9 +142,14 @@ class ActivationCheckpointingTest {
             double[] plain = model.forward(input, positions, mask, null).toDoubleArray();
             model.attentionBlock(3);
             double[] blocked = model.forward(input, positions, mask, null).toDoubleArray();
+            model.attentionBlock(0);
+            model.rowBlockTokens(1); // each padded row through every layer alone: its own rows of the key mask
+            double[] byRow = model.forward(input, positions, mask, null).toDoubleArray();
             assertThat(blocked).hasSameSizeAs(plain);
+            assertThat(byRow).hasSameSizeAs(plain);
             for (int i = 0; i < plain.length; i++) {
                 assertThat(blocked[i]).isCloseTo(plain[i], within(1e-10));
+                assertThat(byRow[i]).isCloseTo(plain[i], within(1e-10));
             }
         }
     }

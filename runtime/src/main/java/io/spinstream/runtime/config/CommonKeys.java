@@ -50,6 +50,9 @@ public final class CommonKeys {
 
     public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.optional("spin.metrics.port",
             ValueType.PORT, "9400", "port of /metrics, /health/live and /health/ready (0: any free port)");
+    public static final ConfigKey<String> METRICS_ADDRESS = ConfigKey.optional("spin.metrics.address",
+            ValueType.TEXT, "0.0.0.0", "address the metrics and health port binds (0.0.0.0: every interface, as the kubelet's"
+                    + " probes and Prometheus reach a pod; 127.0.0.1: this host only)");
     public static final ConfigKey<Long> TRANSACTION_TIMEOUT_MS = ConfigKey.optional("spin.transaction.timeout.ms",
             ValueType.POSITIVE_LONG, "60000", "how long a crashed instance's open transaction blocks its partitions");
 
@@ -57,6 +60,6 @@ public final class CommonKeys {
         return List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, REGISTRY_API, REGISTRY_BASIC_AUTH_SOURCE, REGISTRY_USER_INFO,
                 REGISTRY_BEARER_TOKEN, REGISTRY_AUTO_REGISTER, REGISTRY_USE_LATEST, REGISTRY_USERNAME, REGISTRY_PASSWORD, REGISTRY_TRUSTSTORE,
                 REGISTRY_TRUSTSTORE_PASSWORD, REGISTRY_TRUSTSTORE_TYPE, TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION,
-                INSTANCE_ID, METADATA_MAX_AGE_MS, METRICS_PORT, TRANSACTION_TIMEOUT_MS);
+                INSTANCE_ID, METADATA_MAX_AGE_MS, METRICS_PORT, METRICS_ADDRESS, TRANSACTION_TIMEOUT_MS);
     }
 }

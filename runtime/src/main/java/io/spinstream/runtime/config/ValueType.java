@@ -47,6 +47,21 @@ public interface ValueType<T> {
         return s;
     });
 
+    /** A duration as 90s, 10m, 2h or 500ms. */
+    ValueType<java.time.Duration> DURATION = of("a duration such as 500ms, 90s, 10m or 2h", s -> {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m|h)").matcher(s.trim());
+        if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
+            throw new IllegalArgumentException(s);
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> java.time.Duration.ofMillis(n);
+            case "s" -> java.time.Duration.ofSeconds(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            default -> java.time.Duration.ofHours(n);
+        };
+    });
+
     ValueType<Integer> POSITIVE_INT = of("a whole number >= 1", s -> {
         int v = Integer.parseInt(s);
         if (v < 1) {

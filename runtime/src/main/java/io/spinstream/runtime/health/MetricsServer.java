@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
@@ -20,8 +21,21 @@ import java.util.function.Supplier;
  * {@code /health/ready} (200 or 503) on one port.
  */
 public final class MetricsServer implements AutoCloseable {
+    static {
+        // The JDK server reads a request's headers on the thread that handles it and, by default, waits for them
+        // forever: a client that connects and sends nothing would hold a thread for good. These bound a request's
+        // and a response's time (seconds); read once, when the first server of the JVM starts.
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", "10");
+        }
+        if (System.getProperty("sun.net.httpserver.maxRspTime") == null) {
+            System.setProperty("sun.net.httpserver.maxRspTime", "30");
+        }
+    }
+
     private final PrometheusMeterRegistry registry;
     private final HttpServer server;
+    private final ExecutorService executor;
 
     public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, BooleanSupplier ready) {
         this(port, registry, () -> live.getAsBoolean() ? Optional.empty() : Optional.of("not live"), ready);
@@ -29,11 +43,20 @@ public final class MetricsServer implements AutoCloseable {
 
     /** @param deadBecause why the service is not live (its reason is the 503's body); empty while it is */
     public MetricsServer(int port, PrometheusMeterRegistry registry, Supplier<Optional<String>> deadBecause, BooleanSupplier ready) {
+        this(new InetSocketAddress(port), registry, deadBecause, ready);
+    }
+
+    /**
+     * On {@code address} (spin.metrics.address and spin.metrics.port). Each request is served on a virtual thread of
+     * its own: a slow or silent client holds its own thread, never the probe's.
+     */
+    public MetricsServer(InetSocketAddress address, PrometheusMeterRegistry registry, Supplier<Optional<String>> deadBecause,
+                         BooleanSupplier ready) {
         this.registry = registry;
         try {
-            this.server = HttpServer.create(new InetSocketAddress(port), 0);
+            this.server = HttpServer.create(address, 0);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on port " + port + " for metrics and health", e);
+            throw new UncheckedIOException("cannot listen on " + address + " for metrics and health", e);
         }
         server.createContext("/metrics", ex -> reply(ex, 200, registry.scrape(), "text/plain; version=0.0.4"));
         server.createContext("/health/live", ex -> {
@@ -41,11 +64,8 @@ public final class MetricsServer implements AutoCloseable {
             reply(ex, dead.isEmpty() ? 200 : 503, dead.map(r -> "DOWN: " + r + "\n").orElse("UP\n"), "text/plain");
         });
         server.createContext("/health/ready", ex -> probe(ex, ready));
-        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "metrics-http");
-            t.setDaemon(true);
-            return t;
-        }));
+        this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("metrics-http-", 0).factory());
+        server.setExecutor(executor);
         server.start();
     }
 
@@ -79,5 +99,6 @@ public final class MetricsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        executor.shutdownNow();
     }
 }

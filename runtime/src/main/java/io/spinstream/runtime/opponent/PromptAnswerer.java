@@ -2,6 +2,7 @@ package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.LlamaConfig;
+import io.spinstream.model.tokenizer.ChatTemplate;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.schemas.CandidateSample;
@@ -51,7 +52,12 @@ public final class PromptAnswerer {
             return "empty prompt";
         }
         LlamaConfig c = opponent.config();
-        int promptTokens = opponent.tokenizer().encodePrompt(PromptTurns.of(p)).length;
+        int promptTokens;
+        try {
+            promptTokens = opponent.tokenizer().encodePrompt(PromptTurns.of(p)).length;
+        } catch (ChatTemplate.Refusal e) { // the record's own: a dead letter, not a crash read again on restart
+            return e.getMessage();
+        }
         int humanTokens = p.getHumanResponse() == null ? 0 : opponent.tokenizer().encodeResponse(p.getHumanResponse()).length;
         if (promptTokens + humanTokens > c.maxPositions() || promptTokens + 1 >= c.maxPositions()) {
             return "prompt of " + promptTokens + " tokens with a human answer of " + humanTokens
