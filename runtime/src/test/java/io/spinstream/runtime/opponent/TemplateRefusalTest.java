@@ -1,11 +1,9 @@
 package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
-import io.spinstream.model.LlamaModel;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
-import io.spinstream.model.tokenizer.ByteLevelBpe;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.testing.SpinFixtures;
 import io.spinstream.schemas.ChatTurn;
@@ -14,7 +12,6 @@ import io.spinstream.schemas.SyntheticResponse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
@@ -27,24 +24,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * answers the rest, instead of dying on it and again on every restart.
  */
 class TemplateRefusalTest {
-    /** Mistral-style: user and assistant must alternate, starting with the user. */
-    static final String ALTERNATING = "{{ bos_token }}{% for message in messages %}"
-            + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-            + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
-            + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
-            + "{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
 
     @Test
-    void aRefusedConversationIsNamedAndTheOthersAreAnswered(@TempDir Path dir) throws Exception {
-        Path tokenizer = dir.resolve("tokenizer.json");
-        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
-        Files.writeString(dir.resolve("tokenizer_config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
-                .writeValueAsString(java.util.Map.of("chat_template", ALTERNATING, "bos_token", "", "eos_token", "")));
+    void aRefusedConversationIsNamedAndTheOthersAreAnswered(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
-        CheckpointMetadata base;
-        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 1)) {
-            base = store.save(model, tokenizer, CheckpointMetadata.of("base", null, 0, 0, null, null));
-        }
+        CheckpointMetadata base = SpinFixtures.withChatTemplate(store, dir, "base", SpinFixtures.ALTERNATING_TEMPLATE);
         Prompt fine = SpinFixtures.prompt("chat", "fine", "1+1=", "2");
         Prompt twoUsers = SpinFixtures.prompt("chat", "two-users", "1+1=", "2");
         twoUsers.setMessages(List.of(new ChatTurn("user", "hi"), new ChatTurn("user", "1+1=")));

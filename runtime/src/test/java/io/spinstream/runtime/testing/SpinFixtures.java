@@ -26,7 +26,11 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -134,6 +138,31 @@ public final class SpinFixtures {
     /** The tiny architecture every service test uses: byte-level vocabulary, 2 layers, 64 positions. */
     public static LlamaModel tinyModel(NDManager manager, long seed) {
         return LlamaModel.random(LlamaConfig.tiny(259, 32, 2, 4, 2, 64), manager, seed, DataType.FLOAT32);
+    }
+
+    /** Mistral-style: user and assistant must alternate, starting with the user; else the template raises. */
+    public static final String ALTERNATING_TEMPLATE = "{{ bos_token }}{% for message in messages %}"
+            + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+            + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+            + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+            + "{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+
+    /**
+     * A tiny random model saved as checkpoint {@code id} in {@code store}, its byte-level tokenizer beside a
+     * tokenizer_config.json with {@code chatTemplate} (written in {@code dir}).
+     */
+    public static CheckpointMetadata withChatTemplate(CheckpointStore store, Path dir, String id, String chatTemplate) {
+        try {
+            Path tokenizer = dir.resolve("tokenizer.json");
+            ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+            Files.writeString(dir.resolve("tokenizer_config.json"), new ObjectMapper()
+                    .writeValueAsString(Map.of("chat_template", chatTemplate, "bos_token", "", "eos_token", "")));
+            try (NDManager m = NDManager.newBaseManager(); LlamaModel model = tinyModel(m, 1)) {
+                return store.save(model, tokenizer, CheckpointMetadata.of(id, null, 0, 0, null, null));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Saves {@code model} with a byte-level tokenizer as checkpoint {@code id}, trained from {@code parent}. */
