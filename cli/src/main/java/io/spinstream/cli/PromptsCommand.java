@@ -6,6 +6,11 @@ import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.Topic;
 import me.tongfei.progressbar.ProgressBar;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import io.spinstream.runtime.kafka.PromptPublisher;
 import org.apache.kafka.common.TopicPartition;
@@ -15,7 +20,9 @@ import picocli.CommandLine.Option;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.time.Duration;
@@ -65,9 +72,14 @@ public final class PromptsCommand implements Runnable {
             if (requested == PromptFile.Format.AUTO && parsed.format() != PromptFile.Format.AUTO) {
                 System.out.println("format: " + parsed.format().key() + " (decided from the file's first record)");
             }
-            if (!parsed.problems().isEmpty()) {
-                System.err.println("spin prompts add: " + file + " has " + parsed.problems().size() + " bad line(s); nothing was written:");
-                parsed.problems().forEach(p -> System.err.println("  " + p));
+            List<String> problems = new ArrayList<>(parsed.problems());
+            // A record the broker would refuse aborts the transaction after the others were sent: refused here first.
+            long accepted = acceptedRecordBytes(context, topic.name());
+            problems.addAll(parsed.oversized(accepted, p -> topic.serializeValue(p).length
+                    + (long) p.getPromptId().getBytes(StandardCharsets.UTF_8).length + RECORD_OVERHEAD));
+            if (!problems.isEmpty()) {
+                System.err.println("spin prompts add: " + file + " has " + problems.size() + " bad line(s); nothing was written:");
+                problems.forEach(p -> System.err.println("  " + p));
                 return 1;
             }
             try (ProgressBar bar = new ProgressBar("prompts → " + topic.name(), parsed.prompts().size())) {
@@ -76,6 +88,34 @@ public final class PromptsCommand implements Runnable {
             System.out.println("added " + parsed.prompts().size() + " prompts to " + topic.name()
                     + (parsed.duplicates() > 0 ? " (" + parsed.duplicatesLine() + ")" : ""));
             return 0;
+        }
+    }
+
+    /** A record batch's header and a record's own framing, beyond its key and value (Kafka's record format v2). */
+    static final long RECORD_OVERHEAD = 61 + 21;
+
+    /**
+     * The largest record the stream's topic takes: its max.message.bytes (the broker's message.max.bytes while the
+     * topic does not exist yet), and no more than the producer's max.request.size.
+     */
+    static long acceptedRecordBytes(SpinContext context, String topicName) throws Exception {
+        Map<String, Object> producer = context.kafka().idempotentProducer();
+        long request = Long.parseLong(String.valueOf(producer.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 1048576)));
+        try (Admin admin = Admin.create(context.kafka().admin())) {
+            ConfigResource resource;
+            String key;
+            if (admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topicName)) {
+                resource = new ConfigResource(ConfigResource.Type.TOPIC, topicName);
+                key = TopicConfig.MAX_MESSAGE_BYTES_CONFIG;
+            } else {
+                String broker = admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).iterator().next().idString();
+                resource = new ConfigResource(ConfigResource.Type.BROKER, broker);
+                key = "message.max.bytes";
+            }
+            Config config = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource);
+            ConfigEntry entry = config.get(key);
+            long topic = entry == null || entry.value() == null ? request : Long.parseLong(entry.value());
+            return Math.min(request, topic);
         }
     }
 

@@ -58,13 +58,18 @@ class OpsCommandsTest {
                 {"prompt_id": "a2", "human_response": "4"}
                 not json
                 {"prompt_id": "a1", "prompt": "3+3=", "human_response": "6"}
-                """);
+                """ + "{\"prompt_id\": \"big\", \"prompt\": \"" + "9".repeat(2 << 20) + "\", \"human_response\": \"1\"}\n");
+        // An overlong encoding of '/' (C0 AF): not UTF-8, named by its line and byte.
+        Files.write(bad, new byte[]{'{', '"', 'p', '"', ':', ' ', '"', (byte) 0xC0, (byte) 0xAF, '"', '}', '\n'},
+                java.nio.file.StandardOpenOption.APPEND);
         CommandRun refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
         assertThat(refused.exit()).isEqualTo(1);
-        assertThat(refused.err()).contains("has 3 bad line(s); nothing was written")
+        assertThat(refused.err()).contains("has 5 bad line(s); nothing was written")
                 .contains("line 2: prompt is missing")
                 .contains("line 3: not JSON")
-                .contains("line 4: prompt_id 'a1' is also on line 1 with other content");
+                .contains("line 4: prompt_id 'a1' is also on line 1 with other content")
+                .contains("line 6: not UTF-8 at byte 8 of the line")
+                .containsPattern("line 5: the record is 2,0\\d\\d,\\d\\d\\d bytes; the topic takes at most 1,04\\d,\\d\\d\\d");
         try (Admin admin = Admin.create(KafkaSettings.of(stack.bootstrapServers()).admin())) {
             assertThat(admin.listTopics().names().get()).doesNotContain(prefix + ".prompts.arith");
         }

@@ -6,8 +6,12 @@ import io.spinstream.schemas.ChatTurn;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.TaskMetadata;
 
-import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.ToLongFunction;
 
 /**
  * A JSON Lines file of SFT examples in the formats people have: chat records ({@code messages}: the last
@@ -35,8 +40,57 @@ import java.util.Set;
  * records under one id are a problem naming both lines. Every line is checked before anything is sent;
  * problems carry their line numbers.
  */
-public record PromptFile(List<Prompt> prompts, List<String> problems, Format format, int duplicates) {
+public record PromptFile(List<Prompt> prompts, List<Integer> lines, List<String> problems, Format format, int duplicates) {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Problems of the records a topic would not take: each record larger than {@code acceptedBytes} (its serialized
+     * size by {@code sizeOf}), named by its line with both sizes. Checked before anything is sent.
+     */
+    public List<String> oversized(long acceptedBytes, ToLongFunction<Prompt> sizeOf) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            long size = sizeOf.applyAsLong(prompts.get(i));
+            if (size > acceptedBytes) {
+                out.add(String.format(Locale.ROOT, "line %d: the record is %,d bytes; the topic takes at most %,d",
+                        lines.get(i), size, acceptedBytes));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The file's lines, each decoded as strict UTF-8: a line that is not is a problem naming it and the byte where the
+     * bad sequence starts (its text then null).
+     */
+    private static List<String> utf8Lines(byte[] bytes, List<String> problems) {
+        List<String> lines = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i <= bytes.length; i++) {
+            if (i < bytes.length && bytes[i] != '\n') {
+                continue;
+            }
+            if (i == bytes.length && start == bytes.length) {
+                break; // the file ends in a newline
+            }
+            int end = i > start && bytes[i - 1] == '\r' ? i - 1 : i;
+            CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+            ByteBuffer in = ByteBuffer.wrap(bytes, start, end - start);
+            CharBuffer out = CharBuffer.allocate(end - start);
+            CoderResult r = decoder.decode(in, out, true);
+            if (r.isError()) {
+                problems.add(String.format(Locale.ROOT, "line %d: not UTF-8 at byte %d of the line (byte %d of the file)",
+                        lines.size() + 1, in.position() - start + 1, in.position() + 1));
+                lines.add(null);
+            } else {
+                decoder.flush(out);
+                lines.add(out.flip().toString());
+            }
+            start = i + 1;
+        }
+        return lines;
+    }
     private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
     public enum Format {
@@ -61,20 +115,16 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
     }
 
     public static PromptFile read(Path file, String stream, Format requested) throws IOException {
-        List<String> lines;
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            lines = in.lines().toList();
-        } catch (java.io.UncheckedIOException e) {
-            return new PromptFile(List.of(), List.of(file + " is not UTF-8 text: " + e.getCause().getMessage()), requested, 0);
-        }
+        List<String> problems = new ArrayList<>();
+        List<String> lines = utf8Lines(Files.readAllBytes(file), problems);
         Format format = requested == Format.AUTO ? detect(lines) : requested;
         List<Prompt> prompts = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
+        List<Integer> lineNumbers = new ArrayList<>();
         if (format == Format.AUTO) {
             problems.add("cannot tell the file's format from its first record: expected messages (chat), prompt with"
                     + " completion or response, instruction with output (alpaca), or prompt_id, prompt and human_response;"
                     + " pass --format");
-            return new PromptFile(prompts, problems, format, 0);
+            return new PromptFile(prompts, lineNumbers, problems, format, 0);
         }
         Map<String, Integer> lineOf = new HashMap<>();
         Map<String, Prompt> byId = new HashMap<>();
@@ -82,7 +132,7 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
         Instant now = Instant.now();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);
-            if (line.isBlank()) {
+            if (line == null || line.isBlank()) { // null: not UTF-8, a problem already
                 continue;
             }
             try {
@@ -119,11 +169,12 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
                 lineOf.put(p.getPromptId(), i + 1);
                 p.setCreatedAt(now);
                 prompts.add(p);
+                lineNumbers.add(i + 1);
             } catch (IOException | RuntimeException e) {
                 problems.add("line " + (i + 1) + ": " + (e instanceof IOException ? "not JSON: " : "") + e.getMessage());
             }
         }
-        return new PromptFile(prompts, problems, format, duplicates);
+        return new PromptFile(prompts, lineNumbers, problems, format, duplicates);
     }
 
     /** "14 exact duplicates skipped" (or nothing to say when there were none). */
@@ -134,7 +185,7 @@ public record PromptFile(List<Prompt> prompts, List<String> problems, Format for
     /** The format of the first record that parses as a JSON object. */
     static Format detect(List<String> lines) {
         for (String line : lines) {
-            if (line.isBlank()) {
+            if (line == null || line.isBlank()) {
                 continue;
             }
             try {
