@@ -29,7 +29,8 @@ public record CheckpointMetadata(
         @JsonProperty("training_state_sha256") String trainingStateSha256,
         @JsonProperty("adapter") String adapter,
         @JsonProperty("base_id") String baseId,
-        @JsonProperty("base_sha256") String baseSha256) {
+        @JsonProperty("base_sha256") String baseSha256,
+        @JsonProperty("files") Map<String, String> files) {
 
     public static final String LORA = "lora";
 
@@ -38,6 +39,15 @@ public record CheckpointMetadata(
     public CheckpointMetadata {
         metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
         offsets = offsets == null ? Map.of() : Map.copyOf(offsets);
+        files = files == null ? Map.of() : Map.copyOf(files);
+    }
+
+    /** As the record, without the sha256 of the other files (what checkpoints of earlier versions hold). */
+    public CheckpointMetadata(int format, String id, String parentId, int round, long step, String createdAt, String weightsFile,
+                              String sha256, Map<String, Double> metrics, Map<String, Long> offsets, String trainingStateSha256,
+                              String adapter, String baseId, String baseSha256) {
+        this(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets, trainingStateSha256, adapter,
+                baseId, baseSha256, Map.of());
     }
 
     /** What a writer states; the store fills in the format, time, file and sha256. */
@@ -55,20 +65,20 @@ public record CheckpointMetadata(
     /** The same, stating that it is a LoRA adapter over checkpoint {@code baseId}, whose weights have {@code baseSha256}. */
     public CheckpointMetadata adapterOver(String baseId, String baseSha256) {
         return new CheckpointMetadata(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
-                trainingStateSha256, LORA, baseId, baseSha256);
+                trainingStateSha256, LORA, baseId, baseSha256, files);
     }
 
     public boolean isAdapter() {
         return adapter != null;
     }
 
-    CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256, String stateSha256) {
+    CheckpointMetadata sealed(String createdAt, String weightsFile, String sha256, String stateSha256, Map<String, String> files) {
         return new CheckpointMetadata(FORMAT, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
-                stateSha256, adapter, baseId, baseSha256);
+                stateSha256, adapter, baseId, baseSha256, files);
     }
 
     CheckpointMetadata withoutTrainingState() {
         return new CheckpointMetadata(format, id, parentId, round, step, createdAt, weightsFile, sha256, metrics, offsets,
-                null, adapter, baseId, baseSha256);
+                null, adapter, baseId, baseSha256, files);
     }
 }

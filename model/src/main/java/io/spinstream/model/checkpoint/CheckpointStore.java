@@ -16,6 +16,7 @@ import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.DigestOutputStream;
@@ -29,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -126,7 +128,7 @@ public final class CheckpointStore {
                     }
                 }
             }
-            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), weightsFile, sha, stateSha);
+            CheckpointMetadata sealed = metadata.sealed(Instant.now().toString(), weightsFile, sha, stateSha, coveredFiles(temp));
             // The metadata goes last: a folder without it was never completed.
             Files.write(temp.resolve(METADATA), JSON.writeValueAsBytes(sealed));
             forceAll(temp);
@@ -492,6 +494,23 @@ public final class CheckpointStore {
             throw new CheckpointException("checkpoint " + dir + " is corrupt: sha256 of " + weights.getFileName() + " is "
                     + actual + ", its metadata says " + metadata.sha256());
         }
+        // The files a service reads beside the weights (configuration, tokenizer, chat template): each as written, and
+        // none added since (a tokenizer_config.json dropped in would bring a template of its own).
+        if (!metadata.files().isEmpty()) {
+            for (String name : COVERED) {
+                Path f = dir.resolve(name);
+                String expected = metadata.files().get(name);
+                if (expected == null) {
+                    if (Files.exists(f, LinkOption.NOFOLLOW_LINKS)) {
+                        throw new CheckpointException("checkpoint " + dir + " is refused: " + name
+                                + " is not covered by its checksums (added after the checkpoint was written)");
+                    }
+                } else if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS) || !sha256Of(f).equalsIgnoreCase(expected)) {
+                    throw new CheckpointException("checkpoint " + dir + " is corrupt: " + name
+                            + " is missing or does not match its sha256");
+                }
+            }
+        }
         if (metadata.trainingStateSha256() != null) {
             Path state = dir.resolve(TRAINING_STATE);
             if (!Files.isRegularFile(state) || !sha256Of(state).equalsIgnoreCase(metadata.trainingStateSha256())) {
@@ -623,6 +642,21 @@ public final class CheckpointStore {
         } catch (IOException e) {
             return 0;
         }
+    }
+
+    /** The files beside the weights that a checkpoint's sha256 list covers (those present when it is written). */
+    static final List<String> COVERED = List.of(CONFIG, TOKENIZER, "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", LoraAdapter.CONFIG);
+
+    private static Map<String, String> coveredFiles(Path dir) {
+        Map<String, String> out = new TreeMap<>();
+        for (String name : COVERED) {
+            Path f = dir.resolve(name);
+            if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+                out.put(name, sha256Of(f));
+            }
+        }
+        return out;
     }
 
     public static String sha256Of(Path file) {

@@ -148,6 +148,30 @@ class CheckpointStoreTest {
         }
     }
 
+    /** The configuration, tokenizer and template files are checked like the weights: changed or added, refused. */
+    @Test
+    void theFilesBesideTheWeightsAreCoveredByTheChecksums(@TempDir Path dir) throws Exception {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        try (LlamaModel model = LlamaModel.random(LlamaConfig.tiny(259, 16, 1, 2, 2, 16), manager, 1, DataType.FLOAT32)) {
+            for (String id : List.of("good", "edited", "added")) {
+                store.save(model, tokenizer, CheckpointMetadata.of(id, null, 0, 0, null, null));
+            }
+        }
+        assertThat(CheckpointStore.verify(store.directoryOf("good")).files()).containsOnlyKeys("config.json", "tokenizer.json");
+        Path edited = store.directoryOf("edited").resolve("tokenizer.json");
+        Files.writeString(edited, Files.readString(edited).replaceFirst("\\{", "{ "));
+        assertThatThrownBy(() -> store.load("edited", manager)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("is corrupt: tokenizer.json is missing or does not match its sha256");
+        Files.writeString(store.directoryOf("added").resolve("tokenizer_config.json"), "{\"chat_template\": \"{{ 7 }}\"}");
+        assertThatThrownBy(() -> store.load("added", manager)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("tokenizer_config.json is not covered by its checksums");
+        try (LoadedCheckpoint ok = store.load("good", manager)) {
+            assertThat(ok.model().parameterCount()).isPositive();
+        }
+    }
+
     @Test
     void weightsOutsideTheCheckpointFolderAreRefused(@TempDir Path dir) throws Exception {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
