@@ -63,6 +63,14 @@ class OwnModelTest {
         CommandRun again = spin(concat(new String[]{"init", "--run", f.runId, "--model", model.toString()}, cluster));
         assertThat(again.exit()).as(again.err()).isZero();
         assertThat(again.out()).contains("was in the store already").contains("nothing to do");
+        // The same model into another store: the run's opponent lies in the first one, which the services read.
+        String[] elsewhere = cluster.clone();
+        elsewhere[elsewhere.length - 1] = dir.resolve("other-store").toString();
+        CommandRun otherStore = spin(concat(new String[]{"init", "--run", f.runId, "--model", model.toString()}, elsewhere));
+        assertThat(otherStore.exit()).isEqualTo(1);
+        assertThat(otherStore.err()).contains("was recorded in " + store.toAbsolutePath().normalize())
+                .contains("not in this store (" + dir.resolve("other-store").toAbsolutePath().normalize()).contains("--replace")
+                .doesNotContain("nothing to do");
         Path other = dir.resolve("other-model");
         HfFolders.write(other, new HfFolders.Spec("Qwen2ForCausalLM", 264, 32, 2, 4, 2, "BF16", 1, HfFolders.CHATML, 8));
         CommandRun refused = spin(concat(new String[]{"init", "--run", f.runId, "--model", other.toString()}, cluster));
