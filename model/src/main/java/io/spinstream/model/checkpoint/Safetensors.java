@@ -18,6 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Iterator;
+import java.util.List;
+import java.util.Comparator;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -132,7 +135,74 @@ public final class Safetensors {
         }
         ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
         channel.read(headerBuf, 8);
-        return new Header(JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)), 8 + headerLen, size);
+        Header h = new Header(JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)), 8 + headerLen, size);
+        checkLayout(file, h);
+        return h;
+    }
+
+    /**
+     * The header describes the data exactly, as the format's own parser demands, before a byte of it is read: every
+     * tensor's shape non-negative whole numbers whose product fits, its byte range its shape's size, and the ranges,
+     * in order, tile the data with no overlap and no hole, to the file's end.
+     */
+    private static void checkLayout(Path file, Header h) {
+        if (!h.json().isObject()) {
+            throw new CheckpointException(file + ": the safetensors header is not a JSON object");
+        }
+        List<long[]> ranges = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = h.json().fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> f = it.next();
+            if (f.getKey().equals("__metadata__")) {
+                continue;
+            }
+            String name = f.getKey();
+            JsonNode info = f.getValue();
+            int width = width(info.path("dtype").asText());
+            if (width < 0) {
+                throw new CheckpointException(file + ": tensor " + name + " has unsupported dtype " + info.path("dtype"));
+            }
+            long elements = 1;
+            for (JsonNode d : info.path("shape")) {
+                if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+                    throw new CheckpointException(file + ": tensor " + name + " has shape " + info.path("shape")
+                            + ": each dimension must be a whole number >= 0");
+                }
+                try {
+                    elements = Math.multiplyExact(elements, d.asLong());
+                } catch (ArithmeticException e) {
+                    throw new CheckpointException(file + ": tensor " + name + " has shape " + info.path("shape")
+                            + ", whose size overflows");
+                }
+            }
+            JsonNode offsets = info.path("data_offsets");
+            long begin = offsets.path(0).asLong(-1);
+            long end = offsets.path(1).asLong(-1);
+            long bytes;
+            try {
+                bytes = Math.multiplyExact(elements, width);
+            } catch (ArithmeticException e) {
+                throw new CheckpointException(file + ": tensor " + name + " is too large");
+            }
+            if (!offsets.isArray() || offsets.size() != 2 || begin < 0 || end < begin || end - begin != bytes) {
+                throw new CheckpointException(file + ": tensor " + name + " has byte range " + offsets
+                        + ", which is not its shape's " + bytes + " bytes");
+            }
+            ranges.add(new long[]{begin, end, ranges.size()});
+        }
+        ranges.sort(Comparator.comparingLong((long[] r) -> r[0]).thenComparingLong(r -> r[1]));
+        long at = 0;
+        for (long[] r : ranges) {
+            if (r[0] != at) {
+                throw new CheckpointException(file + ": tensors " + (r[0] < at ? "overlap" : "leave a hole") + " at byte "
+                        + Math.min(r[0], at) + " of the data: each byte must belong to exactly one tensor");
+            }
+            at = r[1];
+        }
+        if (h.dataStart() + at != h.size()) {
+            throw new CheckpointException(file + (h.dataStart() + at > h.size() ? " is truncated: its tensors need " : " has "
+                    + (h.size() - h.dataStart() - at) + " bytes after its tensors: they need ") + (h.dataStart() + at)
+                    + " bytes, the file has " + h.size());
+        }
     }
 
     /** Every tensor of the file, by name, in the file's order, in its own type (bfloat16 as float32). */
