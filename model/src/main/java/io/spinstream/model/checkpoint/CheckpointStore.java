@@ -545,27 +545,26 @@ public final class CheckpointStore {
     public static List<Path> weightFiles(Path dir) {
         Path index = dir.resolve("model.safetensors.index.json");
         List<Path> files = new ArrayList<>();
-        if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
-            files.add(dir.resolve(WEIGHTS));
-        } else if (Files.isRegularFile(index)) {
+        if (FolderFiles.present(dir, WEIGHTS)) {
+            files.add(FolderFiles.file(dir, WEIGHTS));
+        } else if (FolderFiles.present(dir, index.getFileName().toString())) {
             try {
-                JsonNode map = JSON.readTree(index.toFile()).path("weight_map");
-                map.elements().forEachRemaining(f -> {
-                    Path p = dir.resolve(f.asText());
+                JsonNode map = JSON.readTree(FolderFiles.file(dir, index.getFileName().toString()).toFile()).path("weight_map");
+                for (JsonNode f : (Iterable<JsonNode>) map::elements) {
+                    // A shard is a file of this folder, named as such: never a path out of it.
+                    if (!FolderFiles.present(dir, f.asText())) {
+                        throw new CheckpointException(dir.resolve(f.asText()) + " is missing (listed in " + index.getFileName() + ")");
+                    }
+                    Path p = FolderFiles.file(dir, f.asText());
                     if (!files.contains(p)) {
                         files.add(p);
                     }
-                });
+                }
             } catch (IOException e) {
                 throw new CheckpointException("cannot read " + index + ": " + e.getMessage(), e);
             }
         } else {
             throw new CheckpointException(dir + " holds neither " + WEIGHTS + " nor model.safetensors.index.json");
-        }
-        for (Path f : files) {
-            if (!Files.isRegularFile(f)) {
-                throw new CheckpointException(f + " is missing (listed in " + index.getFileName() + ")");
-            }
         }
         return files;
     }

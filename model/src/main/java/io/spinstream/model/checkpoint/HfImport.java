@@ -88,8 +88,15 @@ public final class HfImport {
             throw new CheckpointException("model folder " + dir + " does not exist or is not a folder");
         }
         Path configFile = dir.resolve(CheckpointStore.CONFIG);
-        if (!Files.isRegularFile(configFile)) {
+        if (!FolderFiles.present(dir, CheckpointStore.CONFIG)) {
             throw new CheckpointException(configFile + " is missing: a Hugging Face model folder has a config.json");
+        }
+        FolderFiles.file(dir, CheckpointStore.CONFIG);
+        // Every file that is read or copied into the store is one of the folder's own (links checked) first.
+        for (String companion : CheckpointStore.TOKENIZER_COMPANIONS) {
+            if (FolderFiles.present(dir, companion)) {
+                FolderFiles.file(dir, companion);
+            }
         }
         LlamaConfig config;
         try {
@@ -102,9 +109,10 @@ public final class HfImport {
             Safetensors.checkComplete(w);
         }
         Path tokenizer = dir.resolve(CheckpointStore.TOKENIZER);
-        if (!Files.isRegularFile(tokenizer)) {
+        if (!FolderFiles.present(dir, CheckpointStore.TOKENIZER)) {
             throw new CheckpointException(tokenizer + " is missing: the model's tokenizer (tokenizer.json) is needed");
         }
+        FolderFiles.file(dir, CheckpointStore.TOKENIZER);
         int largest = largestTokenId(tokenizer);
         if (largest >= config.vocabSize()) {
             throw new CheckpointException(tokenizer + " has token ids up to " + largest + ", but config.json's vocab_size is "

@@ -112,6 +112,55 @@ class HfImportTest {
         }
     }
 
+    /**
+     * A folder's files are its own: a link out of it (to a system file) and an index naming a shard outside it are
+     * refused before anything is read or copied; the Hugging Face cache's layout (every snapshot file a link into the
+     * cache's blobs/) imports.
+     */
+    @Test
+    void linksAndShardPathsOutOfTheFolderAreRefusedAndTheHubCacheLayoutImports(@TempDir Path dir) throws IOException {
+        CheckpointStore store = new CheckpointStore(dir.resolve("store"));
+        Path secret = Files.writeString(dir.resolve("secret.txt"), "{\"not\": \"yours\"}");
+        Path linked = dir.resolve("linked");
+        HfFolders.write(linked, HfFolders.Spec.tinyQwen2());
+        Files.deleteIfExists(linked.resolve("special_tokens_map.json"));
+        Files.createSymbolicLink(linked.resolve("special_tokens_map.json"), secret);
+        assertThatThrownBy(() -> HfImport.into(store, linked, manager, n -> {
+        })).isInstanceOf(CheckpointException.class).hasMessageContaining("special_tokens_map.json is a link to")
+                .hasMessageContaining("outside the model folder");
+        assertThat(store.list()).isEmpty();
+
+        Path escaping = dir.resolve("escaping");
+        HfFolders.write(escaping, HfFolders.Spec.tinyQwen2());
+        Path index = escaping.resolve("model.safetensors.index.json");
+        assertThat(index).as("the tiny Qwen2 folder is sharded").exists();
+        String json = Files.readString(index);
+        String shard = json.substring(json.indexOf("model-0"), json.indexOf(".safetensors", json.indexOf("model-0")) + 12);
+        Files.move(escaping.resolve(shard), dir.resolve(shard));
+        Files.writeString(index, json.replace("\"" + shard + "\"", "\"../" + shard + "\""));
+        assertThatThrownBy(() -> HfImport.into(store, escaping, manager, n -> {
+        })).isInstanceOf(CheckpointException.class).hasMessageContaining("'../" + shard + "' is not a file name of the folder");
+
+        // models--org--name/snapshots/REV/<file> -> ../../blobs/<hash>, as snapshot_download lays the cache out.
+        Path plain = dir.resolve("plain");
+        HfFolders.write(plain, HfFolders.Spec.tinyQwen2());
+        Path repo = dir.resolve("hub/models--org--tiny");
+        Path snapshot = Files.createDirectories(repo.resolve("snapshots/0123abcd"));
+        Files.createDirectories(repo.resolve("blobs"));
+        try (var files = Files.list(plain)) {
+            for (Path f : files.toList()) {
+                Path blob = repo.resolve("blobs").resolve(CheckpointStore.sha256Of(f));
+                Files.copy(f, blob);
+                Files.createSymbolicLink(snapshot.resolve(f.getFileName()), Path.of("../../blobs").resolve(blob.getFileName()));
+            }
+        }
+        HfImport.Imported cached = HfImport.into(store, snapshot, manager, n -> {
+        });
+        assertThat(store.list()).containsExactly(cached.metadata().id());
+        assertThat(Files.isSymbolicLink(store.directoryOf(cached.metadata().id()).resolve("tokenizer.json")))
+                .as("the store holds copies, not links").isFalse();
+    }
+
     @Test
     void everyUnusableFolderIsRefusedNamingTheFileOrKey(@TempDir Path dir) throws IOException {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
