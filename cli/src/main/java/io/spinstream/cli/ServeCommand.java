@@ -13,6 +13,7 @@ import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.serve.ModelSlot;
 import io.spinstream.serve.OpenAiServer;
+import io.spinstream.serve.ServingLimits;
 import io.spinstream.serve.RequestBatcher;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -55,6 +56,31 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--rows", defaultValue = "64", description = "Answers generated at once across clients (default: ${DEFAULT-VALUE}).")
     int rows;
 
+    @Option(names = "--max-body", defaultValue = "4194304", paramLabel = "BYTES",
+            description = "A request body over this many bytes is a 413 (default: ${DEFAULT-VALUE}).")
+    long maxBody;
+
+    @Option(names = "--max-n", defaultValue = "16", description = "Samples a prompt at most (default: ${DEFAULT-VALUE}).")
+    int maxN;
+
+    @Option(names = "--max-prompts", defaultValue = "64", description = "Prompts a completion request at most (default: ${DEFAULT-VALUE}).")
+    int maxPrompts;
+
+    @Option(names = "--max-request-tokens", defaultValue = "1048576",
+            description = "prompts × n × (prompt + max_tokens) tokens a request at most (default: ${DEFAULT-VALUE}).")
+    long maxRequestTokens;
+
+    @Option(names = "--max-queued", defaultValue = "4096",
+            description = "Answers waiting for the model across clients; beyond it a 429 (default: ${DEFAULT-VALUE}).")
+    int maxQueued;
+
+    @Option(names = "--allow-adapter-loading", description = "Serve /v1/load_lora_adapter and /v1/unload_lora_adapter (off by default).")
+    boolean allowAdapterLoading;
+
+    @Option(names = "--max-loras", defaultValue = "4",
+            description = "Adapters held at once; the least recently used is unloaded (default: ${DEFAULT-VALUE}).")
+    int maxLoras;
+
     @Mixin
     ClusterOptions cluster;
 
@@ -74,6 +100,14 @@ final class ServeCommand implements Callable<Integer> {
             layout = PromptTemplate.valueOf(template.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--template: expected plain, chat, model or auto, got '" + template + "'");
+        }
+        ServingLimits limits;
+        try {
+            limits = new ServingLimits(maxBody, maxN, maxPrompts, maxRequestTokens, maxQueued,
+                    ServingLimits.DEFAULT.streamBufferEvents(), allowAdapterLoading, maxLoras);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--max-body (>= 1024), --max-n, --max-prompts,"
+                    + " --max-request-tokens, --max-queued and --max-loras must be positive: " + e.getMessage());
         }
         String apiKey = null;
         if (apiKeyEnv != null) {
@@ -100,7 +134,7 @@ final class ServeCommand implements Callable<Integer> {
             CountDownLatch stopped = new CountDownLatch(1);
             try (slot; RequestBatcher batcher = new RequestBatcher(slot, manager, rows);
                  OpenAiServer server = new OpenAiServer(new InetSocketAddress(host, port), slot, batcher,
-                         run == null ? List.of() : List.of(run), apiKey, metrics, Clock.systemUTC())) {
+                         run == null ? List.of() : List.of(run), apiKey, metrics, Clock.systemUTC(), limits)) {
                 Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
                 System.out.printf("serving %s at http://%s:%d/v1%s%n", slot.current().id(), host, server.port(),
                         run == null ? "" : " (the opponent of run " + run + ", also as model \"" + run + "\")");

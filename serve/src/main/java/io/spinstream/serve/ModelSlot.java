@@ -35,7 +35,9 @@ public final class ModelSlot implements AutoCloseable {
     private Opponent retired;
     private long nextTry; // model thread: when a load that failed is tried again
     private static final long RETRY_NANOS = 2_000_000_000L;
-    private final Map<String, Opponent> adapters = new LinkedHashMap<>(); // guarded by this
+    // In access order: the first is the least recently used, unloaded when more than maxAdapters are held.
+    private final Map<String, Opponent> adapters = new LinkedHashMap<>(16, 0.75f, true); // guarded by this
+    private int maxAdapters = ServingLimits.DEFAULT.maxLoras(); // guarded by this
     private final List<Opponent> unloaded = new ArrayList<>(); // guarded by this; closed by the model thread
 
     private ModelSlot(Opponent first, OpponentWatcher watcher, NDManager manager, PromptTemplate template, CheckpointLocation location) {
@@ -107,9 +109,23 @@ public final class ModelSlot implements AutoCloseable {
                 loaded.close();
                 return false;
             }
+            while (adapters.size() > maxAdapters) { // vLLM's --max-loras: the least recently used goes
+                Map.Entry<String, Opponent> eldest = adapters.entrySet().iterator().next();
+                adapters.remove(eldest.getKey());
+                unloaded.add(eldest.getValue());
+                log.info("unloaded adapter {}, the least recently used, to hold at most {}", eldest.getKey(), maxAdapters);
+            }
         }
         log.info("now serving {} as {} beside {}", meta.id(), name, current.id());
         return true;
+    }
+
+    /** At most {@code n} adapters are held at once (the least recently used unloaded). */
+    public synchronized void maxAdapters(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("--max-loras must be >= 1, got " + n);
+        }
+        this.maxAdapters = n;
     }
 
     /** Stops serving adapter {@code name}; false where none has that name. */

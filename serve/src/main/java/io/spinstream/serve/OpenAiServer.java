@@ -15,16 +15,23 @@ import io.spinstream.runtime.opponent.Opponent;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * OpenAI's REST shape over a served model: {@code GET /v1/models}, {@code POST /v1/completions} and
@@ -62,12 +69,18 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    static {
+        // The JDK server waits for a request's headers forever by default: a silent client would hold a thread for
+        // good. A request has 10 s to arrive (a body is read within the handler, bounded by --max-body).
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", "10");
+        }
+    }
+
     private final HttpServer http;
-    private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "serve-http");
-        t.setDaemon(true);
-        return t;
-    });
+    // A virtual thread per request: a slow client holds one of its own, never a platform thread or the model's.
+    private final ExecutorService threads = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("serve-http-", 0).factory());
+    private final ServingLimits limits;
     private final RequestBatcher batcher;
     private final ModelSlot models;
     private final List<String> aliases;
@@ -82,6 +95,14 @@ public final class OpenAiServer implements AutoCloseable {
      */
     public OpenAiServer(InetSocketAddress address, ModelSlot models, RequestBatcher batcher, List<String> aliases,
                         String apiKey, PrometheusMeterRegistry metrics, Clock clock) throws IOException {
+        this(address, models, batcher, aliases, apiKey, metrics, clock, ServingLimits.DEFAULT.withAdapterLoading());
+    }
+
+    /** @param limits what one request may ask; see {@link ServingLimits} */
+    public OpenAiServer(InetSocketAddress address, ModelSlot models, RequestBatcher batcher, List<String> aliases,
+                        String apiKey, PrometheusMeterRegistry metrics, Clock clock, ServingLimits limits) throws IOException {
+        this.limits = limits;
+        models.maxAdapters(limits.maxLoras());
         this.models = models;
         this.batcher = batcher;
         this.aliases = aliases;
@@ -101,17 +122,17 @@ public final class OpenAiServer implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath();
         try {
+            authorize(ex); // every endpoint: the metrics name the models and their traffic
             if (path.equals("/metrics")) {
                 send(ex, 200, "text/plain; version=0.0.4", metrics.scrape());
                 return;
             }
-            authorize(ex);
             switch (ex.getRequestMethod() + " " + path) {
                 case "GET /v1/models" -> sendJson(ex, 200, models());
                 case "POST /v1/completions" -> complete(ex, body(ex), false);
                 case "POST /v1/chat/completions" -> complete(ex, body(ex), true);
-                case "POST /v1/load_lora_adapter" -> loadAdapter(ex, body(ex));
-                case "POST /v1/unload_lora_adapter" -> unloadAdapter(ex, body(ex));
+                case "POST /v1/load_lora_adapter" -> loadAdapter(ex, adapterBody(ex));
+                case "POST /v1/unload_lora_adapter" -> unloadAdapter(ex, adapterBody(ex));
                 default -> throw new ApiError(404, "invalid_request_error", "unknown_url", null,
                         "Unknown request URL: " + ex.getRequestMethod() + " " + path);
             }
@@ -139,8 +160,31 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private static JsonNode body(HttpExchange ex) throws IOException {
-        byte[] bytes = ex.getRequestBody().readAllBytes();
+    /** Adapter loading holds a model's worth of memory a call: served only where the operator allows it. */
+    private JsonNode adapterBody(HttpExchange ex) throws IOException {
+        if (!limits.allowAdapterLoading()) {
+            throw new ApiError(403, "invalid_request_error", "adapter_loading_disabled", null,
+                    "Loading and unloading LoRA adapters is disabled on this server (spin serve --allow-adapter-loading).");
+        }
+        return body(ex);
+    }
+
+    /** The body as a JSON object: at most --max-body bytes read (a 413 beyond), strict UTF-8. */
+    private JsonNode body(HttpExchange ex) throws IOException {
+        String declared = ex.getRequestHeaders().getFirst("Content-Length");
+        if (declared != null && declared.matches("\\d{1,18}") && Long.parseLong(declared) > limits.maxBodyBytes()) {
+            throw tooLarge(Long.parseLong(declared));
+        }
+        byte[] bytes = ex.getRequestBody().readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limits.maxBodyBytes() + 1));
+        if (bytes.length > limits.maxBodyBytes()) {
+            throw tooLarge(-1);
+        }
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
+        } catch (CharacterCodingException e) {
+            throw ApiError.invalid(null, "The request body is not valid UTF-8.");
+        }
         try {
             JsonNode node = JSON.readTree(bytes);
             if (node == null || !node.isObject()) {
@@ -150,6 +194,12 @@ public final class OpenAiServer implements AutoCloseable {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw ApiError.invalid(null, "We could not parse the JSON body of your request: " + e.getOriginalMessage());
         }
+    }
+
+    private ApiError tooLarge(long declared) {
+        return new ApiError(413, "invalid_request_error", "request_too_large", null, "The request body is "
+                + (declared >= 0 ? declared + " bytes" : "larger than that") + "; this server takes at most "
+                + limits.maxBodyBytes() + " bytes (spin serve --max-body).");
     }
 
     private ObjectNode models() {
@@ -212,8 +262,12 @@ public final class OpenAiServer implements AutoCloseable {
         int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         int maxTokens = scoreOnly ? 0 : req.has("max_completion_tokens") ? positive(req, "max_completion_tokens")
                 : req.has("max_tokens") ? positive(req, "max_tokens") : (chat ? context - longest : 16);
+        if (prompts.size() > limits.maxPrompts()) {
+            throw ApiError.invalid("prompt", "This request has " + prompts.size() + " prompts; this server takes at most "
+                    + limits.maxPrompts() + " a request (spin serve --max-prompts).");
+        }
         for (int[] prompt : prompts) {
-            if (prompt.length + maxTokens > context || prompt.length < 1) {
+            if ((long) prompt.length + maxTokens > context || prompt.length < 1) {
                 throw new ApiError(400, "invalid_request_error", "context_length_exceeded", "messages",
                         "This model's maximum context length is " + context + " tokens. However, you requested "
                                 + (prompt.length + maxTokens) + " tokens (" + prompt.length + " in the prompt, " + maxTokens
@@ -223,7 +277,28 @@ public final class OpenAiServer implements AutoCloseable {
         float temperature = (float) number(req, "temperature", 1.0, 0, 2);
         float topP = (float) number(req, "top_p", 1.0, Double.MIN_VALUE, 1);
         int n = req.has("n") ? positive(req, "n") : 1;
-        long seed = req.has("seed") && req.get("seed").canConvertToLong() ? req.get("seed").asLong() : seeds.nextLong();
+        if (n > limits.maxN()) {
+            throw ApiError.invalid("n", "'n' is " + n + "; this server samples at most " + limits.maxN()
+                    + " answers a prompt (spin serve --max-n).");
+        }
+        long budget = 0;
+        for (int[] prompt : prompts) {
+            budget += (long) n * (prompt.length + maxTokens);
+        }
+        if (budget > limits.maxRequestTokens()) {
+            throw ApiError.invalid(null, "This request asks for " + budget + " tokens (prompts × n × (prompt + max_tokens));"
+                    + " this server takes at most " + limits.maxRequestTokens() + " a request (spin serve --max-request-tokens).");
+        }
+        if (batcher.queued() + (long) prompts.size() * n > limits.maxQueued()) {
+            metrics.counter("spin.serve.errors", "status", "429").increment();
+            throw new ApiError(429, "requests", "rate_limit_exceeded", null, "The server has " + batcher.queued()
+                    + " answers waiting; try again shortly.");
+        }
+        JsonNode seedNode = req.get("seed");
+        if (seedNode != null && !seedNode.isNull() && !(seedNode.isIntegralNumber() && seedNode.canConvertToLong())) {
+            throw ApiError.invalid("seed", "'seed' must be a whole number, got " + seedNode);
+        }
+        long seed = seedNode != null && !seedNode.isNull() ? seedNode.asLong() : seeds.nextLong();
         List<String> stop = stops(req);
         boolean stream = req.path("stream").asBoolean(false);
         // Completions: logprobs = k (0..20) and echo; chat: logprobs = true with top_logprobs = k.
@@ -240,7 +315,7 @@ public final class OpenAiServer implements AutoCloseable {
         long created = clock.instant().getEpochSecond();
         metrics.counter("spin.serve.requests", "endpoint", chat ? "chat" : "completions").increment();
 
-        Sse sse = stream ? new Sse(ex) : null;
+        Sse sse = stream ? new Sse(ex, limits.streamBufferEvents()) : null;
         List<CompletableFuture<RequestBatcher.Result>> results = new ArrayList<>();
         // Choice p * n + i: prompt p's answer i (OpenAI's order for a list of prompts).
         for (int p = 0; p < prompts.size(); p++) {
@@ -252,13 +327,21 @@ public final class OpenAiServer implements AutoCloseable {
                         : (delta, toks) -> {
                     JsonNode lp = !withLogprobs ? null : chat ? chatLogprobs(opponent, toks)
                             : completionLogprobs(opponent, new int[0], null, toks, offset);
-                    sse.event(chunk(chat, id, created, opponent.id(), index, delta, lp, null));
+                    sse.offer(chunk(chat, id, created, opponent.id(), index, delta, lp, null)); // never blocks the model
                 };
                 CompletableFuture<RequestBatcher.Result> done = new CompletableFuture<>();
                 // Each choice its own seed, so that n answers differ; seed + i reproduces choice i.
                 batcher.submit(new RequestBatcher.Job(opponent, followsRun, prompts.get(p), temperature, topP, maxTokens, seed + i,
                         stop, topLogprobs, echo, sink, done));
                 results.add(done);
+            }
+        }
+        if (sse != null) {
+            try {
+                sse.pump(() -> results.stream().allMatch(CompletableFuture::isDone)); // this request's thread writes
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiError(503, "server_error", null, null, "The server is stopping.");
             }
         }
         List<RequestBatcher.Result> answers = new ArrayList<>();
@@ -280,7 +363,7 @@ public final class OpenAiServer implements AutoCloseable {
         String answeredBy = answers.get(0).model();
         if (stream) {
             for (int i = 0; i < answers.size(); i++) {
-                sse.event(chunk(chat, id, created, answeredBy, i, null, null, answers.get(i).finishReason()));
+                sse.write(chunk(chat, id, created, answeredBy, i, null, null, answers.get(i).finishReason()));
             }
             sse.done();
             return;
@@ -493,7 +576,7 @@ public final class OpenAiServer implements AutoCloseable {
         int[] ids = new int[p.size()];
         for (int i = 0; i < ids.length; i++) {
             JsonNode t = p.get(i);
-            if (!t.isIntegralNumber() || t.asInt() < 0 || t.asInt() >= vocab) {
+            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.asInt() < 0 || t.asInt() >= vocab) {
                 throw ApiError.invalid("prompt", "token " + i + " of 'prompt' must be an id in [0, " + vocab + "), got " + t);
             }
             ids[i] = t.asInt();
@@ -530,7 +613,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static int count(JsonNode req, String field, int max) {
         JsonNode v = req.get(field);
-        if (!v.isIntegralNumber() || v.asInt() < 0 || v.asInt() > max) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() > max) {
             throw ApiError.invalid(field, "'" + field + "' must be a whole number in [0, " + max + "], got " + v);
         }
         return v.asInt();
@@ -565,29 +648,57 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** A server-sent event stream: one {@code data:} line per chunk, {@code data: [DONE]} at the end. */
+    /**
+     * A streamed response. The model's thread only offers events to a bounded buffer ({@link #offer}: never blocks);
+     * the request's own thread writes them ({@link #pump}). A client that falls behind by the whole buffer (it stopped
+     * reading) is dropped: its events are discarded from then on and its connection closed at the end; nobody waits
+     * for it.
+     */
     private static final class Sse {
         private final OutputStream out;
+        private final BlockingQueue<String> buffered;
+        private volatile boolean dropped;
+        private boolean gone; // the request's thread's: a write failed
 
-        Sse(HttpExchange ex) throws IOException {
+        Sse(HttpExchange ex, int capacity) throws IOException {
             ex.getResponseHeaders().set("Content-Type", "text/event-stream");
             ex.getResponseHeaders().set("Cache-Control", "no-cache");
             ex.sendResponseHeaders(200, 0); // chunked
             this.out = ex.getResponseBody();
+            this.buffered = new ArrayBlockingQueue<>(capacity);
         }
 
-        synchronized void event(JsonNode chunk) {
-            write("data: " + chunk + "\n\n");
+        /** On the model's thread. */
+        void offer(JsonNode chunk) {
+            if (!dropped && !buffered.offer("data: " + chunk + "\n\n")) {
+                dropped = true;
+                buffered.clear();
+            }
+        }
+
+        /** On the request's thread: writes what is offered until {@code finished} holds and nothing is left. */
+        void pump(BooleanSupplier finished) throws InterruptedException {
+            while (true) {
+                String s = buffered.poll(20, TimeUnit.MILLISECONDS);
+                if (s != null) {
+                    send(s);
+                } else if (finished.getAsBoolean() && buffered.isEmpty()) {
+                    return;
+                }
+            }
+        }
+
+        /** On the request's thread. */
+        void write(JsonNode chunk) {
+            send("data: " + chunk + "\n\n");
         }
 
         void done() {
-            write("data: [DONE]\n\n");
+            send("data: [DONE]\n\n");
         }
 
-        private boolean gone;
-
-        /** Never throws: it runs on the model's thread, and a client that went away must not fail its batch. */
-        private synchronized void write(String s) {
-            if (gone) {
+        private void send(String s) {
+            if (gone || dropped) {
                 return;
             }
             try {

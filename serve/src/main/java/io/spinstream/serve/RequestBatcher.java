@@ -95,6 +95,11 @@ public final class RequestBatcher implements AutoCloseable {
         worker.start();
     }
 
+    /** Answers waiting for the model. */
+    public int queued() {
+        return queue.size();
+    }
+
     public void submit(Job job) {
         if (!running) {
             throw new IllegalStateException("the server is stopping");
