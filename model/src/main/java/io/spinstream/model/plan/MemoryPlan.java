@@ -71,8 +71,9 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
     public static final long GIB = 1L << 30;
 
     /**
-     * The JVM, libtorch and the heap a step's bookkeeping uses, resident before any tensor: measured on the 2-core CPU
-     * machine (an empty step's peak); on a GPU, the CUDA context and kernels' share of device memory.
+     * What is resident besides the tensors counted: the JVM and libtorch (0.2 GiB before the first weight on the 2-core
+     * CPU machine), the Java heap a step's bookkeeping grows, and the allocator's slack (freed memory not yet returned);
+     * an estimate, not fitted to the validation runs. On a GPU, the CUDA context's share of device memory.
      */
     static final long CPU_RUNTIME = 700L << 20;
     static final long CUDA_RUNTIME = 600L << 20;
@@ -105,7 +106,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
 
         List<Part> held = new ArrayList<>();
         held.add(new Part("runtime", s.device() == Device.CPU ? CPU_RUNTIME : CUDA_RUNTIME,
-                s.device() == Device.CPU ? "JVM, libtorch, heap (measured, 2-core CPU)" : "CUDA context (estimate)"));
+                s.device() == Device.CPU ? "JVM, libtorch, heap and the allocator's slack (estimate)" : "CUDA context (estimate)"));
         held.add(new Part("weights", params * w, String.format("%,d parameters × %d B (%s)", params, w,
                 Precision.nameOf(s.weights()))));
         if (s.reference()) {
