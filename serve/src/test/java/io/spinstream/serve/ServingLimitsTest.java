@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.spinstream.model.LlamaModel;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
-import io.spinstream.model.tokenizer.ByteLevelBpe;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
@@ -54,12 +52,7 @@ class ServingLimitsTest {
     @BeforeAll
     static void serve() throws Exception {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
-        Path tokenizer = dir.resolve("tokenizer.json");
-        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
-        CheckpointMetadata base;
-        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = SpinFixtures.tinyModel(m, 3)) {
-            base = store.save(model, tokenizer, CheckpointMetadata.of("limited", null, 0, 0, null, null));
-        }
+        CheckpointMetadata base = SpinFixtures.tinyCheckpoint(store, dir, "limited", 3);
         id = base.id();
         manager = NDManager.newBaseManager();
         slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(id)), manager, PromptTemplate.CHAT,

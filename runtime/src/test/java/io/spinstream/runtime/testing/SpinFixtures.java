@@ -153,15 +153,20 @@ public final class SpinFixtures {
      */
     public static CheckpointMetadata withChatTemplate(CheckpointStore store, Path dir, String id, String chatTemplate) {
         try {
-            Path tokenizer = dir.resolve("tokenizer.json");
-            ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
             Files.writeString(dir.resolve("tokenizer_config.json"), new ObjectMapper()
                     .writeValueAsString(Map.of("chat_template", chatTemplate, "bos_token", "", "eos_token", "")));
-            try (NDManager m = NDManager.newBaseManager(); LlamaModel model = tinyModel(m, 1)) {
-                return store.save(model, tokenizer, CheckpointMetadata.of(id, null, 0, 0, null, null));
-            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        return tinyCheckpoint(store, dir, id, 1);
+    }
+
+    /** {@link #tinyModel} of {@code seed} saved as checkpoint {@code id}, with a byte-level tokenizer written in {@code dir}. */
+    public static CheckpointMetadata tinyCheckpoint(CheckpointStore store, Path dir, String id, long seed) {
+        Path tokenizer = dir.resolve("tokenizer.json");
+        ByteLevelBpe.write(tokenizer, ByteLevelBpe.bytesOnly());
+        try (NDManager m = NDManager.newBaseManager(); LlamaModel model = tinyModel(m, seed)) {
+            return store.save(model, tokenizer, CheckpointMetadata.of(id, null, 0, 0, null, null));
         }
     }
 
