@@ -60,6 +60,20 @@ public final class HfImport {
         }
     }
 
+    /** MemAvailable of /proc/meminfo (the JVM's maximum where there is none). */
+    static long availableMemory() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: no figure to compare with
+        }
+        return Long.MAX_VALUE;
+    }
+
     /** config.json's torch_dtype ("float32" when it says none). */
     static String storedType(Path dir) {
         try {
@@ -103,6 +117,23 @@ public final class HfImport {
             config = LlamaConfig.read(configFile);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(configFile + ": " + e.getMessage(), e);
+        }
+        // What the import will hold, from config.json alone, before any tensor is allocated: refused with the
+        // estimate where this machine cannot hold it (bfloat16 is kept as float32 here).
+        long parameters = config.parameterNames().stream().mapToLong(n -> {
+            long size = 1;
+            for (long d : config.shapeOf(n)) {
+                size = Math.multiplyExact(size, d);
+            }
+            return size;
+        }).sum();
+        long bytes = parameters * (storedType(dir).equals("float16") ? 2 : 4);
+        long available = availableMemory();
+        if (bytes > available) {
+            throw new CheckpointException(String.format(java.util.Locale.ROOT, "%s: config.json describes %,d parameters,"
+                    + " %.1f GiB to import (as %s), more than the %.1f GiB this machine has available", configFile, parameters,
+                    bytes / (double) (1L << 30), storedType(dir).equals("float16") ? "float16" : "float32",
+                    available / (double) (1L << 30)));
         }
         List<Path> weights = CheckpointStore.weightFiles(dir);
         for (Path w : weights) {

@@ -196,6 +196,21 @@ class HfImportTest {
         assertThatThrownBy(() -> HfImport.into(store, unknownKey, manager, n -> {
         })).hasMessageContaining("Qwen2ForCausalLM: config.json key 'logits_scaling' is not understood");
 
+        // Within the bounds of each key, but 1,024 layers of width 65,536: refused from config.json with the estimate,
+        // before any weight is read or allocated.
+        Path huge = dir.resolve("huge");
+        HfFolders.write(huge, HfFolders.Spec.tinyQwen2());
+        String config = Files.readString(huge.resolve("config.json"));
+        Files.writeString(huge.resolve("config.json"), config
+                .replaceFirst("\"num_hidden_layers\"\\s*:\\s*\\d+", "\"num_hidden_layers\": 1024")
+                .replaceFirst("\"intermediate_size\"\\s*:\\s*\\d+", "\"intermediate_size\": 65536")
+                .replaceFirst("\"hidden_size\"\\s*:\\s*\\d+", "\"hidden_size\": 65536")
+                .replaceFirst("\"num_attention_heads\"\\s*:\\s*\\d+", "\"num_attention_heads\": 512")
+                .replaceFirst("\"num_key_value_heads\"\\s*:\\s*\\d+", "\"num_key_value_heads\": 512"));
+        assertThatThrownBy(() -> HfImport.into(store, huge, manager, n -> {
+        })).isInstanceOf(CheckpointException.class).hasMessageContaining("config.json describes")
+                .hasMessageContaining("GiB to import").hasMessageContaining("more than the");
+
         Path noConfig = dir.resolve("no-config");
         HfFolders.write(noConfig, HfFolders.Spec.tinyQwen2());
         Files.delete(noConfig.resolve("config.json"));
