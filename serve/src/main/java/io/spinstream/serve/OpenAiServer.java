@@ -75,6 +75,9 @@ public final class OpenAiServer implements AutoCloseable {
         if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
             System.setProperty("sun.net.httpserver.maxReqTime", "10");
         }
+        if (System.getProperty("jdk.httpserver.maxConnections") == null) { // connections held at once; beyond, refused
+            System.setProperty("jdk.httpserver.maxConnections", "1000");
+        }
     }
 
     private final HttpServer http;

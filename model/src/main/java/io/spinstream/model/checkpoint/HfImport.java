@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
+import io.spinstream.model.tokenizer.ChatMessage;
 import io.spinstream.model.tokenizer.ChatTemplate;
 
 import java.io.IOException;
@@ -153,6 +154,18 @@ public final class HfImport {
             if (stop < 0 || stop >= config.vocabSize()) {
                 throw new CheckpointException(dir + ": eos_token_id " + stop + " is outside the vocabulary of "
                         + config.vocabSize());
+            }
+        }
+        // The chat template renders a plain conversation within its bounds (time, output, depth), or the folder is
+        // refused now rather than every prompt later.
+        try {
+            ChatTemplate.in(dir).ifPresent(t -> t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("Hello")), true));
+        } catch (ChatTemplate.Refusal e) {
+            try {
+                ChatTemplate.in(dir).ifPresent(t -> t.render(List.of(ChatMessage.user("Hello")), true)); // no system turn
+            } catch (ChatTemplate.Refusal again) {
+                throw new CheckpointException(dir.resolve(ChatTemplate.TOKENIZER_CONFIG) + ": " + again.getMessage()
+                        + " (a probe conversation of one user turn)");
             }
         }
         List<Path> files = new ArrayList<>();

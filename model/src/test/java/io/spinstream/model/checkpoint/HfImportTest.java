@@ -1,6 +1,8 @@
 package io.spinstream.model.checkpoint;
 
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.testing.HfFolders;
 import io.spinstream.model.tokenizer.PromptTemplate;
@@ -210,6 +212,17 @@ class HfImportTest {
         assertThatThrownBy(() -> HfImport.into(store, huge, manager, n -> {
         })).isInstanceOf(CheckpointException.class).hasMessageContaining("config.json describes")
                 .hasMessageContaining("GiB to import").hasMessageContaining("more than the");
+
+        // A template that never finishes rendering is refused at import, not on every prompt later.
+        Path spinning = dir.resolve("spinning-template");
+        HfFolders.write(spinning, HfFolders.Spec.tinyQwen2());
+        ObjectNode tc = (ObjectNode) new ObjectMapper().readTree(spinning.resolve("tokenizer_config.json").toFile());
+        tc.put("chat_template", "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}");
+        Files.writeString(spinning.resolve("tokenizer_config.json"), tc.toString());
+        assertThatThrownBy(() -> HfImport.into(store, spinning, manager, n -> {
+        })).isInstanceOf(CheckpointException.class).hasMessageContaining("tokenizer_config.json: the chat template refused")
+                .hasMessageContaining("rendering took longer than");
 
         Path noConfig = dir.resolve("no-config");
         HfFolders.write(noConfig, HfFolders.Spec.tinyQwen2());
