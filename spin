@@ -51,8 +51,9 @@ export DJL_CACHE_DIR="${DJL_CACHE_DIR:-$ROOT/target/djl-cache}"
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Dai.djl.offline=true "-Dspin.home=$ROOT"
   "-DDJL_CACHE_DIR=$DJL_CACHE_DIR" "-Dai.djl.pytorch.num_threads=${SPIN_THREADS:-2}" -Dai.djl.pytorch.num_interop_threads=1)
 if [ "$(jdk_version "$JDK")" -ge 24 ]; then
-  # Maven's own libraries still call sun.misc.Unsafe; JDK 24+ warns on every build without this.
+  # Maven's own libraries and Kafka's clients still call sun.misc.Unsafe; JDK 24+ warns on every start without this.
   export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+  JVM_FLAGS+=(--sun-misc-unsafe-memory-access=allow)
 fi
 
 mvn_cmd() {
