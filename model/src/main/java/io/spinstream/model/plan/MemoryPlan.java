@@ -166,8 +166,11 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
                 String.format("%,d logits a block × %d B%s", headElements, perLogit,
                         headWeight > 0 ? " + the head weight's " + (s.lora() ? "converted copy" : "gradient") : "")));
         if (!s.lora()) {
+            // Gradient clipping's global norm sums each gradient's squares in float64, one tensor at a time: a float64
+            // copy and its squares of the largest trained tensor (AdamW's temporaries, float32, are smaller).
             long largest = m.parameterNames().stream().mapToLong(n -> count(m.shapeOf(n))).max().orElse(0);
-            peaks.add(new Part("optimiser update", largest * 4 * 3, "AdamW's temporaries over the largest tensor"));
+            peaks.add(new Part("optimiser update", largest * 16, "the gradient norm's float64 copy and squares of the"
+                    + " largest tensor"));
         }
         Part top = peaks.stream().max(java.util.Comparator.comparingLong(Part::bytes)).orElseThrow();
         return new MemoryPlan(s, List.copyOf(held), List.copyOf(peaks), top);
