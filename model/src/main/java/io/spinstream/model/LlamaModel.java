@@ -50,6 +50,7 @@ public final class LlamaModel implements AutoCloseable {
     // recomputation): as many batch rows as hold this many, at least one. A layer's intermediates are several times
     // its input; over 4 rows of 2,048 tokens they were 4 GB of a Qwen2.5-0.5B layer.
     private int rowBlockTokens = DEFAULT_ROW_BLOCK_TOKENS;
+    private long headBlockLogits = DEFAULT_HEAD_BLOCK_LOGITS;
     private boolean checkpointing;
     // Training passes whose layers still owe their backward (activation checkpointing), oldest first.
     private final List<CheckpointedPass> pending = new ArrayList<>();
@@ -308,11 +309,19 @@ public final class LlamaModel implements AutoCloseable {
      * Logits the head forms at once (2^26: 256 MiB in float32): its [rows, positions, vocab] logits are the largest
      * tensors of a pass, and its backward holds several of them (about 440 tokens of a 152k vocabulary a block).
      */
-    static final long HEAD_BLOCK_LOGITS = 1L << 26;
+    public static final long DEFAULT_HEAD_BLOCK_LOGITS = 1L << 26;
 
     /** Positions of a batch the head takes at once. */
     private long headBlockPositions(long batch) {
-        return Math.max(1, HEAD_BLOCK_LOGITS / ((long) config.vocabSize() * Math.max(1, batch)));
+        return Math.max(1, headBlockLogits / ((long) config.vocabSize() * Math.max(1, batch)));
+    }
+
+    /** The head forms at most {@code logits} logits at once (one position of the batch at least). The result is the same. */
+    public void headBlockLogits(long logits) {
+        if (logits < 1) {
+            throw new IllegalArgumentException("the head block must be >= 1 logit, got " + logits);
+        }
+        this.headBlockLogits = logits;
     }
 
     /** Batch rows a layer takes at once where nothing of it is kept. */
@@ -513,6 +522,24 @@ public final class LlamaModel implements AutoCloseable {
             return logProbs;
         }
 
+        /** The head's backward, a block of positions at a time, into the gradient of the last layer's output. */
+        private void headBackward(NDArray grad, NDArray head, NDManager headScope, long batch, long steps) {
+            long block = headBlockPositions(batch);
+            for (long from = 0; from < steps; from += block) {
+                try (NDManager blockScope = headScope.newSubManager()) {
+                    NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
+                    // The block's rows of the last layer's output first, moved into the block's scope, so that
+                    // everything made from them (the norm, [batch, block, vocab] logits) is freed with it; the
+                    // slice carries the gradient back to the whole output.
+                    NDArray h = rmsNorm(inScope(top.get(cols), blockScope), weight("model.norm.weight", blockScope));
+                    NDArray lp = headBlock(h, targets.get(cols), head);
+                    NDArray g = inScope(grad.get(cols), blockScope);
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) lp,
+                            (ai.djl.pytorch.engine.PtNDArray) Differentiable.cast(g, lp.getDataType()), false, false);
+                }
+            }
+        }
+
         void backward() {
             if (!logProbs.hasGradient()) {
                 return;
@@ -523,25 +550,8 @@ public final class LlamaModel implements AutoCloseable {
             top.setRequiresGradient(true);
             long batch = targets.getShape().get(0);
             long steps = targets.getShape().get(1);
-            long block = headBlockPositions(batch);
             try (NDManager headScope = scope.newSubManager()) { // the converted head weight freed before the layers
-            NDArray head = headWeight(headScope);
-            for (long from = 0; from < steps; from += block) {
-                try (NDManager blockScope = headScope.newSubManager()) {
-                    NDIndex cols = new NDIndex().addAllDim().addSliceDim(from, Math.min(steps, from + block));
-                    // The block's rows of the last layer's output first, moved into the block's scope, so that
-                    // everything made from them (the norm, [batch, block, vocab] logits) is freed with it; the
-                    // slice carries the gradient back to the whole output.
-                    NDArray rows = top.get(cols);
-                    rows.attach(blockScope);
-                    NDArray h = rmsNorm(rows, weight("model.norm.weight", blockScope));
-                    NDArray lp = headBlock(h, targets.get(cols), head);
-                    NDArray g = grad.get(cols);
-                    g.attach(blockScope);
-                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) lp,
-                            (ai.djl.pytorch.engine.PtNDArray) Differentiable.cast(g, lp.getDataType()), false, false);
-                }
-            }
+                headBackward(grad, headWeight(headScope), headScope, batch, steps);
             }
             grad = top.getGradient();
             grad.attach(scope);

@@ -155,7 +155,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
                         + " %.2f GiB of attention scores (blocks of %d queries)", rows, s.seq(), recompute / (double) GIB,
                 attention / (double) GIB, attnBlock)));
 
-        long positions = Math.max(1, (1L << 26) / ((long) m.vocabSize() * s.batch()));
+        long positions = Math.max(1, LlamaModel.DEFAULT_HEAD_BLOCK_LOGITS / ((long) m.vocabSize() * s.batch()));
         long headElements = (long) s.batch() * Math.min(s.seq(), positions) * m.vocabSize();
         long perLogit = Precision.isFull(s.compute()) ? 16 : 20; // logits, log-softmax and their gradients (+ a cast)
         long headWeight = (s.weights() != s.compute() ? embed * c : 0) + (s.lora() ? 0 : embed * 4);

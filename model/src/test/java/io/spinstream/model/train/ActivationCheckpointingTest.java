@@ -103,8 +103,13 @@ class ActivationCheckpointingTest {
             assertSameGradients(gradients(model, true, 0), plain, "checkpointed");
             assertSameGradients(gradients(model, false, 2), plain, "attention in blocks of 2 queries");
             assertSameGradients(gradients(model, true, 3), plain, "checkpointed, blocks of 3");
-            // One row of the batch at a time through each layer's forward and recomputation.
+            // One row of the batch at a time through each layer's forward and recomputation; the head one position
+            // of the batch at a time.
             assertSameGradients(gradients(model, true, 0, 1), plain, "checkpointed, one row at a time");
+            model.headBlockLogits(1);
+            assertSameGradients(gradients(model, true, 0, 1), plain, "checkpointed, head blocks of one position");
+            assertSameGradients(gradients(model, false, 0, 1), plain, "plain pass, head blocks of one position");
+            model.headBlockLogits(LlamaModel.DEFAULT_HEAD_BLOCK_LOGITS);
         }
     }
 
