@@ -115,8 +115,9 @@ public final class PlanCommand implements Callable<Integer> {
             } else {
                 MeasuredStep.Measurement m = new MeasuredStep(System.out).run(setup);
                 double error = 100.0 * (plan.peakGib() - m.peakGib()) / m.peakGib();
-                System.out.printf(Locale.ROOT, "measured: peak %.2f GiB (the runtime alone %.2f GiB), the step in %.0f s;"
-                        + " the plan is %+.1f%% of it%n", m.peakGib(), m.runtimeBytes() / (double) MemoryPlan.GIB, m.seconds(), error);
+                System.out.printf(Locale.ROOT, "measured: peak %.2f GiB (the runtime alone %.2f GiB; %.2f GiB resident when the"
+                        + " step began), the step in %.0f s; the plan is %+.1f%% of it%n", m.peakGib(),
+                        m.runtimeBytes() / (double) MemoryPlan.GIB, m.startBytes() / (double) MemoryPlan.GIB, m.seconds(), error);
                 last += String.format(Locale.ROOT, " measured_gib=%.2f error_pct=%.1f", m.peakGib(), error);
             }
         }

@@ -43,7 +43,7 @@ public final class MeasuredStep {
     }
 
     /** The result: the step's peak, what was resident before the model was made, the step's time. */
-    public record Measurement(long peakBytes, long runtimeBytes, double seconds, double loss) {
+    public record Measurement(long peakBytes, long runtimeBytes, long startBytes, double seconds, double loss) {
         public double peakGib() {
             return peakBytes / (double) MemoryPlan.GIB;
         }
@@ -69,6 +69,7 @@ public final class MeasuredStep {
             model.attentionBlock(s.attentionBlock());
             model.rowBlockTokens(s.rowBlockTokens());
             PreferenceBatch pairs = pairs(config, s.seq(), s.batch());
+            long start = resident("VmRSS:"); // the model and what building it left resident
             resetPeak();
             out.printf("measuring one step: %d sequences of %d tokens (%s) ...%n", s.batch(), s.seq(),
                     s.loraRank() > 0 ? "LoRA rank " + s.loraRank() : "full fine-tuning");
@@ -84,7 +85,7 @@ public final class MeasuredStep {
                 adapter.close();
             }
             model.close();
-            return new Measurement(peak, runtime, seconds, r.loss());
+            return new Measurement(peak, runtime, start, seconds, r.loss());
         }
     }
 
