@@ -1,5 +1,7 @@
 package io.spinstream.evaluator;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import ai.djl.ndarray.NDManager;
 import io.spinstream.evaluator.suite.OpponentAnswers;
 import io.spinstream.evaluator.suite.SuiteRunner;
@@ -24,13 +26,15 @@ import java.util.Map;
  * code, at temperature 1) and its metrics.
  */
 final class OpponentBaseline implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(OpponentBaseline.class);
     private final SuiteRunner runner;
     private final PromptTemplate template;
     private final Sampling sampling;
     private final int batchSize;
     private final String instance;
     private Opponent opponent;
-    private List<Prompt> prompts;
+    private List<Prompt> read;    // the held-out prompts as read
+    private List<Prompt> prompts; // those the opponent can answer: scored
     private OpponentAnswers answers;
     private Map<String, double[]> perPrompt;
 
@@ -46,7 +50,7 @@ final class OpponentBaseline implements AutoCloseable {
     public void ensure(OpponentPromotion promotion, List<Prompt> heldOut, NDManager manager, CheckpointLocation location,
                        io.spinstream.model.Precision precision) {
         boolean same = opponent != null && opponent.id().equals(promotion.getCheckpointId());
-        if (same && heldOut.equals(prompts)) {
+        if (same && heldOut.equals(read)) {
             return;
         }
         if (!same) {
@@ -55,10 +59,29 @@ final class OpponentBaseline implements AutoCloseable {
             opponent = null;
             opponent = Opponent.next(previous, promotion, manager, template, location, precision);
         }
-        prompts = heldOut;
+        read = heldOut;
+        prompts = answerable(heldOut);
         answers = answer(manager);
         LlamaModel model = opponent.checkpoint().model();
         perPrompt = runner.score("opponent " + opponent.id(), prompts, model, opponent.tokenizer(), model, answers, manager, true);
+    }
+
+    /**
+     * The prompts the opponent can answer: one its chat template refuses, or that does not fit its context, is left
+     * out of every score (and said so), rather than failing each candidate's evaluation.
+     */
+    private List<Prompt> answerable(List<Prompt> heldOut) {
+        PromptAnswerer answerer = new PromptAnswerer(opponent, sampling, instance, Clock.systemUTC());
+        List<Prompt> out = new ArrayList<>();
+        for (Prompt p : heldOut) {
+            String problem = answerer.invalid(p);
+            if (problem == null) {
+                out.add(p);
+            } else {
+                log.warn("held-out prompt {} is left out of the scores: {}", p.getPromptId(), problem);
+            }
+        }
+        return out;
     }
 
     private OpponentAnswers answer(NDManager manager) {
