@@ -11,6 +11,9 @@ import io.spinstream.model.plan.MemoryPlan;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -70,8 +73,19 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--measure", description = "Run the step here with random weights and print its measured peak.")
     boolean measure;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws IOException {
+        try {
+            return plan();
+        } catch (IllegalArgumentException e) { // a bad flag or config.json: its message names it
+            throw new ParameterException(spec.commandLine(), "spin plan: " + e.getMessage());
+        }
+    }
+
+    private int plan() throws IOException {
         LlamaConfig config = source.model != null ? modelConfig(source.model) : ScaleBenchmark.Shape.named(source.shape).config();
         MemoryPlan.Device dev = switch (device.toLowerCase(Locale.ROOT)) {
             case "cpu" -> MemoryPlan.Device.CPU;

@@ -7,7 +7,9 @@ import io.spinstream.model.Precision;
 import io.spinstream.model.lora.LoraConfig;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The peak memory of one training step (SPIN or any pairwise objective: {@code batch} sequences of {@code seq} tokens
@@ -107,7 +109,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
         List<Part> held = new ArrayList<>();
         held.add(new Part("runtime", s.device() == Device.CPU ? CPU_RUNTIME : CUDA_RUNTIME,
                 s.device() == Device.CPU ? "JVM, libtorch, heap and the allocator's slack (estimate)" : "CUDA context (estimate)"));
-        held.add(new Part("weights", params * w, String.format("%,d parameters × %d B (%s)", params, w,
+        held.add(new Part("weights", params * w, String.format(Locale.ROOT, "%,d parameters × %d B (%s)", params, w,
                 Precision.nameOf(s.weights()))));
         if (s.reference()) {
             held.add(new Part("reference", params * w, "a frozen copy of the weights (previous round's pairs)"));
@@ -120,7 +122,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
                 adapter += (long) s.loraRank() * (shape[0] + shape[1]);
             }
             held.add(new Part("trained parameters + gradients + moments", adapter * 16,
-                    String.format("LoRA rank %d: %,d float32 parameters × (value, gradient, 2 AdamW moments)", s.loraRank(), adapter)));
+                    String.format(Locale.ROOT, "LoRA rank %d: %,d float32 parameters × (value, gradient, 2 AdamW moments)", s.loraRank(), adapter)));
         } else {
             held.add(new Part("trained parameters + gradients + moments", params * 12,
                     "the weights' float32 gradients and 2 AdamW moments (the weights above)"));
@@ -140,7 +142,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
 
         if (s.checkpointing()) {
             held.add(new Part("activations kept", (m.numLayers() + 1) * tokens * h * c + 2 * tokens * h * 4,
-                    String.format("%d layer inputs + the top, [%d, %d, %d] × %d B, and the gradient passed down",
+                    String.format(Locale.ROOT, "%d layer inputs + the top, [%d, %d, %d] × %d B, and the gradient passed down",
                             m.numLayers(), s.batch(), s.seq(), h, c)));
         } else {
             held.add(new Part("activations kept", m.numLayers() * (tokens * layerActs + s.batch() * scoresKept),
@@ -151,7 +153,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
         long recompute = blockTokens * (layerActs + backwardExtra) + layerCasts;
         long attention = rows * (scoresKept + blockScoresGrad);
         peaks.add(new Part("one layer's recomputation + attention block",
-                recompute + attention, String.format("%d row(s) × %d tokens: %.2f GiB of intermediates and weight copies,"
+                recompute + attention, String.format(Locale.ROOT, "%d row(s) × %d tokens: %.2f GiB of intermediates and weight copies,"
                         + " %.2f GiB of attention scores (blocks of %d queries)", rows, s.seq(), recompute / (double) GIB,
                 attention / (double) GIB, attnBlock)));
 
@@ -163,7 +165,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
             headElements = tokens * m.vocabSize(); // every block's logits kept for the backward
         }
         peaks.add(new Part("logits and log-softmax", headElements * perLogit + headWeight,
-                String.format("%,d logits a block × %d B%s", headElements, perLogit,
+                String.format(Locale.ROOT, "%,d logits a block × %d B%s", headElements, perLogit,
                         headWeight > 0 ? " + the head weight's " + (s.lora() ? "converted copy" : "gradient") : "")));
         if (!s.lora()) {
             // Gradient clipping's global norm sums each gradient's squares in float64, one tensor at a time: a float64
@@ -172,7 +174,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
             peaks.add(new Part("optimiser update", largest * 16, "the gradient norm's float64 copy and squares of the"
                     + " largest tensor"));
         }
-        Part top = peaks.stream().max(java.util.Comparator.comparingLong(Part::bytes)).orElseThrow();
+        Part top = peaks.stream().max(Comparator.comparingLong(Part::bytes)).orElseThrow();
         return new MemoryPlan(s, List.copyOf(held), List.copyOf(peaks), top);
     }
 
