@@ -9,7 +9,6 @@ import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.testing.SpinFixtures;
-import io.spinstream.schemas.ChatTurn;
 import io.spinstream.schemas.Prompt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,8 +28,7 @@ class OpponentBaselineTest {
     void aHeldOutPromptTheTemplateRefusesIsLeftOutNotFatal(@TempDir Path dir) {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
         CheckpointMetadata base = SpinFixtures.withChatTemplate(store, dir, "base", SpinFixtures.ALTERNATING_TEMPLATE);
-        Prompt refused = SpinFixtures.prompt("chat", "two-users", "1+1=", "2");
-        refused.setMessages(List.of(new ChatTurn("user", "hi"), new ChatTurn("user", "1+1=")));
+        Prompt refused = SpinFixtures.twoUserTurns("chat", "two-users");
         List<Prompt> heldOut = List.of(SpinFixtures.prompt("chat", "a", "1+1=", "2"), refused,
                 SpinFixtures.prompt("chat", "b", "2+3=", "5"));
         try (NDManager manager = NDManager.newBaseManager();

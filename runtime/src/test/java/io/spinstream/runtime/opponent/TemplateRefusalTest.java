@@ -6,7 +6,6 @@ import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.testing.SpinFixtures;
-import io.spinstream.schemas.ChatTurn;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import org.junit.jupiter.api.Test;
@@ -30,8 +29,7 @@ class TemplateRefusalTest {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
         CheckpointMetadata base = SpinFixtures.withChatTemplate(store, dir, "base", SpinFixtures.ALTERNATING_TEMPLATE);
         Prompt fine = SpinFixtures.prompt("chat", "fine", "1+1=", "2");
-        Prompt twoUsers = SpinFixtures.prompt("chat", "two-users", "1+1=", "2");
-        twoUsers.setMessages(List.of(new ChatTurn("user", "hi"), new ChatTurn("user", "1+1=")));
+        Prompt twoUsers = SpinFixtures.twoUserTurns("chat", "two-users");
         try (NDManager m = NDManager.newBaseManager();
              Opponent o = Opponent.load(Opponent.initial("r", base, store.directoryOf("base")), m, PromptTemplate.MODEL,
                      CheckpointLocation.ANYWHERE)) {

@@ -13,6 +13,7 @@ import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.ConfigKey;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.kafka.KafkaSettings;
+import io.spinstream.schemas.ChatTurn;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SchemaRegistrar;
@@ -146,6 +147,13 @@ public final class SpinFixtures {
             + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
             + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
             + "{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+
+    /** A prompt of two user turns in a row: what {@link #ALTERNATING_TEMPLATE} refuses. */
+    public static Prompt twoUserTurns(String stream, String id) {
+        Prompt p = prompt(stream, id, "1+1=", "2");
+        p.setMessages(List.of(new ChatTurn("user", "hi"), new ChatTurn("user", "1+1=")));
+        return p;
+    }
 
     /**
      * A tiny random model saved as checkpoint {@code id} in {@code store}, its byte-level tokenizer beside a
