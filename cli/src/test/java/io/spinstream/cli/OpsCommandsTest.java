@@ -34,6 +34,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import java.time.Instant;
+import java.nio.file.StandardOpenOption;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -61,7 +62,7 @@ class OpsCommandsTest {
                 """ + "{\"prompt_id\": \"big\", \"prompt\": \"" + "9".repeat(2 << 20) + "\", \"human_response\": \"1\"}\n");
         // An overlong encoding of '/' (C0 AF): not UTF-8, named by its line and byte.
         Files.write(bad, new byte[]{'{', '"', 'p', '"', ':', ' ', '"', (byte) 0xC0, (byte) 0xAF, '"', '}', '\n'},
-                java.nio.file.StandardOpenOption.APPEND);
+                StandardOpenOption.APPEND);
         CommandRun refused = spin(concat(new String[]{"prompts", "add", "--stream", "arith", "--file", bad.toString()}, cluster));
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).contains("has 5 bad line(s); nothing was written")

@@ -5,6 +5,7 @@ import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ValueType;
 
 import java.util.List;
+import java.time.Duration;
 
 /** The generator's own configuration keys (beside the common ones). */
 public final class GeneratorKeys {
@@ -30,7 +31,7 @@ public final class GeneratorKeys {
     public static final ConfigKey<Long> SEED = ConfigKey.optional("spin.generator.seed", ValueType.of(
             "a whole number", Long::parseLong), "0", "base of the per-prompt sampling seeds");
 
-    public static final ConfigKey<java.time.Duration> STUCK_AFTER = ConfigKey.optional("spin.generator.stuck.after",
+    public static final ConfigKey<Duration> STUCK_AFTER = ConfigKey.optional("spin.generator.stuck.after",
             ValueType.DURATION, "15m", "longest time one batch of prompts may take (reading, rendering their templates,"
                     + " answering); beyond it /health/live answers 503 with the reason and the service exits to be restarted");
     public static final ConfigKey<Integer> SAMPLES = ConfigKey.optional("spin.generator.samples", ValueType.POSITIVE_INT, "1",

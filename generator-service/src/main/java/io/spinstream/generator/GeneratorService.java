@@ -49,6 +49,7 @@ import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.spinstream.runtime.reward.RewardStep;
 
 /**
  * Answers every prompt stream with the current opponent. One consumer group per opponent round
@@ -62,10 +63,10 @@ public final class GeneratorService extends PollingService {
     /** What the service is told beside the common context. */
     public record Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
                            OpponentSource opponents, ai.djl.Device device, int samples,
-                           io.spinstream.runtime.reward.RewardStep rewards, Duration stuckAfter) {
+                           RewardStep rewards, Duration stuckAfter) {
         /** With spin.generator.stuck.after's default. */
         public Settings(String runId, int batchSize, long batchWaitMs, Sampling sampling, HeldOutSplit split,
-                        OpponentSource opponents, ai.djl.Device device, int samples, io.spinstream.runtime.reward.RewardStep rewards) {
+                        OpponentSource opponents, ai.djl.Device device, int samples, RewardStep rewards) {
             this(runId, batchSize, batchWaitMs, sampling, split, opponents, device, samples, rewards,
                     GeneratorKeys.STUCK_AFTER.type().parse(GeneratorKeys.STUCK_AFTER.defaultValue()));
         }

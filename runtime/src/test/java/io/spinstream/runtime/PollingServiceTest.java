@@ -11,6 +11,13 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -100,8 +107,8 @@ class PollingServiceTest {
     }
 
     /** A clock the test moves. */
-    static final class ManualClock extends java.time.Clock {
-        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(1_000_000);
+    static final class ManualClock extends Clock {
+        private final AtomicLong millis = new AtomicLong(1_000_000);
 
         void advance(Duration d) {
             millis.addAndGet(d.toMillis());
@@ -113,17 +120,17 @@ class PollingServiceTest {
         }
 
         @Override
-        public java.time.Instant instant() {
-            return java.time.Instant.ofEpochMilli(millis.get());
+        public Instant instant() {
+            return Instant.ofEpochMilli(millis.get());
         }
 
         @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
         }
 
         @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
+        public Clock withZone(ZoneId zone) {
             return this;
         }
     }
@@ -131,8 +138,8 @@ class PollingServiceTest {
     @Test
     void aWorkerStuckInOneUnitOfWorkBeyondItsBoundIsNotLiveWithTheReason() throws Exception {
         ManualClock clock = new ManualClock();
-        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
         PollingService stuck = new PollingService("generator", Duration.ofSeconds(5), clock) {
             {
                 stuckAfter(Duration.ofMinutes(15), "spin.generator.stuck.after");
@@ -151,7 +158,7 @@ class PollingServiceTest {
         };
         stuck.start();
         try (MetricsServer server = new MetricsServer(0, MetricsServer.newRegistry(), stuck::deadBecause, stuck::isReady)) {
-            assertThat(inside.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
             clock.advance(Duration.ofMinutes(15));
             assertThat(stuck.deadBecause()).as("at the bound, not beyond it").isEmpty();
             clock.advance(Duration.ofSeconds(2));

@@ -19,6 +19,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
+import java.util.Locale;
 
 /**
  * Makes a team's own Hugging Face model folder a base checkpoint of the store: checked first (the
@@ -131,7 +132,7 @@ public final class HfImport {
         long bytes = parameters * (storedType(dir).equals("float16") ? 2 : 4);
         long available = availableMemory();
         if (bytes > available) {
-            throw new CheckpointException(String.format(java.util.Locale.ROOT, "%s: config.json describes %,d parameters,"
+            throw new CheckpointException(String.format(Locale.ROOT, "%s: config.json describes %,d parameters,"
                     + " %.1f GiB to import (as %s), more than the %.1f GiB this machine has available", configFile, parameters,
                     bytes / (double) (1L << 30), storedType(dir).equals("float16") ? "float16" : "float32",
                     available / (double) (1L << 30)));

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -21,7 +22,7 @@ class MemoryPlanTest {
              "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}""");
 
     private static Map<String, Long> parts(MemoryPlan plan) {
-        return java.util.stream.Stream.concat(plan.held().stream(), plan.peakOf().stream())
+        return Stream.concat(plan.held().stream(), plan.peakOf().stream())
                 .collect(Collectors.toMap(MemoryPlan.Part::name, MemoryPlan.Part::bytes));
     }
 

@@ -2,6 +2,8 @@ package io.spinstream.runtime.config;
 
 import java.net.URI;
 import java.util.regex.Pattern;
+import java.time.Duration;
+import java.util.regex.Matcher;
 
 /**
  * How a config value is written and read. {@link #expected()} is the form shown in errors, so that a bad
@@ -48,17 +50,17 @@ public interface ValueType<T> {
     });
 
     /** A duration as 90s, 10m, 2h or 500ms. */
-    ValueType<java.time.Duration> DURATION = of("a duration such as 500ms, 90s, 10m or 2h", s -> {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m|h)").matcher(s.trim());
+    ValueType<Duration> DURATION = of("a duration such as 500ms, 90s, 10m or 2h", s -> {
+        Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m|h)").matcher(s.trim());
         if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
             throw new IllegalArgumentException(s);
         }
         long n = Long.parseLong(m.group(1));
         return switch (m.group(2)) {
-            case "ms" -> java.time.Duration.ofMillis(n);
-            case "s" -> java.time.Duration.ofSeconds(n);
-            case "m" -> java.time.Duration.ofMinutes(n);
-            default -> java.time.Duration.ofHours(n);
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofHours(n);
         };
     });
 

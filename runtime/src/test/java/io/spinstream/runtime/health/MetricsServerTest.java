@@ -8,6 +8,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -40,27 +47,27 @@ class MetricsServerTest {
      */
     @Test
     void silentAndSlowClientsDoNotDelayTheProbes() throws Exception {
-        java.util.List<java.net.Socket> slow = new java.util.ArrayList<>();
-        try (MetricsServer server = new MetricsServer(new java.net.InetSocketAddress("127.0.0.1", 0), MetricsServer.newRegistry(),
-                java.util.Optional::empty, () -> true)) {
+        List<Socket> slow = new ArrayList<>();
+        try (MetricsServer server = new MetricsServer(new InetSocketAddress("127.0.0.1", 0), MetricsServer.newRegistry(),
+                Optional::empty, () -> true)) {
             for (int i = 0; i < 300; i++) {
-                java.net.Socket s = new java.net.Socket("127.0.0.1", server.port());
+                Socket s = new Socket("127.0.0.1", server.port());
                 if (i % 2 == 0) { // half a request line, never finished
-                    s.getOutputStream().write("GET /health/li".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    s.getOutputStream().write("GET /health/li".getBytes(StandardCharsets.US_ASCII));
                     s.getOutputStream().flush();
                 }
                 slow.add(s);
             }
             long t = System.nanoTime();
-            HttpResponse<String> live = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build()
+            HttpResponse<String> live = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
                     .send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/health/live"))
-                            .timeout(java.time.Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                            .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
             double seconds = (System.nanoTime() - t) / 1e9;
             assertThat(live.statusCode()).isEqualTo(200);
             assertThat(live.body()).isEqualTo("UP\n");
             assertThat(seconds).as("answered beside 300 silent clients").isLessThan(1.0);
         } finally {
-            for (java.net.Socket s : slow) {
+            for (Socket s : slow) {
                 s.close();
             }
         }
