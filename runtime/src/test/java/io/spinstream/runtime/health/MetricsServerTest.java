@@ -65,7 +65,8 @@ class MetricsServerTest {
             double seconds = (System.nanoTime() - t) / 1e9;
             assertThat(live.statusCode()).isEqualTo(200);
             assertThat(live.body()).isEqualTo("UP\n");
-            assertThat(seconds).as("answered beside 300 silent clients").isLessThan(1.0);
+            // A bound for a loaded 2-core CI machine: with one handler thread the probe is never answered (it times out).
+            assertThat(seconds).as("answered beside 300 silent clients").isLessThan(4.0);
         } finally {
             for (Socket s : slow) {
                 s.close();
