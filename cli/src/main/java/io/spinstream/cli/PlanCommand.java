@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import io.spinstream.model.plan.MachineMemory;
 
 /** {@code spin plan}: the memory a training step needs, by part, before a model is loaded. */
 @Command(name = "plan", mixinStandardHelpOptions = true,
@@ -151,12 +152,8 @@ public final class PlanCommand implements Callable<Integer> {
         return LlamaConfig.fromJson(Files.readString(json));
     }
 
-    private static double machineMemoryGib() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-            if (line.startsWith("MemTotal:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) / (double) (1 << 20);
-            }
-        }
-        throw new IllegalStateException("/proc/meminfo has no MemTotal");
+    private static double machineMemoryGib() {
+        return MachineMemory.machine("MemTotal:").orElseThrow(() -> new IllegalArgumentException(
+                "this system does not say its memory (/proc/meminfo): give --memory GiB")) / (double) MemoryPlan.GIB;
     }
 }

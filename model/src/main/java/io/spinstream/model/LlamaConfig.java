@@ -495,6 +495,20 @@ public record LlamaConfig(Family family, int vocabSize, int hiddenSize, int inte
     }
 
     /** The shape of each named tensor, as Hugging Face stores it (linear weights are [out, in]). */
+    /** The number of elements of parameter {@code name}. */
+    public long sizeOf(String name) {
+        long n = 1;
+        for (long d : shapeOf(name)) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** The number of parameters a model of this configuration has. */
+    public long parameterCount() {
+        return parameterNames().stream().mapToLong(this::sizeOf).sum();
+    }
+
     public long[] shapeOf(String name) {
         long d = hiddenSize;
         long q = (long) numHeads * headDim;

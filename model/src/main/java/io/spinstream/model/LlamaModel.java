@@ -447,14 +447,27 @@ public final class LlamaModel implements AutoCloseable {
      * live in a scope closed behind it. The output belongs to {@code scope}.
      */
     private NDArray layerInBlocks(int layer, NDArray x, NDManager scope, PassInputs pass) {
+        return overRowBlocks(scope, pass, (from, to, part, blockScope) -> layer(layer, rowsOf(x, from, to, blockScope),
+                blockScope, part.batch(), part.steps(), part.rope(config, layer), part.mask(config, layer), null));
+    }
+
+    /** A layer's work on batch rows [from, to): an array of those rows (an output, an input's gradient). */
+    @FunctionalInterface
+    private interface RowBlockStep {
+        NDArray apply(long from, long to, PassInputs part, NDManager blockScope);
+    }
+
+    /**
+     * {@code step} over the batch a block of rows at a time ({@link #rowBlockTokens(int)}), each block's
+     * intermediates in a scope closed behind it; the blocks' results joined along the batch axis, in {@code scope}.
+     */
+    private NDArray overRowBlocks(NDManager scope, PassInputs pass, RowBlockStep step) {
         long rows = rowBlock(pass.steps());
         NDList outs = new NDList();
         for (long from = 0; from < pass.batch(); from += rows) {
             long to = Math.min(pass.batch(), from + rows);
             try (NDManager blockScope = scope.newSubManager()) {
-                PassInputs part = pass.rows(from, to, blockScope);
-                NDArray out = layer(layer, rowsOf(x, from, to, blockScope), blockScope, part.batch(), part.steps(),
-                        part.rope(config, layer), part.mask(config, layer), null);
+                NDArray out = step.apply(from, to, pass.rows(from, to, blockScope), blockScope);
                 out.attach(scope);
                 outs.add(out);
             }
@@ -556,27 +569,20 @@ public final class LlamaModel implements AutoCloseable {
             grad = top.getGradient();
             grad.attach(scope);
             // Each layer from its input, top down, a block of rows at a time: one block's graph held at once.
-            long rows = rowBlock(steps);
             for (int layer = config.numLayers() - 1; layer >= 0; layer--) {
-                NDList inputGrads = new NDList();
-                for (long from = 0; from < batch; from += rows) {
-                    long to = Math.min(batch, from + rows);
-                    try (NDManager blockScope = scope.newSubManager()) {
-                        PassInputs part = inputs.rows(from, to, blockScope);
-                        NDArray in = rowsOf(layerInputs[layer], from, to, blockScope).duplicate(); // a leaf of its own
-                        in.setRequiresGradient(true);
-                        NDArray out = layer(layer, in, blockScope, part.batch(), part.steps(), part.rope(config, layer),
-                                part.mask(config, layer), null);
-                        out.attach(blockScope);
-                        ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
-                                (ai.djl.pytorch.engine.PtNDArray) rowsOf(grad, from, to, blockScope), false, false);
-                        NDArray inputGrad = in.getGradient();
-                        inputGrad.attach(scope);
-                        inputGrads.add(inputGrad);
-                    }
-                }
-                grad.close(); // the layer above's: read
-                grad = concatRows(inputGrads);
+                int l = layer;
+                NDArray above = grad;
+                grad = overRowBlocks(scope, inputs, (from, to, part, blockScope) -> {
+                    NDArray in = rowsOf(layerInputs[l], from, to, blockScope).duplicate(); // a leaf of its own
+                    in.setRequiresGradient(true);
+                    NDArray out = layer(l, in, blockScope, part.batch(), part.steps(), part.rope(config, l), part.mask(config, l),
+                            null);
+                    out.attach(blockScope);
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
+                            (ai.djl.pytorch.engine.PtNDArray) rowsOf(above, from, to, blockScope), false, false);
+                    return in.getGradient();
+                });
+                above.close(); // the layer above's: read
                 layerInputs[layer].close();
             }
             NDArray table = param("model.embed_tokens.weight");

@@ -29,9 +29,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import io.spinstream.runtime.http.HttpServerLimits;
 
 /**
  * OpenAI's REST shape over a served model: {@code GET /v1/models}, {@code POST /v1/completions} and
@@ -69,20 +69,9 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    static {
-        // The JDK server waits for a request's headers forever by default: a silent client would hold a thread for
-        // good. A request has 10 s to arrive (a body is read within the handler, bounded by --max-body).
-        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
-            System.setProperty("sun.net.httpserver.maxReqTime", "10");
-        }
-        if (System.getProperty("jdk.httpserver.maxConnections") == null) { // connections held at once; beyond, refused
-            System.setProperty("jdk.httpserver.maxConnections", "1000");
-        }
-    }
-
     private final HttpServer http;
     // A virtual thread per request: a slow client holds one of its own, never a platform thread or the model's.
-    private final ExecutorService threads = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("serve-http-", 0).factory());
+    private final ExecutorService threads = HttpServerLimits.perRequestThreads("serve-http");
     private final ServingLimits limits;
     private final RequestBatcher batcher;
     private final ModelSlot models;
@@ -112,6 +101,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.apiKey = apiKey;
         this.metrics = metrics;
         this.clock = clock;
+        HttpServerLimits.apply();
         this.http = HttpServer.create(address, 64);
         http.setExecutor(threads);
         http.createContext("/", this::handle);
@@ -293,7 +283,6 @@ public final class OpenAiServer implements AutoCloseable {
                     + " this server takes at most " + limits.maxRequestTokens() + " a request (spin serve --max-request-tokens).");
         }
         if (batcher.queued() + (long) prompts.size() * n > limits.maxQueued()) {
-            metrics.counter("spin.serve.errors", "status", "429").increment();
             throw new ApiError(429, "requests", "rate_limit_exceeded", null, "The server has " + batcher.queued()
                     + " answers waiting; try again shortly.");
         }

@@ -52,6 +52,7 @@ import java.util.Comparator;
 import java.util.Locale;
 import java.util.Random;
 import java.util.TreeSet;
+import io.spinstream.model.plan.MachineMemory;
 
 /**
  * {@code spin bench scale}: the path a team's real model takes, at the size of a published model (Qwen2.5-0.5B by
@@ -136,7 +137,7 @@ public final class ScaleBenchmark {
 
         long parameters() {
             LlamaConfig c = config();
-            return c.parameterNames().stream().mapToLong(n -> count(c.shapeOf(n))).sum();
+            return c.parameterCount();
         }
     }
 
@@ -558,16 +559,7 @@ public final class ScaleBenchmark {
     }
 
     private static double rssGib(String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(field)) {
-                    return Long.parseLong(line.replaceAll("\\D+", "")) / (1024.0 * 1024.0);
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return Double.NaN;
-        }
-        return Double.NaN;
+        return MachineMemory.process(field).stream().mapToDouble(b -> b / (double) (1L << 30)).findFirst().orElse(Double.NaN);
     }
 
     private void phase(String format, Object... args) {

@@ -18,17 +18,14 @@ import io.spinstream.model.train.PreferenceBatch;
 import io.spinstream.model.train.StepResult;
 import io.spinstream.model.train.TrainStep;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import io.spinstream.model.plan.MachineMemory;
 
 /**
  * One training step of a plan's setup on this machine, with random weights in the model's shape, and the peak
@@ -70,7 +67,7 @@ public final class MeasuredStep {
             model.rowBlockTokens(s.rowBlockTokens());
             PreferenceBatch pairs = pairs(config, s.seq(), s.batch());
             long start = resident("VmRSS:"); // the model and what building it left resident
-            resetPeak();
+            MachineMemory.resetPeak();
             out.printf("measuring one step: %d sequences of %d tokens (%s) ...%n", s.batch(), s.seq(),
                     s.loraRank() > 0 ? "LoRA rank " + s.loraRank() : "full fine-tuning");
             long t = System.nanoTime();
@@ -128,26 +125,9 @@ public final class MeasuredStep {
         return new PreferenceBatch(chosen, rejected, ref, ref.clone());
     }
 
-    /** Resets the kernel's peak resident size (VmHWM) to the current one (Linux 4.0+). */
-    private static void resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot reset the peak resident size (/proc/self/clear_refs)", e);
-        }
-    }
-
-    /** A /proc/self/status figure (kB) in bytes. */
-    static long resident(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key)) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read /proc/self/status", e);
-        }
-        throw new IllegalStateException("/proc/self/status has no " + key);
+    /** A /proc/self/status figure in bytes: the measurement needs Linux's. */
+    private static long resident(String key) {
+        return MachineMemory.process(key).orElseThrow(() -> new IllegalStateException(
+                "--measure reads the kernel's resident sizes (/proc/self/status " + key + "), which this system does not give"));
     }
 }

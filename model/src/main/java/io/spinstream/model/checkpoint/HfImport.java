@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
 import java.util.Locale;
+import io.spinstream.model.plan.MachineMemory;
 
 /**
  * Makes a team's own Hugging Face model folder a base checkpoint of the store: checked first (the
@@ -62,18 +63,18 @@ public final class HfImport {
         }
     }
 
-    /** MemAvailable of /proc/meminfo (the JVM's maximum where there is none). */
-    static long availableMemory() {
+    /** A system and a user turn, else (a template without system turns) one user turn: rendered, or refused. */
+    private static void probe(ChatTemplate template, Path dir) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
+            template.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("Hello")), true);
+        } catch (ChatTemplate.Refusal e) {
+            try {
+                template.render(List.of(ChatMessage.user("Hello")), true);
+            } catch (ChatTemplate.Refusal again) {
+                throw new CheckpointException(dir.resolve(ChatTemplate.TOKENIZER_CONFIG) + ": " + again.getMessage()
+                        + " (a probe conversation of one user turn)");
             }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: no figure to compare with
         }
-        return Long.MAX_VALUE;
     }
 
     /** config.json's torch_dtype ("float32" when it says none). */
@@ -122,15 +123,9 @@ public final class HfImport {
         }
         // What the import will hold, from config.json alone, before any tensor is allocated: refused with the
         // estimate where this machine cannot hold it (bfloat16 is kept as float32 here).
-        long parameters = config.parameterNames().stream().mapToLong(n -> {
-            long size = 1;
-            for (long d : config.shapeOf(n)) {
-                size = Math.multiplyExact(size, d);
-            }
-            return size;
-        }).sum();
+        long parameters = config.parameterCount();
         long bytes = parameters * (storedType(dir).equals("float16") ? 2 : 4);
-        long available = availableMemory();
+        long available = MachineMemory.machine("MemAvailable:").orElse(Long.MAX_VALUE); // none: no bound here
         if (bytes > available) {
             throw new CheckpointException(String.format(Locale.ROOT, "%s: config.json describes %,d parameters,"
                     + " %.1f GiB to import (as %s), more than the %.1f GiB this machine has available", configFile, parameters,
@@ -159,16 +154,7 @@ public final class HfImport {
         }
         // The chat template renders a plain conversation within its bounds (time, output, depth), or the folder is
         // refused now rather than every prompt later.
-        try {
-            ChatTemplate.in(dir).ifPresent(t -> t.render(List.of(new ChatMessage("system", "Be brief."), ChatMessage.user("Hello")), true));
-        } catch (ChatTemplate.Refusal e) {
-            try {
-                ChatTemplate.in(dir).ifPresent(t -> t.render(List.of(ChatMessage.user("Hello")), true)); // no system turn
-            } catch (ChatTemplate.Refusal again) {
-                throw new CheckpointException(dir.resolve(ChatTemplate.TOKENIZER_CONFIG) + ": " + again.getMessage()
-                        + " (a probe conversation of one user turn)");
-            }
-        }
+        ChatTemplate.in(dir).ifPresent(t -> probe(t, dir));
         List<Path> files = new ArrayList<>();
         files.add(configFile);
         files.addAll(weights);

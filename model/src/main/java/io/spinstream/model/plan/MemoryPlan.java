@@ -97,8 +97,8 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
         LlamaConfig m = s.model();
         long c = bytes(s.compute());
         long w = bytes(s.weights());
-        long params = m.parameterNames().stream().mapToLong(n -> count(m.shapeOf(n))).sum();
-        long embed = count(m.shapeOf("model.embed_tokens.weight"));
+        long params = m.parameterCount();
+        long embed = m.sizeOf("model.embed_tokens.weight");
         long layerParams = (params - embed - (m.tieWordEmbeddings() ? 0 : embed)) / m.numLayers();
         long h = m.hiddenSize();
         long inter = m.intermediateSize();
@@ -170,7 +170,7 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
         if (!s.lora()) {
             // Gradient clipping's global norm sums each gradient's squares in float64, one tensor at a time: a float64
             // copy and its squares of the largest trained tensor (AdamW's temporaries, float32, are smaller).
-            long largest = m.parameterNames().stream().mapToLong(n -> count(m.shapeOf(n))).max().orElse(0);
+            long largest = m.parameterNames().stream().mapToLong(m::sizeOf).max().orElse(0);
             peaks.add(new Part("optimiser update", largest * 16, "the gradient norm's float64 copy and squares of the"
                     + " largest tensor"));
         }
@@ -185,13 +185,5 @@ public record MemoryPlan(Setup setup, List<Part> held, List<Part> peakOf, Part l
             case FLOAT64 -> 8;
             default -> throw new IllegalArgumentException("no plan for " + t);
         };
-    }
-
-    private static long count(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
     }
 }

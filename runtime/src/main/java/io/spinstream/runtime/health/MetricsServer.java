@@ -11,31 +11,16 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import io.spinstream.runtime.http.HttpServerLimits;
 
 /**
  * Prometheus metrics at {@code /metrics} and Kubernetes probes at {@code /health/live} and
  * {@code /health/ready} (200 or 503) on one port.
  */
 public final class MetricsServer implements AutoCloseable {
-    static {
-        // The JDK server reads a request's headers on the thread that handles it and, by default, waits for them
-        // forever: a client that connects and sends nothing would hold a thread for good. These bound a request's
-        // and a response's time (seconds); read once, when the first server of the JVM starts.
-        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
-            System.setProperty("sun.net.httpserver.maxReqTime", "10");
-        }
-        if (System.getProperty("jdk.httpserver.maxConnections") == null) { // connections held at once; beyond, refused
-            System.setProperty("jdk.httpserver.maxConnections", "1000");
-        }
-        if (System.getProperty("sun.net.httpserver.maxRspTime") == null) {
-            System.setProperty("sun.net.httpserver.maxRspTime", "30");
-        }
-    }
-
     private final PrometheusMeterRegistry registry;
     private final HttpServer server;
     private final ExecutorService executor;
@@ -56,6 +41,7 @@ public final class MetricsServer implements AutoCloseable {
     public MetricsServer(InetSocketAddress address, PrometheusMeterRegistry registry, Supplier<Optional<String>> deadBecause,
                          BooleanSupplier ready) {
         this.registry = registry;
+        HttpServerLimits.apply();
         try {
             this.server = HttpServer.create(address, 0);
         } catch (IOException e) {
@@ -67,7 +53,7 @@ public final class MetricsServer implements AutoCloseable {
             reply(ex, dead.isEmpty() ? 200 : 503, dead.map(r -> "DOWN: " + r + "\n").orElse("UP\n"), "text/plain");
         });
         server.createContext("/health/ready", ex -> probe(ex, ready));
-        this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("metrics-http-", 0).factory());
+        this.executor = HttpServerLimits.perRequestThreads("metrics-http");
         server.setExecutor(executor);
         server.start();
     }

@@ -14,7 +14,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.net.URI;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
@@ -51,17 +50,17 @@ public final class RoundZero {
             Optional<OpponentPromotion> current = opponentOf(runId);
             String id = base.metadata().id();
             if (current.isPresent() && current.get().getCheckpointId().equals(id)) {
-                Path recorded = folderOf(current.get().getUri());
-                if (recorded != null && !recorded.equals(base.directory().toAbsolutePath().normalize()) && !replace) {
-                    // The services read the opponent from the store they are given: one of the two is not theirs.
-                    throw new IllegalStateException("run " + runId + "'s opponent " + id + " was recorded in " + recorded
-                            + ", not in this store (" + base.directory().toAbsolutePath().normalize() + "): give the services"
-                            + " and spin init the same store (SPIN_CHECKPOINT_STORE), or --replace to start the run over"
-                            + " from this one");
-                }
-                if (recorded == null || recorded.equals(base.directory().toAbsolutePath().normalize())) {
+                Path here = base.directory().toAbsolutePath().normalize();
+                Path recorded = CheckpointLocation.ANYWHERE.resolve(current.get().getUri());
+                if (recorded.equals(here)) {
                     return new Outcome(base, false, id + " is run " + runId + "'s opponent already (round "
                             + current.get().getRound() + "); nothing to do");
+                }
+                if (!replace) {
+                    // The services read the opponent from the store they are given: one of the two is not theirs.
+                    throw new IllegalStateException("run " + runId + "'s opponent " + id + " was recorded in " + recorded
+                            + ", not in this store (" + here + "): give the services and spin init the same store"
+                            + " (SPIN_CHECKPOINT_STORE), or --replace to start the run over from this one");
                 }
             }
             if (current.isPresent() && !replace) {
@@ -77,16 +76,6 @@ public final class RoundZero {
             }
             return new Outcome(base, true, id + " is now run " + runId + "'s round-0 opponent"
                     + (current.isPresent() ? " (replacing " + current.get().getCheckpointId() + ")" : ""));
-        }
-    }
-
-    /** The local folder a promotion's URI names, or null for a URI that is not a file's. */
-    private static Path folderOf(String uri) {
-        try {
-            URI u = URI.create(uri);
-            return "file".equals(u.getScheme()) ? Path.of(u).toAbsolutePath().normalize() : null;
-        } catch (IllegalArgumentException e) {
-            return null;
         }
     }
 
