@@ -14,10 +14,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
@@ -138,20 +143,55 @@ class SoakTest {
         try (Stream<Path> s = Files.list(dir.resolve("store"))) {
             folders = s.filter(Files::isDirectory).count();
         }
-        long states;
-        try (Stream<Path> s = Files.walk(dir.resolve("store"))) {
-            states = s.filter(p -> p.getFileName().toString().equals("training_state.safetensors")).count();
-        }
-        return new Sample(round, heap, rss, size(dir.resolve("streams")) / 1e6, size(dir.resolve("store")) / 1e6, folders,
-                states, promotions);
+        FileCensus store = FileCensus.of(dir.resolve("store"));
+        return new Sample(round, heap, rss, FileCensus.of(dir.resolve("streams")).bytes() / 1e6, store.bytes() / 1e6,
+                folders, store.named("training_state.safetensors"), promotions);
     }
 
-    private static long size(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return 0;
+    /** Sizes and names of the regular files under a folder that the running services keep changing. */
+    private record FileCensus(long bytes, Map<String, Long> byName) {
+
+        long named(String name) {
+            return byName.getOrDefault(name, 0L);
         }
-        try (Stream<Path> s = Files.walk(root)) {
-            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+
+        /**
+         * The trainer renames and deletes folders while the walk runs (a retired checkpoint goes to a
+         * {@code .tmp-deleted-} name first): an entry gone between its listing and its visit is skipped, not an error.
+         */
+        static FileCensus of(Path root) throws IOException {
+            long[] bytes = {0};
+            Map<String, Long> byName = new HashMap<>();
+            if (!Files.exists(root)) {
+                return new FileCensus(0, byName);
+            }
+            Files.walkFileTree(root, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) {
+                    if (attributes.isRegularFile()) {
+                        bytes[0] += attributes.size();
+                        byName.merge(file.getFileName().toString(), 1L, Long::sum);
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE;
+                    }
+                    throw e;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path folder, IOException e) throws IOException {
+                    if (e != null && !(e instanceof NoSuchFileException)) {
+                        throw e;
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+            return new FileCensus(bytes[0], byName);
         }
     }
 }
