@@ -50,6 +50,12 @@ JAVA="$JDK/bin/java"
 export DJL_CACHE_DIR="${DJL_CACHE_DIR:-$ROOT/target/djl-cache}"
 JVM_FLAGS=(--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Dai.djl.offline=true "-Dspin.home=$ROOT"
   "-DDJL_CACHE_DIR=$DJL_CACHE_DIR" "-Dai.djl.pytorch.num_threads=${SPIN_THREADS:-2}" -Dai.djl.pytorch.num_interop_threads=1)
+# glibc's malloc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which the
+# training step's tensors of 1-32 MiB land in the heap's arenas and fragment them: measured on a 12-layer
+# Qwen2.5-1.5B-shaped LoRA step, 1.2 GiB more resident after two steps than with the threshold held at 1 MiB.
+# Transparent huge pages for the mapped blocks cut the page faults of fresh mappings (a fifth of the step's sys time).
+# A GLIBC_TUNABLES of the user's own is left as it is.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=1048576:glibc.malloc.hugetlb=1}"
 if [ "$(jdk_version "$JDK")" -ge 24 ]; then
   # Maven's own libraries and Kafka's clients still call sun.misc.Unsafe; JDK 24+ warns on every start without this.
   export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"

@@ -128,6 +128,12 @@ public final class PlanCommand implements Callable<Integer> {
             if (!fits) {
                 System.out.println("not measured: the plan says the step does not fit in this machine's memory");
             } else {
+                String tunables = System.getenv().getOrDefault("GLIBC_TUNABLES", "");
+                if (!tunables.contains("glibc.malloc.mmap_threshold")) {
+                    // The plan assumes the allocator ./spin and the images set up; without it the heap fragments.
+                    System.out.println("note: glibc's mmap threshold is not fixed (GLIBC_TUNABLES=" + tunables + "): the measured"
+                            + " peak includes the heap's fragmentation, which ./spin and the images avoid");
+                }
                 MeasuredStep.Measurement m = new MeasuredStep(System.out).run(setup);
                 double error = 100.0 * (plan.peakGib() - m.peakGib()) / m.peakGib();
                 System.out.printf(Locale.ROOT, "measured: peak %.2f GiB (the runtime alone %.2f GiB; %.2f GiB resident when the"

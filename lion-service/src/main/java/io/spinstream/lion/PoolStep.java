@@ -1,28 +1,21 @@
 package io.spinstream.lion;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.spinstream.runtime.Backoff;
-import io.spinstream.runtime.FaultKind;
 import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.deadletter.DeadLetters;
-import io.spinstream.runtime.kafka.TransactionStep;
+import io.spinstream.runtime.kafka.ExactlyOnceLoop;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -61,7 +54,7 @@ abstract class PoolStep extends PollingService {
     }
 
     /** The group to read in now; empty while there is nothing to do yet (no student promoted). */
-    protected abstract Optional<String> group() throws Exception;
+    protected abstract Optional<String> group();
 
     protected abstract String topic();
 
@@ -100,49 +93,18 @@ abstract class PoolStep extends PollingService {
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, batchSize);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, group + "-" + context.instanceId());
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props)) {
-            polling(c);
-            c.subscribe(List.of(topic()));
-            ready(true);
             log.info("lion {}: reading {} in group {}", name, topic(), group);
-            Backoff outage = Backoff.standard();
-            while (running() && group().map(group::equals).orElse(false)) {
-                ConsumerRecords<byte[], byte[]> polled;
-                try {
-                    polled = c.poll(Duration.ofMillis(200));
-                } catch (WakeupException e) {
-                    return;
-                }
-                if (polled.isEmpty()) {
-                    continue;
-                }
-                List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
-                polled.forEach(batch::add);
-                try {
-                    Output out = transform(batch);
-                    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-                    for (TopicPartition tp : polled.partitions()) {
-                        offsets.put(tp, new OffsetAndMetadata(c.position(tp)));
-                    }
-                    List<ProducerRecord<byte[], byte[]>> all = new ArrayList<>(out.records());
-                    all.addAll(out.deadLetters());
-                    if (new TransactionStep(producer, c).commit(all, offsets)) {
-                        metrics.counter("spin.lion.dead.letters", "step", name).increment(out.deadLetters().size());
-                        out.counts().forEach((k, v) -> metrics.counter("spin.lion." + k).increment(v));
-                    }
-                    outage.reset();
-                } catch (RuntimeException e) {
-                    if (!FaultKind.isTransient(e)) {
-                        throw e;
-                    }
-                    log.warn("lion {}: transient fault ({}); the batch is read again in {}", name, e.getMessage(), outage.peek());
-                    metrics.counter("spin.lion.transient.faults", "step", name).increment();
-                    outage.pauseOrThrow();
-                    TransactionStep.rewind(c, c.assignment());
-                }
-            }
-        } finally {
-            polling(null);
-            ready(false);
+            ExactlyOnceLoop.Settings loop = ExactlyOnceLoop.Settings.perPoll("lion " + name, Duration.ofMillis(200),
+                    () -> metrics.counter("spin.lion.transient.faults", "step", name).increment());
+            new ExactlyOnceLoop(worker(), c, producer, loop, (batch, session) -> {
+                Output out = transform(batch);
+                List<ProducerRecord<byte[], byte[]>> all = new ArrayList<>(out.records());
+                all.addAll(out.deadLetters());
+                return new ExactlyOnceLoop.Output(all, () -> {
+                    metrics.counter("spin.lion.dead.letters", "step", name).increment(out.deadLetters().size());
+                    out.counts().forEach((k, v) -> metrics.counter("spin.lion." + k).increment(v));
+                });
+            }).subscribe(List.of(topic())).run(() -> group().map(group::equals).orElse(false));
         }
     }
 }

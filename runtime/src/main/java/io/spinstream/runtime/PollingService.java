@@ -62,6 +62,52 @@ public abstract class PollingService implements Service {
         workingSince = -1;
     }
 
+    /** What a loop running on this service's thread may use of it (the exactly-once loop of the consuming services). */
+    public interface Worker {
+        boolean running();
+
+        /** The consumer a stop wakes; null when none is open. */
+        void polling(Consumer<?, ?> c);
+
+        void ready(boolean value);
+
+        /** A unit of work begins (see {@link PollingService#stuckAfter}). */
+        void working(String what);
+
+        /** The unit of work in hand has ended. */
+        void idle();
+    }
+
+    /** This service as its loop's {@link Worker}. */
+    protected final Worker worker() {
+        return new Worker() {
+            @Override
+            public boolean running() {
+                return PollingService.this.running();
+            }
+
+            @Override
+            public void polling(Consumer<?, ?> c) {
+                PollingService.this.polling(c);
+            }
+
+            @Override
+            public void ready(boolean value) {
+                PollingService.this.ready(value);
+            }
+
+            @Override
+            public void working(String what) {
+                PollingService.this.working(what);
+            }
+
+            @Override
+            public void idle() {
+                PollingService.this.idle();
+            }
+        };
+    }
+
     /** The poll loop; returns when {@link #running()} turns false (or on a failure it cannot recover from). */
     protected abstract void work() throws Exception;
 

@@ -385,7 +385,8 @@ class RoundTrainerTest {
         again.tick();
         RoundListener.Candidate end = candidates.get(candidates.size() - 1);
         assertThat(end.metadata().id()).isEqualTo("t-r0-s3");
-        assertThat(maxDifference(end, wholeEnd)).as("resumed = uninterrupted").isLessThan(1e-6);
+        SpinFixtures.WeightDifference resumed = largestDifference(end, wholeEnd);
+        assertThat(resumed.difference()).as("resumed = uninterrupted, largest at %s", resumed).isLessThan(1e-6);
 
         // A rollback under LoRA is a fresh adapter: θ is the opponent again.
         RoundTrainer rolled = round(lora(settings(new RejectionPolicy.Rollback(1, 0.5), 100)), RoundEnd.GenerationProgress.NONE);
