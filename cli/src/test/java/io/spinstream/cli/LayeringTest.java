@@ -5,11 +5,14 @@ import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import io.spinstream.runtime.kafka.ExactlyOnceLoop;
+import io.spinstream.runtime.kafka.TransactionStep;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.Collection;
 import java.util.List;
-import java.util.Set;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -68,14 +71,31 @@ class LayeringTest {
         noClasses().that().resideInAPackage("io.spinstream.demo..").should().dependOnClassesThat(INTERNAL).check(classes);
     }
 
-    /** A service's class that is not one of its entry points. */
+    @Test
+    void theServicesPublicCoresNeedNoBroker() {
+        noClasses().that().resideInAnyPackage(PUBLIC_CORES.stream().map(p -> p + "..").toArray(String[]::new))
+                .should().dependOnClassesThat().resideInAnyPackage("org.apache.kafka..", "io.spinstream.runtime.kafka..")
+                .because("what other modules reuse of a service is a decision testable without Kafka").check(classes);
+    }
+
+    @Test
+    void onlyTheExactlyOnceLoopRewindsAConsumer() {
+        noClasses().that().doNotBelongToAnyOf(ExactlyOnceLoop.class, TransactionStep.class)
+                .should().callMethod(TransactionStep.class, "rewind", Consumer.class, Collection.class)
+                .because("the consuming services' transient-fault handling is the loop's, written once").check(classes);
+    }
+
+    /** The packages of the services that others may use: their reusable cores, Kafka-free. */
+    static final List<String> PUBLIC_CORES = List.of("io.spinstream.trainer.round", "io.spinstream.evaluator.suite",
+            "io.spinstream.evaluator.gate");
+
+    /** A service's class that is not one of its entry points (main, service, keys) or in one of its public cores. */
     static final DescribedPredicate<JavaClass> INTERNAL = DescribedPredicate.describe("are a service's internal classes", c -> {
         String top = c.getName().replaceAll("\\$.*", "");
         String pkg = c.getPackageName();
         boolean service = SERVICES.stream().anyMatch(s -> pkg.equals(s) || pkg.startsWith(s + "."));
         boolean entry = top.endsWith("Main") || top.endsWith("Service") || top.endsWith("Keys")
-                || pkg.startsWith("io.spinstream.trainer.round") || pkg.startsWith("io.spinstream.evaluator.suite")
-                || Set.of("io.spinstream.evaluator.PromotionGate", "io.spinstream.evaluator.PairedTest").contains(top);
+                || PUBLIC_CORES.stream().anyMatch(core -> pkg.equals(core) || pkg.startsWith(core + "."));
         return service && !entry;
     });
 }

@@ -1,8 +1,8 @@
 package io.spinstream.demo;
 
 import ai.djl.ndarray.NDManager;
-import io.spinstream.evaluator.PromotionGate;
-import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.gate.PromotionGate;
+import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.evaluator.suite.Suite;
 import io.spinstream.evaluator.suite.SuiteRunner;
@@ -22,6 +22,7 @@ import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import io.spinstream.schemas.TrainingPair;
+import io.spinstream.trainer.round.TrainingPairs;
 import io.spinstream.trainer.round.PartitionKey;
 import io.spinstream.trainer.round.RoundEnd;
 import io.spinstream.trainer.round.RoundListener;
@@ -32,6 +33,7 @@ import io.spinstream.trainer.round.RoundTrainer;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.ZoneOffset;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -320,13 +322,8 @@ public final class Ablation {
                 Prompt p = prompts.get(i);
                 SyntheticResponse a = answers.get(i);
                 // An unlabelled prompt's pair has no human answer; its verifier still knows the reference answer.
-                String human = unlabelled.contains(p.getPromptId()) ? null : p.getHumanResponse();
-                log.add(TrainingPair.newBuilder().setPromptId(p.getPromptId()).setStream(p.getStream()).setPrompt(p.getPrompt())
-                        .setHuman(human).setSynthetic(a.getResponse()).setOpponentLogpHuman(a.getOpponentLogpHuman())
-                        .setOpponentLogpSynthetic(a.getOpponentLogpSynthetic()).setOpponentId(opponent.id())
-                        .setRound(opponent.round()).setIdentical(a.getResponse().equals(human))
-                        .setSamples(a.getSamples()).setSyntheticReward(a.getReward()).setSyntheticTokenIds(a.getResponseTokenIds())
-                        .setCreatedAt(a.getCreatedAt()).build());
+                Prompt asked = unlabelled.contains(p.getPromptId()) ? Prompt.newBuilder(p).setHumanResponse(null).build() : p;
+                log.add(TrainingPairs.of(asked, a, Clock.fixed(a.getCreatedAt(), ZoneOffset.UTC)));
             }
         }
     }

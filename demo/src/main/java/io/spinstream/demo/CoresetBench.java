@@ -2,7 +2,7 @@ package io.spinstream.demo;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.checkpoint.CheckpointStore;

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
-import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.lion.LionKeys;
 import io.spinstream.lion.LionMain;

@@ -2,7 +2,7 @@ package io.spinstream.demo;
 
 import io.spinstream.devstack.DevStack;
 import io.spinstream.evaluator.EvaluatorKeys;
-import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.generator.GeneratorKeys;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.ConfigKey;

@@ -1,6 +1,6 @@
 package io.spinstream.demo;
 
-import io.spinstream.evaluator.PairedTest;
+import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.tokenizer.PromptTemplate;

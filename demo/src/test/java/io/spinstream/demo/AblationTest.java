@@ -1,6 +1,6 @@
 package io.spinstream.demo;
 
-import io.spinstream.evaluator.PromotionGate;
+import io.spinstream.evaluator.gate.PromotionGate;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;

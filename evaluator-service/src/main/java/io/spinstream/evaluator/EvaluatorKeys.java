@@ -1,5 +1,6 @@
 package io.spinstream.evaluator;
 
+import io.spinstream.evaluator.gate.PromotionGate;
 import io.spinstream.runtime.config.ConfigKey;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ValueType;

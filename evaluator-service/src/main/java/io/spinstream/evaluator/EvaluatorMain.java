@@ -1,5 +1,6 @@
 package io.spinstream.evaluator;
 
+import io.spinstream.evaluator.gate.PromotionGate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.runtime.ServiceLauncher;

@@ -1,5 +1,6 @@
 package io.spinstream.evaluator;
 
+import io.spinstream.evaluator.gate.PromotionGate;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.spinstream.evaluator.suite.Metric;

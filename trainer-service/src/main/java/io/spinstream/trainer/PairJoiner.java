@@ -6,6 +6,7 @@ import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import io.spinstream.schemas.Topics;
 import io.spinstream.schemas.TrainingPair;
+import io.spinstream.trainer.round.TrainingPairs;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
@@ -59,7 +60,7 @@ public final class PairJoiner {
                         .withKeySerde(topics.synthetic().keySerde()).withValueSerde(syntheticSerde));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(EMITTED_STORE),
                 Serdes.String(), Serdes.String()));
-        synthetic.join(prompts, (s, p) -> pair(p, s, clock))
+        synthetic.join(prompts, (s, p) -> TrainingPairs.of(p, s, clock))
                 .toStream()
                 .filter((id, pair) -> pair != null)
                 .process(FirstOfEachPair::new, EMITTED_STORE)
@@ -93,25 +94,5 @@ public final class PairJoiner {
             emitted.put(record.key(), signature);
             context.forward(record);
         }
-    }
-
-    static TrainingPair pair(Prompt p, SyntheticResponse s, Clock clock) {
-        return TrainingPair.newBuilder()
-                .setPromptId(p.getPromptId())
-                .setStream(p.getStream())
-                .setPrompt(p.getPrompt())
-                .setMessages(p.getMessages())
-                .setHuman(p.getHumanResponse())
-                .setSynthetic(s.getResponse())
-                .setOpponentLogpHuman(s.getOpponentLogpHuman())
-                .setOpponentLogpSynthetic(s.getOpponentLogpSynthetic())
-                .setOpponentId(s.getOpponentId())
-                .setRound(s.getRound())
-                .setSamples(s.getSamples())
-                .setSyntheticReward(s.getReward())
-                .setSyntheticTokenIds(s.getResponseTokenIds())
-                .setIdentical(p.getHumanResponse() != null && s.getResponse().equals(p.getHumanResponse()))
-                .setCreatedAt(clock.instant())
-                .build();
     }
 }

@@ -1,8 +1,8 @@
 package io.spinstream.cli.bench;
 
 import io.spinstream.demo.Ablation;
-import io.spinstream.evaluator.PairedTest;
-import io.spinstream.evaluator.PromotionGate;
+import io.spinstream.evaluator.gate.PairedTest;
+import io.spinstream.evaluator.gate.PromotionGate;
 import io.spinstream.evaluator.suite.Metric;
 import io.spinstream.evaluator.suite.Suite;
 

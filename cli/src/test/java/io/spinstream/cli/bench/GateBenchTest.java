@@ -1,7 +1,7 @@
 package io.spinstream.cli.bench;
 
 import io.spinstream.demo.Ablation;
-import io.spinstream.evaluator.PromotionGate;
+import io.spinstream.evaluator.gate.PromotionGate;
 import io.spinstream.evaluator.suite.Metric;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.spinstream.evaluator;
+package io.spinstream.evaluator.gate;
 
 import io.spinstream.evaluator.suite.Metric;
 import org.junit.jupiter.api.Test;
