@@ -390,7 +390,7 @@ public final class OpenAiServer implements AutoCloseable {
             } else if (chat) {
                 c.set("logprobs", chatLogprobs(opponent, a.tokens()));
             } else {
-                c.set("logprobs", completionLogprobs(opponent, echo ? prompt : new int[0], a.promptLogprobs(), a.tokens(), new int[]{0}));
+                c.set("logprobs", completionLogprobs(opponent, echo ? prompt : new int[0], a.prompt(), a.tokens(), new int[]{0}));
             }
             c.put("finish_reason", a.finishReason());
         }
@@ -438,7 +438,7 @@ public final class OpenAiServer implements AutoCloseable {
      * The completions API's shape: parallel lists of tokens, their log-probs, the top alternatives and text
      * offsets; with echo the prompt's tokens come first (the very first without a log-prob: null).
      */
-    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, double[] promptLogprobs,
+    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, RequestBatcher.PromptScores prompt,
                                                  List<RequestBatcher.TokenLogProb> answer, int[] textOffset) {
         ObjectNode out = JSON.createObjectNode();
         ArrayNode tokens = out.putArray("tokens");
@@ -449,13 +449,16 @@ public final class OpenAiServer implements AutoCloseable {
         for (int i = 0; i < echoed.length; i++) {
             String piece = piece(opponent, echoed[i]);
             tokens.add(piece);
-            double lp = promptLogprobs[i];
+            double lp = prompt.logprobs()[i];
             if (Double.isNaN(lp)) {
                 logprobs.addNull();
                 tops.addNull();
             } else {
                 logprobs.add(lp);
-                tops.addObject().put(piece, lp);
+                // The k likeliest there, and the prompt's own token beside them (as vLLM gives it).
+                ObjectNode top = tops.addObject();
+                prompt.top().get(i).forEach(alt -> top.put(piece(opponent, alt.token()), alt.logprob()));
+                top.put(piece, lp);
             }
             offsets.add(offset);
             offset += piece.length();

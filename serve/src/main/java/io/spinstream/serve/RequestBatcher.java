@@ -1,11 +1,20 @@
 package io.spinstream.serve;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import io.spinstream.model.Generator;
+import io.spinstream.model.LlamaModel;
+import io.spinstream.model.LogProbs;
+import io.spinstream.model.NoGrad;
+import io.spinstream.model.TokenBatch;
 import io.spinstream.model.Sampling;
 import io.spinstream.runtime.opponent.Opponent;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,11 +77,18 @@ public final class RequestBatcher implements AutoCloseable {
     /**
      * @param finishReason "stop" (EOS or a stop sequence) or "length"
      * @param tokens       the answer's tokens with their log-probs (those of its text), or empty when not asked
-     * @param promptLogprobs with {@code echo}: log p of each prompt token after the ones before it (the first has
-     *                     none: NaN), else null
+     * @param prompt       with {@code echo}: the prompt tokens' scores, else null
      */
     public record Result(String model, String text, int completionTokens, String finishReason, List<TokenLogProb> tokens,
-                         double[] promptLogprobs) {
+                         PromptScores prompt) {
+    }
+
+    /**
+     * log p of each prompt token after the ones before it (the first has none: NaN) and, when log-probs were asked
+     * for (k > 0), the k likeliest tokens at each position, best first (the first position: none), as OpenAI's
+     * and vLLM's echo give them: a scorer compares them with the prompt's own token to tell a greedy continuation.
+     */
+    public record PromptScores(double[] logprobs, List<List<Alternative>> top) {
     }
 
     /** How long the first request of a batch waits for others to join it. */
@@ -156,7 +172,7 @@ public final class RequestBatcher implements AutoCloseable {
         Job head = group.get(0);
         if (head.maxTokens() == 0) { // nothing to generate: the prompts' log-probs alone
             group.forEach(j -> j.done().complete(new Result(opponent.id(), "", 0, "length", List.of(),
-                    j.echo() ? promptLogprobs(opponent, j.prompt()) : null)));
+                    j.echo() ? promptScores(opponent, j.prompt(), j.topLogprobs()) : null)));
             return;
         }
         Sampling sampling = new Sampling(head.temperature(), head.topP(), head.maxTokens(), 0L);
@@ -170,29 +186,59 @@ public final class RequestBatcher implements AutoCloseable {
             Job job = group.get(i);
             Generator.Answer a = answers.get(i);
             boolean length = !s.stopped && a.tokens().length >= job.maxTokens();
-            double[] echoed = job.echo() ? promptLogprobs(opponent, job.prompt()) : null;
+            PromptScores echoed = job.echo() ? promptScores(opponent, job.prompt(), job.topLogprobs()) : null;
             job.done().complete(new Result(opponent.id(), s.finish(), s.kept(), length ? "length" : "stop", s.logprobs(), echoed));
         }
     }
 
-    /** log p of each prompt token given the ones before it (the first: NaN), teacher-forced. */
-    private double[] promptLogprobs(Opponent opponent, int[] prompt) {
+    /** The prompt's tokens scored teacher-forced: each given the ones before it, with the k likeliest there when k > 0. */
+    private PromptScores promptScores(Opponent opponent, int[] prompt, int k) {
         double[] out = new double[prompt.length];
         out[0] = Double.NaN;
+        List<List<Alternative>> top = new ArrayList<>();
+        top.add(List.of());
         if (prompt.length < 2) {
-            return out;
+            return new PromptScores(out, top);
         }
-        try (NDManager scope = manager.newSubManager(); var ignored = io.spinstream.model.NoGrad.enter()) {
-            // The whole prompt as the "response" to its first token: targets are tokens 1.. of the prompt.
-            io.spinstream.model.TokenBatch batch = io.spinstream.model.TokenBatch.of(List.of(new io.spinstream.model.TokenBatch.Example(
-                    new int[]{prompt[0]}, java.util.Arrays.copyOfRange(prompt, 1, prompt.length))),
-                    opponent.checkpoint().model().config().padTokenId());
-            float[] lp = io.spinstream.model.LogProbs.tokenLogProbs(opponent.checkpoint().model(), scope, batch).toFloatArray();
-            for (int t = 1; t < prompt.length; t++) {
-                out[t] = lp[t - 1];
+        LlamaModel model = opponent.checkpoint().model();
+        try (NDManager scope = manager.newSubManager(); var ignored = NoGrad.enter()) {
+            if (k <= 0) {
+                // The whole prompt as the "response" to its first token: targets are tokens 1.. of the prompt.
+                TokenBatch batch = TokenBatch.of(List.of(new TokenBatch.Example(new int[]{prompt[0]},
+                        Arrays.copyOfRange(prompt, 1, prompt.length))), model.config().padTokenId());
+                float[] lp = LogProbs.tokenLogProbs(model, scope, batch).toFloatArray();
+                for (int t = 1; t < prompt.length; t++) {
+                    out[t] = lp[t - 1];
+                    top.add(List.of());
+                }
+                return new PromptScores(out, top);
+            }
+            // The whole distribution at each position (the head over every prompt position: bounded by the request's
+            // token limit), its log-softmax in float32, the prompt's token and the k best read from it.
+            int n = prompt.length - 1;
+            long[] inputs = new long[n];
+            long[] targets = new long[n];
+            for (int t = 0; t < n; t++) {
+                inputs[t] = prompt[t];
+                targets[t] = prompt[t + 1];
+            }
+            NDArray lp = model.forward(scope.create(inputs, new Shape(1, n)), LlamaModel.defaultPositions(scope, 1, n), null, null)
+                    .get(0).toType(DataType.FLOAT32, false).logSoftmax(-1); // [n, vocab]
+            float[] own = lp.gather(scope.create(targets, new Shape(n, 1)), 1).toFloatArray();
+            int kept = (int) Math.min(k, lp.getShape().get(1));
+            NDList best = lp.topK(kept, -1);
+            float[] values = best.get(0).toFloatArray();
+            long[] tokens = best.get(1).toType(DataType.INT64, false).toLongArray();
+            for (int t = 0; t < n; t++) {
+                out[t + 1] = own[t];
+                List<Alternative> at = new ArrayList<>();
+                for (int j = 0; j < kept; j++) {
+                    at.add(new Alternative((int) tokens[t * kept + j], values[t * kept + j]));
+                }
+                top.add(at);
             }
         }
-        return out;
+        return new PromptScores(out, top);
     }
 
     /**

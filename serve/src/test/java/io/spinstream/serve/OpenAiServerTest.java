@@ -234,6 +234,50 @@ class OpenAiServerTest {
                 0))[0];
         assertThat(promptSum).isCloseTo(promptScored, org.assertj.core.api.Assertions.within(1e-3));
 
+        // echo with logprobs k: each position's k likeliest tokens, as OpenAI and vLLM give them, beside the prompt's own.
+        // The prompt followed by the model's own greedy answer: at each answer position the likeliest token is the
+        // answer's (what lm-evaluation-harness reads as is_greedy).
+        StringBuilder withAnswer = new StringBuilder();
+        for (int t : prompt) {
+            withAnswer.append(withAnswer.isEmpty() ? "" : ",").append(t);
+        }
+        for (int t : greedy.tokens()) {
+            withAnswer.append(",").append(t);
+        }
+        HttpResponse<String> topK = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/v1/completions")).header("Authorization", "Bearer sk-test")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + id + "\",\"prompt\":[" + withAnswer + "],\"max_tokens\":0,"
+                        + "\"echo\":true,\"logprobs\":3}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(topK.statusCode()).as(topK.body()).isEqualTo(200);
+        var topScored = new com.fasterxml.jackson.databind.ObjectMapper().readTree(topK.body()).path("choices").get(0).path("logprobs");
+        int total = prompt.length + greedy.tokens().length;
+        assertThat(topScored.path("top_logprobs")).hasSize(total);
+        assertThat(topScored.path("top_logprobs").get(0).isNull()).isTrue();
+        int entries = 0;
+        for (int i = 1; i < total; i++) {
+            var top = topScored.path("top_logprobs").get(i);
+            entries += top.size();
+            double own = topScored.path("token_logprobs").get(i).asDouble();
+            String piece = topScored.path("tokens").get(i).asText();
+            // 3 likeliest and the token's own, fewer where tokens share a text (single bytes of a character decode to one
+            // replacement character: the JSON object keeps one of them, as OpenAI's format does).
+            assertThat(top.size()).as("position %d", i).isBetween(1, 4);
+            assertThat(top.path(piece).asDouble()).isCloseTo(own, org.assertj.core.api.Assertions.within(1e-9));
+            double best = Double.NEGATIVE_INFINITY;
+            for (var e : (Iterable<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>>) top::fields) {
+                best = Math.max(best, e.getValue().asDouble());
+            }
+            if (i < prompt.length) {
+                assertThat(own).as("the same score as without top log-probs").isCloseTo(echoed.get(i).asDouble(),
+                        org.assertj.core.api.Assertions.within(1e-4));
+                assertThat(best).isGreaterThanOrEqualTo(own);
+            } else {
+                assertThat(own).as("answer position %d: the greedy token is the likeliest", i).isCloseTo(best,
+                        org.assertj.core.api.Assertions.within(1e-6));
+            }
+        }
+        assertThat(entries).as("the likeliest tokens beside each position's own, not the own alone").isGreaterThan(2 * (total - 1));
+
         // The same prompt as token ids (how a scorer sends exact tokens): the same scores.
         StringBuilder ids = new StringBuilder();
         for (int t : prompt) {
