@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Streaming self-play fine-tuning (SPIN) of language models on Apache Kafka.",
         subcommands = {DemoCommand.class, UpCommand.class, LocalCommand.class, K8sCommand.class, RunCommand.class, InitCommand.class,
                 PromptsCommand.class, LagCommand.class, ExportCommand.class,
-                CheckpointsCommand.class, StatusCommand.class, BenchCommand.class, ServeCommand.class, PlanCommand.class,
+                CheckpointsCommand.class, StatusCommand.class, BenchCommand.class, ServeCommand.class, PlanCommand.class, ConfigCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpinCommand implements Runnable {
 
