@@ -1,5 +1,8 @@
 package io.spinstream.cli;
 
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
@@ -9,7 +12,6 @@ import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.health.MetricsServer;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.serve.ModelSlot;
 import io.spinstream.serve.OpenAiServer;
@@ -123,8 +125,8 @@ final class ServeCommand implements Callable<Integer> {
             if (checkpoint != null) {
                 CheckpointMetadata meta = checkpoints.metadata(checkpoint).orElseThrow(() -> new CommandLine.ParameterException(
                         spec.commandLine(), "--checkpoint: no checkpoint " + checkpoint + " in " + checkpoints.root()));
-                slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", meta, checkpoints.directoryOf(checkpoint)), manager,
-                        layout, location), manager, layout, location);
+                slot = ModelSlot.fixed(LoadedModel.load(meta.id(), checkpoints.directoryOf(checkpoint), Optional.empty(), manager,
+                        layout, Precision.FLOAT32), manager, layout, location);
             } else {
                 SpinContext context = cluster.context(RoundKeys.all());
                 OpponentWatcher watcher = new OpponentWatcher(context.kafka(), context.topics().opponent(), run).start();

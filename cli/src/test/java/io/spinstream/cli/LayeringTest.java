@@ -38,7 +38,7 @@ class LayeringTest {
     void everyModuleIsImported() {
         // A rule over an empty import would pass: check that each layer's classes are there.
         for (String pkg : List.of("io.spinstream.model", "io.spinstream.trainer.round", "io.spinstream.generator",
-                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime", "io.spinstream.serve", "io.spinstream.lion")) {
+                "io.spinstream.trainer", "io.spinstream.evaluator", "io.spinstream.demo", "io.spinstream.runtime", "io.spinstream.serve", "io.spinstream.lion", "io.spinstream.inference")) {
             assertThat(classes.stream().anyMatch(c -> c.getPackageName().startsWith(pkg))).as(pkg).isTrue();
         }
     }
@@ -51,6 +51,14 @@ class LayeringTest {
         noClasses().that().resideInAPackage("io.spinstream.trainer.round..")
                 .should().dependOnClassesThat().resideInAPackage("io.spinstream.trainer")
                 .because("the service wires the round core, not the other way round").check(classes);
+    }
+
+    @Test
+    void theInferenceLayerImportsNoKafka() {
+        noClasses().that().resideInAPackage("io.spinstream.inference..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.apache.kafka..", "io.spinstream.runtime..",
+                        "io.spinstream.schemas..")
+                .because("a loaded model answers whoever asks: a service, spin serve, a benchmark").check(classes);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.spinstream.demo;
 
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -16,7 +18,6 @@ import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.runtime.health.MetricsServer;
 import io.spinstream.runtime.kafka.TopicFollower;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.serve.ModelSlot;
@@ -104,8 +105,8 @@ public final class DemoLion {
         out.println("starting the dev stack (Kafka broker + schema registry)...");
         List<Prompt> training = settings.student().prompts().stream().filter(p -> settings.student().split().isTraining(p.getPromptId())).toList();
         try (DevStack stack = DevStack.start(); NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(Opponent.initial("teacher", teacher.metadata(), teacher.directory()), manager,
-                     PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
+             ModelSlot slot = ModelSlot.fixed(LoadedModel.load(teacher.metadata().id(), teacher.directory(), Optional.empty(), manager,
+                     PromptTemplate.PLAIN, Precision.FLOAT32), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
              RequestBatcher batcher = new RequestBatcher(slot, manager, 64);
              OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(), null,
                      MetricsServer.newRegistry(), Clock.systemUTC())) {

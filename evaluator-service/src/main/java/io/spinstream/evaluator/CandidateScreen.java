@@ -1,7 +1,7 @@
 package io.spinstream.evaluator;
 
 import ai.djl.ndarray.NDManager;
-import io.spinstream.model.checkpoint.CheckpointException;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.runtime.opponent.CheckpointLocation;
@@ -10,6 +10,7 @@ import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Verdict;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -76,11 +77,14 @@ final class CandidateScreen {
     public static LoadedCheckpoint load(CheckpointEvent event, NDManager manager, CheckpointLocation location,
                                         io.spinstream.model.Precision precision) {
         // A LoRA candidate comes merged into its base (the opponent it was trained from).
-        LoadedCheckpoint candidate = CheckpointStore.load(location.resolve(event.getUri()), manager, precision);
-        if (!candidate.metadata().sha256().equalsIgnoreCase(event.getSha256())) {
+        Path dir = location.resolve(event.getUri());
+        LoadedCheckpoint candidate = CheckpointStore.load(dir, manager, precision);
+        try {
+            LoadedModel.verify(candidate.metadata().sha256(), new LoadedModel.Expected(event.getSha256(),
+                    "the checkpoint event of " + event.getCheckpointId()), dir);
+        } catch (RuntimeException e) {
             candidate.close();
-            throw new CheckpointException("its sha256 " + candidate.metadata().sha256() + " differs from the event's "
-                    + event.getSha256());
+            throw e;
         }
         return candidate;
     }

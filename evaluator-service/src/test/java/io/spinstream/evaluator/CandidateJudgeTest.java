@@ -166,7 +166,7 @@ class CandidateJudgeTest {
                 new SimpleMeterRegistry()));
         assertThat(corrupt.evaluation().getVerdict()).isEqualTo(Verdict.INVALID);
         assertThat(corrupt.evaluation().getReasons()).singleElement().asString().startsWith("candidate refused: ")
-                .contains("differs from the event's 00");
+                .contains("but the checkpoint event of better names 00");
         assertThat(corrupt.evaluation().getBaselineMetrics()).as("the opponent was scored").containsKey("heldout_nll");
     }
 

@@ -1,5 +1,7 @@
 package io.spinstream.generator;
 
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -70,8 +72,8 @@ class GeneratorOpenAiBackendTest {
         f.produce("arith", prompts, List.of());
 
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, f.store.directoryOf(base.id())), manager,
-                     PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
+             ModelSlot slot = ModelSlot.fixed(LoadedModel.load(base.id(), f.store.directoryOf(base.id()), Optional.empty(), manager,
+                     PromptTemplate.PLAIN, Precision.FLOAT32), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
              RequestBatcher batcher = new RequestBatcher(slot, manager, 16);
              OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(), "sk-gen",
                      MetricsServer.newRegistry(), Clock.systemUTC())) {

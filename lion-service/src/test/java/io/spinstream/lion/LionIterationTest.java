@@ -1,5 +1,8 @@
 package io.spinstream.lion;
 
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -69,13 +72,13 @@ class LionIterationTest {
         var promotion = f.promote(student, 0);
 
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", teacher, f.store.directoryOf(teacher.id())), manager,
-                     PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
+             ModelSlot slot = ModelSlot.fixed(LoadedModel.load(teacher.id(), f.store.directoryOf(teacher.id()), Optional.empty(), manager,
+                     PromptTemplate.PLAIN, Precision.FLOAT32), manager, PromptTemplate.PLAIN, CheckpointLocation.ANYWHERE);
              RequestBatcher batcher = new RequestBatcher(slot, manager, 16);
              OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(), null,
                      MetricsServer.newRegistry(), Clock.systemUTC())) {
             assertThat(slot.loadAdapter("writer", f.store.directoryOf(writer.id()).toUri().toString())).isTrue();
-            Opponent teacherModel = slot.current();
+            LoadedModel teacherModel = slot.current();
             // Seeds: for even i the expected answer is the teacher's own (the teacher is right there), else the sum.
             List<Prompt> seeds = new ArrayList<>();
             Map<String, String> teacherSays = new HashMap<>();
@@ -118,7 +121,7 @@ class LionIterationTest {
                     for (LionJudgement j : judged) {
                         Prompt p = j.getPrompt();
                         assertThat(j.getTeacherAnswer()).isEqualTo(teacherSays.get(p.getPromptId()));
-                        assertThat(j.getStudentAnswer()).isEqualTo(greedy(s, manager, p));
+                        assertThat(j.getStudentAnswer()).isEqualTo(greedy(s.model(), manager, p));
                         Verifier v = Verifier.of(p).orElseThrow();
                         boolean expectHard = v.reward(j.getTeacherAnswer()) == 1 && v.reward(j.getStudentAnswer()) == 0;
                         assertThat(j.getHard()).as(p.getPromptId()).isEqualTo(expectHard);
@@ -195,7 +198,7 @@ class LionIterationTest {
     }
 
     /** The model's greedy answer, in this process (independently of the server and the steps), as the roles strip it. */
-    private static String greedy(Opponent model, NDManager manager, Prompt p) {
+    private static String greedy(LoadedModel model, NDManager manager, Prompt p) {
         try (NoGrad ignored = NoGrad.enter()) {
             int[] prompt = model.tokenizer().encodePrompt(PromptTurns.of(p));
             Generator.Answer a = new Generator(model.checkpoint().model()).answer(manager, List.of(prompt), Sampling.greedy(ANSWER),

@@ -5,6 +5,8 @@ import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.OpponentPromotion;
@@ -31,16 +33,16 @@ public final class ModelSlot implements AutoCloseable {
     private final NDManager manager;
     private final PromptTemplate template;
     private final CheckpointLocation location;
-    private volatile Opponent current;
-    private Opponent retired;
+    private volatile LoadedModel current;
+    private LoadedModel retired;
     private long nextTry; // model thread: when a load that failed is tried again
     private static final long RETRY_NANOS = 2_000_000_000L;
     // In access order: the first is the least recently used, unloaded when more than maxAdapters are held.
-    private final Map<String, Opponent> adapters = new LinkedHashMap<>(16, 0.75f, true); // guarded by this
+    private final Map<String, LoadedModel> adapters = new LinkedHashMap<>(16, 0.75f, true); // guarded by this
     private int maxAdapters = ServingLimits.DEFAULT.maxLoras(); // guarded by this
-    private final List<Opponent> unloaded = new ArrayList<>(); // guarded by this; closed by the model thread
+    private final List<LoadedModel> unloaded = new ArrayList<>(); // guarded by this; closed by the model thread
 
-    private ModelSlot(Opponent first, OpponentWatcher watcher, NDManager manager, PromptTemplate template, CheckpointLocation location) {
+    private ModelSlot(LoadedModel first, OpponentWatcher watcher, NDManager manager, PromptTemplate template, CheckpointLocation location) {
         this.current = first;
         this.watcher = watcher;
         this.manager = manager;
@@ -49,7 +51,7 @@ public final class ModelSlot implements AutoCloseable {
     }
 
     /** Serves {@code model} for good; adapters are read from within {@code location}. */
-    public static ModelSlot fixed(Opponent model, NDManager manager, PromptTemplate template, CheckpointLocation location) {
+    public static ModelSlot fixed(LoadedModel model, NDManager manager, PromptTemplate template, CheckpointLocation location) {
         return new ModelSlot(model, null, manager, template, location);
     }
 
@@ -60,16 +62,16 @@ public final class ModelSlot implements AutoCloseable {
         if (first.isEmpty()) {
             throw new IllegalStateException("the run has no opponent yet (none promoted within " + waitMs + " ms)");
         }
-        return new ModelSlot(Opponent.load(first.get(), manager, template, location), watcher, manager, template, location);
+        return new ModelSlot(Opponent.load(first.get(), manager, template, location).model(), watcher, manager, template, location);
     }
 
     /** The main model: the fixed checkpoint, or the run's opponent. */
-    public Opponent current() {
+    public LoadedModel current() {
         return current;
     }
 
     /** The model a request names: the main one by its id, or an adapter by the name it was loaded under. */
-    public synchronized Optional<Opponent> named(String name) {
+    public synchronized Optional<LoadedModel> named(String name) {
         if (current.id().equals(name)) {
             return Optional.of(current);
         }
@@ -85,7 +87,7 @@ public final class ModelSlot implements AutoCloseable {
     }
 
     /** Whether {@code model} may still answer (it is open): the main model, the one it replaced, or a loaded adapter. */
-    public synchronized boolean serves(Opponent model) {
+    public synchronized boolean serves(LoadedModel model) {
         return model == current || model == retired || adapters.containsValue(model);
     }
 
@@ -103,14 +105,14 @@ public final class ModelSlot implements AutoCloseable {
         }
         Path dir = location.resolve(path);
         CheckpointMetadata meta = CheckpointStore.verify(dir);
-        Opponent loaded = Opponent.load(Opponent.initial(name, meta, dir), manager, template, location);
+        LoadedModel loaded = LoadedModel.load(name, dir, Optional.empty(), manager, template, Precision.FLOAT32);
         synchronized (this) {
             if (adapters.putIfAbsent(name, loaded) != null) {
                 loaded.close();
                 return false;
             }
             while (adapters.size() > maxAdapters) { // vLLM's --max-loras: the least recently used goes
-                Map.Entry<String, Opponent> eldest = adapters.entrySet().iterator().next();
+                Map.Entry<String, LoadedModel> eldest = adapters.entrySet().iterator().next();
                 adapters.remove(eldest.getKey());
                 unloaded.add(eldest.getValue());
                 log.info("unloaded adapter {}, the least recently used, to hold at most {}", eldest.getKey(), maxAdapters);
@@ -130,7 +132,7 @@ public final class ModelSlot implements AutoCloseable {
 
     /** Stops serving adapter {@code name}; false where none has that name. */
     public synchronized boolean unloadAdapter(String name) {
-        Opponent gone = adapters.remove(name);
+        LoadedModel gone = adapters.remove(name);
         if (gone != null) {
             unloaded.add(gone);
         }
@@ -138,9 +140,9 @@ public final class ModelSlot implements AutoCloseable {
     }
 
     /** Called by the model thread before each batch: the run's newest opponent, loaded if it changed. */
-    public Opponent refresh() {
+    public LoadedModel refresh() {
         synchronized (this) {
-            unloaded.forEach(Opponent::close); // nothing runs on them now: the model thread is here
+            unloaded.forEach(LoadedModel::close); // nothing runs on them now: the model thread is here
             unloaded.clear();
         }
         if (watcher == null) {
@@ -150,7 +152,7 @@ public final class ModelSlot implements AutoCloseable {
         if (latest.isPresent() && !latest.get().getCheckpointId().equals(current.id()) && System.nanoTime() >= nextTry) {
             try {
                 long t0 = System.nanoTime();
-                Opponent next = Opponent.load(latest.get(), manager, template, location);
+                LoadedModel next = Opponent.load(latest.get(), manager, template, location).model();
                 synchronized (this) {
                     if (retired != null) {
                         retired.close();
@@ -158,7 +160,7 @@ public final class ModelSlot implements AutoCloseable {
                     retired = current;
                     current = next;
                 }
-                log.info("now serving {} (round {}), loaded in {} ms", next.id(), next.round(), (System.nanoTime() - t0) / 1_000_000);
+                log.info("now serving {} (round {}), loaded in {} ms", next.id(), latest.get().getRound(), (System.nanoTime() - t0) / 1_000_000);
             } catch (RuntimeException e) {
                 // Its files may still be arriving: keep serving the one loaded, try again in a moment.
                 log.warn("cannot load opponent {} yet ({}); still serving {}", latest.get().getCheckpointId(), e.getMessage(), current.id());
@@ -174,8 +176,8 @@ public final class ModelSlot implements AutoCloseable {
         if (retired != null) {
             retired.close();
         }
-        adapters.values().forEach(Opponent::close);
-        unloaded.forEach(Opponent::close);
+        adapters.values().forEach(LoadedModel::close);
+        unloaded.forEach(LoadedModel::close);
         if (watcher != null) {
             watcher.close();
         }

@@ -10,7 +10,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.model.tokenizer.ChatMessage;
 import io.spinstream.model.tokenizer.ChatTemplate;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -242,7 +242,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void complete(HttpExchange ex, JsonNode req, boolean chat) throws IOException {
         String name = requiredText(req, "model");
         boolean followsRun = aliases.contains(name);
-        Opponent opponent = followsRun ? models.current() : models.named(name).orElseThrow(() -> modelNotFound(name));
+        LoadedModel opponent = followsRun ? models.current() : models.named(name).orElseThrow(() -> modelNotFound(name));
         List<int[]> prompts;
         try {
             prompts = chat ? List.of(opponent.tokenizer().encodePrompt(messages(req))) : promptTokens(req, opponent);
@@ -407,12 +407,12 @@ public final class OpenAiServer implements AutoCloseable {
                         + (aliases.isEmpty() ? "" : " (the first also as " + String.join(", ", aliases) + ")"));
     }
 
-    private static String piece(Opponent opponent, int token) {
+    private static String piece(LoadedModel opponent, int token) {
         return opponent.tokenizer().decode(new int[]{token});
     }
 
     /** Chat's shape: {@code content} with each token, its log-prob, its bytes and its top alternatives. */
-    private static ObjectNode chatLogprobs(Opponent opponent, List<RequestBatcher.TokenLogProb> tokenLogprobs) {
+    private static ObjectNode chatLogprobs(LoadedModel opponent, List<RequestBatcher.TokenLogProb> tokenLogprobs) {
         ObjectNode out = JSON.createObjectNode();
         ArrayNode content = out.putArray("content");
         for (RequestBatcher.TokenLogProb t : tokenLogprobs) {
@@ -438,7 +438,7 @@ public final class OpenAiServer implements AutoCloseable {
      * The completions API's shape: parallel lists of tokens, their log-probs, the top alternatives and text
      * offsets; with echo the prompt's tokens come first (the very first without a log-prob: null).
      */
-    private static ObjectNode completionLogprobs(Opponent opponent, int[] echoed, RequestBatcher.PromptScores prompt,
+    private static ObjectNode completionLogprobs(LoadedModel opponent, int[] echoed, RequestBatcher.PromptScores prompt,
                                                  List<RequestBatcher.TokenLogProb> answer, int[] textOffset) {
         ObjectNode out = JSON.createObjectNode();
         ArrayNode tokens = out.putArray("tokens");
@@ -541,7 +541,7 @@ public final class OpenAiServer implements AutoCloseable {
      * array of such arrays), as vLLM takes them: a scorer that must score exact tokens (an answer and the EOS after
      * it) sends ids, since text re-tokenized across the prompt/answer seam can differ.
      */
-    private static List<int[]> promptTokens(JsonNode req, Opponent opponent) {
+    private static List<int[]> promptTokens(JsonNode req, LoadedModel opponent) {
         JsonNode p = req.get("prompt");
         if (p != null && p.isTextual()) {
             return List.of(opponent.tokenizer().encode(p.asText()));
@@ -566,7 +566,7 @@ public final class OpenAiServer implements AutoCloseable {
         return out;
     }
 
-    private static int[] ids(JsonNode p, Opponent opponent) {
+    private static int[] ids(JsonNode p, LoadedModel opponent) {
         int vocab = opponent.checkpoint().model().config().vocabSize();
         int[] ids = new int[p.size()];
         for (int i = 0; i < ids.length; i++) {

@@ -11,7 +11,7 @@ import io.spinstream.model.LogProbs;
 import io.spinstream.model.NoGrad;
 import io.spinstream.model.TokenBatch;
 import io.spinstream.model.Sampling;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,9 +40,9 @@ public final class RequestBatcher implements AutoCloseable {
      * @param topLogprobs -1: no log-probs; k >= 0: each answer token's log-prob and the k likeliest tokens there
      * @param echo        also the prompt tokens' log-probs (teacher-forced; what a scorer asks for)
      */
-    public record Job(Opponent model, boolean followsRun, int[] prompt, float temperature, float topP, int maxTokens, long seed,
+    public record Job(LoadedModel model, boolean followsRun, int[] prompt, float temperature, float topP, int maxTokens, long seed,
                       List<String> stop, int topLogprobs, boolean echo, TokenSink sink, CompletableFuture<Result> done) {
-        public Job(Opponent model, int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
+        public Job(LoadedModel model, int[] prompt, float temperature, float topP, int maxTokens, long seed, List<String> stop,
                    TokenSink sink, CompletableFuture<Result> done) {
             this(model, false, prompt, temperature, topP, maxTokens, seed, stop, -1, false, sink, done);
         }
@@ -128,7 +128,7 @@ public final class RequestBatcher implements AutoCloseable {
             List<Job> jobs = new ArrayList<>();
             try {
                 Job first = queue.poll(200, TimeUnit.MILLISECONDS);
-                Opponent main = models.refresh(); // idle too: a server that follows a run lists its new opponent at once
+                LoadedModel main = models.refresh(); // idle too: a server that follows a run lists its new opponent at once
                 if (first == null) {
                     continue;
                 }
@@ -143,9 +143,9 @@ public final class RequestBatcher implements AutoCloseable {
                     }
                 }
                 queue.drainTo(jobs, 4 * rows - jobs.size());
-                Map<Opponent, Map<String, List<Job>>> groups = new java.util.IdentityHashMap<>();
+                Map<LoadedModel, Map<String, List<Job>>> groups = new java.util.IdentityHashMap<>();
                 for (Job j : jobs) {
-                    Opponent by = models.serves(j.model()) ? j.model() : j.followsRun() ? main : null;
+                    LoadedModel by = models.serves(j.model()) ? j.model() : j.followsRun() ? main : null;
                     if (by == null) {
                         j.done().completeExceptionally(new ModelGone(j.model().id()));
                         continue;
@@ -153,7 +153,7 @@ public final class RequestBatcher implements AutoCloseable {
                     groups.computeIfAbsent(by, k -> new LinkedHashMap<>())
                             .computeIfAbsent(j.temperature() + "/" + j.topP() + "/" + j.maxTokens(), k -> new ArrayList<>()).add(j);
                 }
-                for (Map.Entry<Opponent, Map<String, List<Job>>> byModel : groups.entrySet()) {
+                for (Map.Entry<LoadedModel, Map<String, List<Job>>> byModel : groups.entrySet()) {
                     for (List<Job> group : byModel.getValue().values()) {
                         answer(byModel.getKey(), group);
                     }
@@ -168,7 +168,7 @@ public final class RequestBatcher implements AutoCloseable {
         }
     }
 
-    private void answer(Opponent opponent, List<Job> group) {
+    private void answer(LoadedModel opponent, List<Job> group) {
         Job head = group.get(0);
         if (head.maxTokens() == 0) { // nothing to generate: the prompts' log-probs alone
             group.forEach(j -> j.done().complete(new Result(opponent.id(), "", 0, "length", List.of(),
@@ -192,7 +192,7 @@ public final class RequestBatcher implements AutoCloseable {
     }
 
     /** The prompt's tokens scored teacher-forced: each given the ones before it, with the k likeliest there when k > 0. */
-    private PromptScores promptScores(Opponent opponent, int[] prompt, int k) {
+    private PromptScores promptScores(LoadedModel opponent, int[] prompt, int k) {
         double[] out = new double[prompt.length];
         out[0] = Double.NaN;
         List<List<Alternative>> top = new ArrayList<>();
@@ -246,7 +246,7 @@ public final class RequestBatcher implements AutoCloseable {
      * sequence or of a character whose bytes have not all come, cut at the first stop sequence.
      */
     private static final class TextStream {
-        private final Opponent opponent;
+        private final LoadedModel opponent;
         private final Job job;
         private final List<Integer> tokens = new ArrayList<>();
         private final List<TokenLogProb> logprobs = new ArrayList<>();
@@ -256,7 +256,7 @@ public final class RequestBatcher implements AutoCloseable {
         private String text = "";
         boolean stopped;
 
-        TextStream(Opponent opponent, Job job) {
+        TextStream(LoadedModel opponent, Job job) {
             this.opponent = opponent;
             this.job = job;
             this.holdBack = job.stop().stream().mapToInt(String::length).max().orElse(1) - 1;

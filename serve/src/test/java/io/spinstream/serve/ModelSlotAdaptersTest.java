@@ -1,11 +1,13 @@
 package io.spinstream.serve;
 
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,8 +29,7 @@ class ModelSlotAdaptersTest {
         }
         CheckpointLocation inStore = CheckpointLocation.within(store.root());
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf("base")), manager,
-                     PromptTemplate.PLAIN, inStore), manager, PromptTemplate.PLAIN, inStore)) {
+             ModelSlot slot = ModelSlot.fixed(LoadedModel.load(base.id(), store.directoryOf("base"), Optional.empty(), manager, PromptTemplate.PLAIN, Precision.FLOAT32), manager, PromptTemplate.PLAIN, inStore)) {
             slot.maxAdapters(2);
             assertThat(slot.loadAdapter("a", store.directoryOf("a").toString())).isTrue();
             assertThat(slot.loadAdapter("b", store.directoryOf("b").toString())).isTrue();

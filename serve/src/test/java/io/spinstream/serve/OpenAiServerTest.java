@@ -1,5 +1,7 @@
 package io.spinstream.serve;
 
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -23,7 +25,7 @@ import io.spinstream.model.tokenizer.ByteLevelBpe;
 import io.spinstream.model.tokenizer.ChatMessage;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -74,8 +76,7 @@ class OpenAiServerTest {
         }
         id = base.id();
         manager = NDManager.newBaseManager();
-        slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(id)), manager, PromptTemplate.CHAT,
-                CheckpointLocation.ANYWHERE), manager, PromptTemplate.CHAT, CheckpointLocation.ANYWHERE);
+        slot = ModelSlot.fixed(LoadedModel.load(base.id(), store.directoryOf(id), Optional.empty(), manager, PromptTemplate.CHAT, Precision.FLOAT32), manager, PromptTemplate.CHAT, CheckpointLocation.ANYWHERE);
         batcher = new RequestBatcher(slot, manager, 8);
         server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of("my-run"), "sk-test",
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC());

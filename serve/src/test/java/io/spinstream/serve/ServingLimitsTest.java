@@ -1,5 +1,7 @@
 package io.spinstream.serve;
 
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,7 +11,7 @@ import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,8 +57,7 @@ class ServingLimitsTest {
         CheckpointMetadata base = SpinFixtures.tinyCheckpoint(store, dir, "limited", 3);
         id = base.id();
         manager = NDManager.newBaseManager();
-        slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(id)), manager, PromptTemplate.CHAT,
-                CheckpointLocation.ANYWHERE), manager, PromptTemplate.CHAT, CheckpointLocation.ANYWHERE);
+        slot = ModelSlot.fixed(LoadedModel.load(base.id(), store.directoryOf(id), Optional.empty(), manager, PromptTemplate.CHAT, Precision.FLOAT32), manager, PromptTemplate.CHAT, CheckpointLocation.ANYWHERE);
         batcher = new RequestBatcher(slot, manager, 8);
         server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of(), "sk-limits",
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC(), TIGHT);

@@ -1,5 +1,7 @@
 package io.spinstream.serve;
 
+import io.spinstream.model.Precision;
+import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -12,7 +14,7 @@ import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.runtime.opponent.Opponent;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,8 +35,8 @@ class TemplateRefusalServeTest {
         CheckpointStore store = new CheckpointStore(dir.resolve("store"));
         CheckpointMetadata base = SpinFixtures.withChatTemplate(store, dir, "alternating", SpinFixtures.ALTERNATING_TEMPLATE);
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(Opponent.initial("serve", base, store.directoryOf(base.id())), manager,
-                     PromptTemplate.MODEL, CheckpointLocation.ANYWHERE), manager, PromptTemplate.MODEL, CheckpointLocation.ANYWHERE);
+             ModelSlot slot = ModelSlot.fixed(LoadedModel.load(base.id(), store.directoryOf(base.id()), Optional.empty(), manager, PromptTemplate.MODEL,
+                     Precision.FLOAT32), manager, PromptTemplate.MODEL, CheckpointLocation.ANYWHERE);
              RequestBatcher batcher = new RequestBatcher(slot, manager, 4);
              OpenAiServer server = new OpenAiServer(new InetSocketAddress("127.0.0.1", 0), slot, batcher, List.of("run"), null,
                      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC())) {

@@ -11,6 +11,7 @@ import io.spinstream.model.Sampling;
 import io.spinstream.model.tokenizer.ChatMessage;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.serve.ModelSlot;
@@ -68,9 +69,9 @@ public final class ServeBench {
     public static Result run(OpponentPromotion promotion, CheckpointLocation location, List<String> prompts, int clients, int maxTokens,
                              PrintStream out) throws Exception {
         try (NDManager manager = NDManager.newBaseManager();
-             ModelSlot slot = ModelSlot.fixed(Opponent.load(promotion, manager, PromptTemplate.PLAIN, location), manager,
+             ModelSlot slot = ModelSlot.fixed(Opponent.load(promotion, manager, PromptTemplate.PLAIN, location).model(), manager,
                      PromptTemplate.PLAIN, location)) {
-            Opponent model = slot.current();
+            LoadedModel model = slot.current();
             long servedTokens;
             double serveSeconds;
             double[] latencies = new double[prompts.size()];

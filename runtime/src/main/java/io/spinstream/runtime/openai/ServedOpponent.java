@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
@@ -15,6 +16,7 @@ import io.spinstream.model.tokenizer.SpinTokenizer;
 import io.spinstream.runtime.http.Fanout;
 import io.spinstream.runtime.http.JsonEndpoint;
 import io.spinstream.runtime.opponent.CheckpointLocation;
+import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentModel;
 import io.spinstream.runtime.opponent.OpponentSource;
 import io.spinstream.schemas.OpponentPromotion;
@@ -92,10 +94,7 @@ public final class ServedOpponent implements OpponentModel {
                                       OpenAiClient server, Optional<String> baseName, int concurrency) {
         Path dir = location.resolve(promotion.getUri());
         CheckpointMetadata meta = CheckpointStore.verify(dir);
-        if (!meta.sha256().equalsIgnoreCase(promotion.getSha256())) {
-            throw new CheckpointException("checkpoint " + dir + " has sha256 " + meta.sha256() + " but the promotion of "
-                    + promotion.getCheckpointId() + " names " + promotion.getSha256());
-        }
+        LoadedModel.verify(meta.sha256(), Opponent.expected(promotion), dir);
         LlamaConfig config = LlamaConfig.read(dir.resolve(CheckpointStore.CONFIG));
         String name = promotion.getRound() == 0 && baseName.isPresent() ? baseName.get() : promotion.getCheckpointId();
         List<String> served = server.models();

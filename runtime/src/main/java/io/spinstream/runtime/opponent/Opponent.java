@@ -2,11 +2,10 @@ package io.spinstream.runtime.opponent;
 
 import ai.djl.ndarray.NDManager;
 import io.spinstream.model.Precision;
-import io.spinstream.model.checkpoint.CheckpointException;
-import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.checkpoint.LoadedCheckpoint;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.model.tokenizer.SpinTokenizer;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.schemas.OpponentPromotion;
 
 import io.spinstream.model.Generator;
@@ -16,12 +15,12 @@ import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
 
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The loaded opponent: the promoted checkpoint's model and tokenizer, checked against the promotion. */
-public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint, SpinTokenizer tokenizer)
-        implements OpponentModel {
+/** The loaded opponent: a promotion and the model it names, checked against it. */
+public record Opponent(OpponentPromotion promotion, LoadedModel model) implements OpponentModel {
 
     /**
      * Loads the checkpoint a promotion names; refuses one whose sha256 differs from the promotion's or
@@ -35,8 +34,8 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
     /** As {@link #load(OpponentPromotion, NDManager, PromptTemplate, CheckpointLocation)}, held as {@code precision} says. */
     public static Opponent load(OpponentPromotion promotion, NDManager manager, PromptTemplate template,
                                 CheckpointLocation location, Precision precision) {
-        Path dir = location.resolve(promotion.getUri());
-        return checked(promotion, CheckpointStore.load(dir, manager, precision), template, dir);
+        return new Opponent(promotion, LoadedModel.load(promotion.getCheckpointId(), location.resolve(promotion.getUri()),
+                Optional.of(expected(promotion)), manager, template, precision));
     }
 
     /**
@@ -49,10 +48,10 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
         if (previous == null) {
             return load(promotion, manager, template, location, precision);
         }
-        Path dir = location.resolve(promotion.getUri());
-        java.util.Optional<LoadedCheckpoint> onto;
+        Optional<LoadedModel> onto;
         try {
-            onto = CheckpointStore.loadOnto(dir, previous.checkpoint());
+            onto = LoadedModel.onto(promotion.getCheckpointId(), location.resolve(promotion.getUri()), previous.model(),
+                    Optional.of(expected(promotion)), template);
         } catch (RuntimeException e) {
             previous.close();
             throw e;
@@ -61,18 +60,21 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
             previous.close();
             return load(promotion, manager, template, location, precision);
         }
-        previous.tokenizer().close();
-        return checked(promotion, onto.get(), template, dir);
+        return new Opponent(promotion, onto.get());
     }
 
-    private static Opponent checked(OpponentPromotion promotion, LoadedCheckpoint ckpt, PromptTemplate template, Path dir) {
-        if (!ckpt.metadata().sha256().equalsIgnoreCase(promotion.getSha256())) {
-            ckpt.close();
-            throw new CheckpointException("checkpoint " + dir + " has sha256 " + ckpt.metadata().sha256()
-                    + " but the promotion of " + promotion.getCheckpointId() + " names " + promotion.getSha256());
-        }
-        SpinTokenizer tokenizer = SpinTokenizer.load(ckpt.tokenizerJson(), template, ckpt.model().config().eosTokenId());
-        return new Opponent(promotion, ckpt, tokenizer);
+    /** What a promotion says of its checkpoint's files. */
+    public static LoadedModel.Expected expected(OpponentPromotion promotion) {
+        return new LoadedModel.Expected(promotion.getSha256(), "the promotion of " + promotion.getCheckpointId());
+    }
+
+    public LoadedCheckpoint checkpoint() {
+        return model.checkpoint();
+    }
+
+    @Override
+    public SpinTokenizer tokenizer() {
+        return model.tokenizer();
     }
 
     /** The promotion that makes a base checkpoint (in {@code dir}) round 0's opponent of run {@code runId}. */
@@ -85,7 +87,7 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
 
     @Override
     public LlamaConfig config() {
-        return checkpoint.model().config();
+        return model.llama().config();
     }
 
     @Override
@@ -97,20 +99,19 @@ public record Opponent(OpponentPromotion promotion, LoadedCheckpoint checkpoint,
             }
         });
         List<Draft> out = new ArrayList<>();
-        for (Generator.Answer a : new Generator(checkpoint.model()).answer(manager, encoded, sampling, seeds, rows)) {
-            out.add(new Draft(tokenizer.decode(a.tokens()), a.tokens().length, a.tokens(), a.logProbWithEos(), null));
+        for (Generator.Answer a : new Generator(model.llama()).answer(manager, encoded, sampling, seeds, rows)) {
+            out.add(new Draft(tokenizer().decode(a.tokens()), a.tokens().length, a.tokens(), a.logProbWithEos(), null));
         }
         return out;
     }
 
     @Override
     public double[] score(NDManager manager, List<TokenBatch.Example> examples, String[] refusals) {
-        return examples.isEmpty() ? new double[0] : LogProbs.sums(checkpoint.model(), manager, examples, config().padTokenId());
+        return examples.isEmpty() ? new double[0] : LogProbs.sums(model.llama(), manager, examples, config().padTokenId());
     }
 
     @Override
     public void close() {
-        tokenizer.close();
-        checkpoint.close();
+        model.close();
     }
 }

@@ -1,6 +1,7 @@
 package io.spinstream.trainer.round;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointException;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
@@ -64,10 +65,12 @@ public record RoundPlan(OpponentRef opponent, Optional<CheckpointMetadata> resum
                     : store.load(r.id(), manager);
         }
         LoadedCheckpoint theta = CheckpointStore.load(opponent.directory(), manager, precision);
-        if (!theta.metadata().sha256().equalsIgnoreCase(opponent.sha256())) {
+        try {
+            LoadedModel.verify(theta.metadata().sha256(), new LoadedModel.Expected(opponent.sha256(),
+                    "the promotion of " + opponent.id()), opponent.directory());
+        } catch (RuntimeException e) {
             theta.close();
-            throw new CheckpointException("opponent " + opponent.id() + " has sha256 " + theta.metadata().sha256()
-                    + " but its promotion names " + opponent.sha256());
+            throw e;
         }
         return theta;
     }
