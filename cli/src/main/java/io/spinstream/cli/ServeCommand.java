@@ -1,10 +1,9 @@
 package io.spinstream.cli;
 
-import io.spinstream.inference.LoadedModel;
-import io.spinstream.model.Precision;
-import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
@@ -15,17 +14,18 @@ import io.spinstream.runtime.opponent.CheckpointLocation;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.serve.ModelSlot;
 import io.spinstream.serve.OpenAiServer;
-import io.spinstream.serve.ServingLimits;
 import io.spinstream.serve.RequestBatcher;
-import picocli.CommandLine;
+import io.spinstream.serve.ServingLimits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 

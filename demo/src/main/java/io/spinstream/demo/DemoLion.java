@@ -1,16 +1,16 @@
 package io.spinstream.demo;
 
-import io.spinstream.inference.LoadedModel;
-import io.spinstream.model.Precision;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.DevStack;
 import io.spinstream.evaluator.gate.PairedTest;
 import io.spinstream.evaluator.suite.Metric;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.lion.LionKeys;
 import io.spinstream.lion.LionMain;
 import io.spinstream.lion.LionService;
+import io.spinstream.model.Precision;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.ServiceLauncher;
 import io.spinstream.runtime.config.ConfigKey;

@@ -1,14 +1,14 @@
 package io.spinstream.generator;
 
-import io.spinstream.inference.LoadedModel;
-import io.spinstream.model.Precision;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.BrokerTest;
 import io.spinstream.devstack.DevStack;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.NoGrad;
+import io.spinstream.model.Precision;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.lora.LoraAdapter;

@@ -1,18 +1,17 @@
 package io.spinstream.lion;
 
-import io.spinstream.inference.LoadedModel;
-import io.spinstream.model.Precision;
-import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.devstack.BrokerTest;
 import io.spinstream.devstack.DevStack;
+import io.spinstream.inference.LoadedModel;
 import io.spinstream.lion.roles.RougeL;
 import io.spinstream.model.Generator;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.LlamaModel;
 import io.spinstream.model.NoGrad;
+import io.spinstream.model.Precision;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.tokenizer.PromptTemplate;
@@ -45,6 +44,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 

@@ -1,12 +1,12 @@
 package io.spinstream.serve;
 
 import ai.djl.ndarray.NDManager;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.inference.LoadedModel;
-import io.spinstream.model.Precision;
 import io.spinstream.runtime.opponent.Opponent;
 import io.spinstream.runtime.opponent.OpponentWatcher;
 import io.spinstream.schemas.OpponentPromotion;

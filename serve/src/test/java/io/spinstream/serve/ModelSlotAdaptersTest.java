@@ -1,18 +1,18 @@
 package io.spinstream.serve;
 
-import io.spinstream.model.Precision;
-import java.util.Optional;
 import ai.djl.ndarray.NDManager;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

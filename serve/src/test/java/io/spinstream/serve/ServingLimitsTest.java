@@ -1,17 +1,16 @@
 package io.spinstream.serve;
 
-import io.spinstream.model.Precision;
-import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,6 +30,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

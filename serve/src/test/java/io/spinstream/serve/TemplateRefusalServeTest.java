@@ -1,7 +1,5 @@
 package io.spinstream.serve;
 
-import io.spinstream.model.Precision;
-import java.util.Optional;
 import ai.djl.ndarray.NDManager;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -10,11 +8,12 @@ import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.spinstream.inference.LoadedModel;
+import io.spinstream.model.Precision;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
 import io.spinstream.runtime.opponent.CheckpointLocation;
-import io.spinstream.inference.LoadedModel;
 import io.spinstream.runtime.testing.SpinFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -8,7 +8,6 @@ import io.spinstream.inference.LoadedModel;
 import io.spinstream.model.LlamaConfig;
 import io.spinstream.model.Sampling;
 import io.spinstream.model.TokenBatch;
-import io.spinstream.model.checkpoint.CheckpointException;
 import io.spinstream.model.checkpoint.CheckpointMetadata;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.model.tokenizer.PromptTemplate;
