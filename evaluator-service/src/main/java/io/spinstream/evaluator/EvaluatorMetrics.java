@@ -6,19 +6,38 @@ import io.spinstream.schemas.Evaluation;
 import io.spinstream.schemas.Verdict;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** The evaluator's metrics: verdicts, the last verdict, and every metric of the last candidate and baseline. */
-final class EvaluatorMetrics {
+/**
+ * The evaluator's metrics: verdicts, the last verdict, and every metric of the last candidate and baseline. Every
+ * series a shipped alert rule or dashboard panel reads exists from the start (counters at 0, metrics NaN).
+ */
+public final class EvaluatorMetrics {
     private final MeterRegistry registry;
     private final AtomicInteger lastVerdict = new AtomicInteger(0);
     private final Map<String, AtomicReference<Double>> gauges = new HashMap<>();
 
     EvaluatorMetrics(MeterRegistry registry) {
+        this(registry, List.of());
+    }
+
+    /** @param metrics the names of the metrics this evaluator's suites measure */
+    public EvaluatorMetrics(MeterRegistry registry, List<String> metrics) {
         this.registry = registry;
         registry.gauge("spin.evaluator.last.verdict", lastVerdict);
+        for (Verdict v : Verdict.values()) {
+            registry.counter("spin.evaluator.evaluations", "verdict", v.name());
+        }
+        registry.counter("spin.evaluator.duplicates");
+        registry.counter("spin.evaluator.transient.faults");
+        modelTime();
+        for (String metric : metrics) {
+            gauge(metric, "candidate");
+            gauge(metric, "baseline");
+        }
     }
 
     /** Time spent generating and scoring held-out answers (the opponent's and the candidates'). */

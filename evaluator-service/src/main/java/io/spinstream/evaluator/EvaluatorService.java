@@ -5,6 +5,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.spinstream.evaluator.suite.Suite;
 import io.spinstream.evaluator.suite.SuiteRunner;
 import io.spinstream.model.Precision;
 import io.spinstream.model.tokenizer.PromptTemplate;
@@ -71,7 +72,7 @@ public final class EvaluatorService extends PollingService {
         this.settings = settings;
         this.topics = context.topics();
         this.registry = registry;
-        this.metrics = new EvaluatorMetrics(registry);
+        this.metrics = new EvaluatorMetrics(registry, settings.suites().stream().map(s -> Suite.named(s).metric().name()).toList());
         this.coordinator = new PromotionCoordinator(settings.suites(), settings.requiredSuites());
         this.heldOut = new HeldOutPrompts(new TopicReader(context.kafka()), topics, settings.split(), settings.maxPrompts());
     }

@@ -10,8 +10,11 @@ import java.time.Clock;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
-/** The trainer's metrics, observing its rounds (they never steer them). */
-final class TrainerMetrics implements RoundListener {
+/**
+ * The trainer's metrics, observing its rounds (they never steer them). Every series a shipped alert rule or dashboard
+ * panel reads exists from the start (counters at 0): a panel of a clean run is not empty.
+ */
+public final class TrainerMetrics implements RoundListener {
     private final MeterRegistry registry;
     private final Clock clock;
     private final AtomicLong lossMilli = new AtomicLong();
@@ -20,7 +23,7 @@ final class TrainerMetrics implements RoundListener {
     private RoundTrainer rescoredRound;
     private long rescoredSeen;
 
-    TrainerMetrics(MeterRegistry registry, Clock clock, Supplier<RoundTrainer> current) {
+    public TrainerMetrics(MeterRegistry registry, Clock clock, Supplier<RoundTrainer> current) {
         this.registry = registry;
         this.clock = clock;
         this.current = current;
@@ -31,6 +34,12 @@ final class TrainerMetrics implements RoundListener {
                 s -> s.get() != null && s.get().state() == RoundTrainer.State.CONVERGED ? 1 : 0);
         // Seconds since the epoch of the newest checkpoint (start time until the first): alerts on "none for too long".
         registry.gauge("spin.trainer.last.checkpoint.timestamp.seconds", lastCheckpointAt);
+        for (String counter : new String[]{"spin.trainer.pairs.trained", "spin.trainer.pairs.stale", "spin.trainer.pairs.unlabelled",
+                "spin.trainer.pairs.rescored", "spin.trainer.dead.letters", "spin.trainer.rejections", "spin.trainer.rollbacks"}) {
+            registry.counter(counter);
+        }
+        registry.counter("spin.trainer.steps", "skipped", "false");
+        registry.counter("spin.trainer.steps", "skipped", "true");
     }
 
     void deadLetter() {
