@@ -4,6 +4,7 @@ import io.spinstream.demo.DemoBase;
 import io.spinstream.demo.DemoRun;
 import io.spinstream.demo.DemoSetup;
 import io.spinstream.demo.InProcessServices;
+import io.spinstream.demo.MetricsServers;
 import io.spinstream.cli.ops.PromptFile;
 import io.spinstream.devstack.DevStack;
 import io.spinstream.runtime.SpinContext;
@@ -25,7 +26,8 @@ import java.util.concurrent.CountDownLatch;
  */
 @Command(name = "up", mixinStandardHelpOptions = true,
         description = "The dev stack plus one generator, trainer and evaluator, until Ctrl-C.",
-        footer = {"", "Prints bootstrap= and registry= lines as spin local does. Then, in another terminal:",
+        footer = {"", "Prints bootstrap= and registry= lines as spin local does, and metrics.<service>=PORT (each service's /metrics",
+                "and /health/*; --set spin.metrics.port=P puts them on P, P+1, P+2). Then, in another terminal:",
                 "  ./spin prompts add --stream extra --file examples/arith-extra.jsonl --bootstrap ... --registry ...",
                 "  ./spin lag --watch ...    ./spin checkpoints --follow ...    ./spin status ..."})
 public final class UpCommand implements Callable<Integer> {
@@ -150,14 +152,19 @@ public final class UpCommand implements Callable<Integer> {
     private static Integer serve(DevStack stack, InProcessServices services, String opponent, Path runDir, boolean resumed)
             throws Exception {
         CountDownLatch stopped = new CountDownLatch(1);
+        MetricsServers metrics = new MetricsServers(services.serveMetrics());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("stopping the services and the local stack");
+            metrics.close();
             services.close();
             stack.close();
             stopped.countDown();
         }, "spin-up-shutdown"));
         System.out.println("bootstrap=" + stack.bootstrapServers());
         System.out.println("registry=" + stack.registryUrl());
+        for (int i = 0; i < InProcessServices.NAMES.size(); i++) {
+            System.out.println("metrics." + InProcessServices.NAMES.get(i) + "=" + metrics.servers().get(i).port());
+        }
         System.out.flush();
         System.err.printf("services up: run %s %s, checkpoints in %s, data kept in %s; Ctrl-C stops everything%n",
                 services.runId(), resumed ? "resumed (its opponent and rounds kept)" : "started, opponent " + opponent + " (round 0)",

@@ -76,6 +76,15 @@ class UpCrashTest {
         try (ServiceProcess again = ServiceProcess.start(main, args, Map.of(), null, logs.resolve("2.log"))) {
             await(() -> again.log().contains("services up"), Duration.ofSeconds(180), again);
             assertThat(again.log()).contains("resumed (its opponent and rounds kept)");
+            // Each in-process service serves its metrics and health from the first second, on the port it printed.
+            for (String service : List.of("generator", "trainer", "evaluator")) {
+                String port = find(again.log(), "metrics\\." + service + "=(\\d+)");
+                java.net.http.HttpResponse<String> scraped = java.net.http.HttpClient.newHttpClient().send(
+                        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(scraped.statusCode()).isEqualTo(200);
+                assertThat(scraped.body()).as(service).contains("spin_" + service + "_");
+            }
             assertThat(find(again.log(), "bootstrap=(\\S+)")).as("the same ports").isEqualTo(bootstrap);
             Topics topics = new Topics("spin", Topics.Layout.LOCAL, new AvroSerdes(registry));
             TopicReader reader = new TopicReader(KafkaSettings.of(bootstrap));

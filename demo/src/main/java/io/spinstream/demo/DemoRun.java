@@ -89,7 +89,9 @@ public final class DemoRun {
         values.put("spin.topic.prefix", prefix);
         // The stream is published before the services subscribe (see InProcessServices.start).
         List<Prompt> prompts = new ArrayList<>();
-        try (InProcessServices services = InProcessServices.start(values, context -> prompts.addAll(setup.publish(context, out)))) {
+        try (InProcessServices services = InProcessServices.start(values, context -> prompts.addAll(setup.publish(context, out)));
+             MetricsServers metrics = new MetricsServers(services.serveMetrics())) {
+            out.println("metrics: " + metrics.describe(InProcessServices.NAMES));
             int training = (int) prompts.stream().filter(p -> services.split().isTraining(p.getPromptId())).count();
             services.promote(base);
             List<RoundResult> rounds = follow(services, training);

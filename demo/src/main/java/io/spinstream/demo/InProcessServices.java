@@ -11,6 +11,7 @@ import io.spinstream.runtime.PollingService;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.config.ServiceConfig;
+import io.spinstream.runtime.config.CommonKeys;
 import io.spinstream.runtime.health.MetricsServer;
 import io.spinstream.model.checkpoint.CheckpointStore;
 import io.spinstream.runtime.config.InitKeys;
@@ -24,6 +25,7 @@ import io.spinstream.trainer.round.RoundTrainer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +66,25 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
         HeldOutSplit split = RoundKeys.split(config);
         return new InProcessServices(context, split, all, Map.of("generator", g, "trainer", t, "evaluator", e),
                 config.get(RoundKeys.RUN_ID));
+    }
+
+    /** The services' names, in the order of {@link #all()}. */
+    public static final List<String> NAMES = List.of("generator", "trainer", "evaluator");
+
+    /**
+     * Each service's {@code /metrics} and {@code /health/*}, as the services' mains serve them: on spin.metrics.port
+     * and the two ports after it (0, the default here: free ports), on spin.metrics.address. The caller closes them.
+     */
+    public List<MetricsServer> serveMetrics() {
+        int port = context.config().get(CommonKeys.METRICS_PORT);
+        String address = context.config().get(CommonKeys.METRICS_ADDRESS);
+        List<MetricsServer> servers = new java.util.ArrayList<>();
+        for (int i = 0; i < NAMES.size(); i++) {
+            PollingService service = all.get(i);
+            servers.add(new MetricsServer(new InetSocketAddress(address, port == 0 ? 0 : port + i),
+                    (PrometheusMeterRegistry) metrics.get(NAMES.get(i)), service::deadBecause, service::isReady));
+        }
+        return servers;
     }
 
     /** Makes {@code base} the run's round-0 opponent. */
