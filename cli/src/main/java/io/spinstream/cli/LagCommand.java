@@ -1,6 +1,6 @@
 package io.spinstream.cli;
 
-import io.spinstream.cli.ops.ConsumerLag;
+import io.spinstream.runtime.kafka.ConsumerLag;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,6 +1,6 @@
 package io.spinstream.cli;
 
-import io.spinstream.cli.ops.ConsumerLag;
+import io.spinstream.runtime.kafka.ConsumerLag;
 import io.spinstream.runtime.SpinContext;
 import io.spinstream.runtime.config.RoundKeys;
 import io.spinstream.runtime.kafka.TopicReader;

@@ -1,6 +1,6 @@
 package io.spinstream.cli;
 
-import io.spinstream.cli.ops.ConsumerLag;
+import io.spinstream.runtime.kafka.ConsumerLag;
 import io.spinstream.devstack.DevStack;
 import io.spinstream.devstack.BrokerTest;
 import io.spinstream.runtime.kafka.KafkaSettings;

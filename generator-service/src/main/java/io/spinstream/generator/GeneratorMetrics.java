@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** The generator's meters, registered at start (counters at 0); batches are counted once committed. */
 public final class GeneratorMetrics {
@@ -26,6 +27,7 @@ public final class GeneratorMetrics {
     private final Timer batchTime;
     private final Timer modelTime;
     private final AtomicInteger opponentRound = new AtomicInteger(-1);
+    private final AtomicLong lag = new AtomicLong();
 
     public GeneratorMetrics(MeterRegistry registry) {
         this.answered = registry.counter("spin.generator.prompts.answered");
@@ -45,6 +47,13 @@ public final class GeneratorMetrics {
         // rewards and batching.
         this.modelTime = registry.timer("spin.generator.model.time");
         registry.gauge("spin.generator.opponent.round", opponentRound);
+        // Prompts the current round's group has not answered yet, measured from the broker (committed against log ends).
+        registry.gauge("spin.generator.lag", lag);
+    }
+
+    /** The current round's group's lag over every prompt stream, as last measured. */
+    public void lag(long prompts) {
+        lag.set(prompts);
     }
 
     public Timer modelTime() {

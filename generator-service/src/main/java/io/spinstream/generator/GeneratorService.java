@@ -13,6 +13,7 @@ import io.spinstream.runtime.deadletter.DeadLetters;
 import io.spinstream.runtime.deadletter.Decoded;
 import io.spinstream.runtime.deadletter.RecordDecoder;
 import io.spinstream.runtime.kafka.ExactlyOnceLoop;
+import io.spinstream.runtime.kafka.GroupLagWatcher;
 import io.spinstream.runtime.opponent.OpponentModel;
 import io.spinstream.runtime.opponent.OpponentSource;
 import io.spinstream.runtime.opponent.OpponentWatcher;
@@ -23,6 +24,7 @@ import io.spinstream.schemas.OpponentPromotion;
 import io.spinstream.schemas.Prompt;
 import io.spinstream.schemas.SyntheticResponse;
 import io.spinstream.schemas.Topics;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -82,7 +84,9 @@ public final class GeneratorService extends PollingService {
                      context.kafka().transactionalProducer(topics.prefix() + "-generator-" + context.instanceId()))) {
             watch("opponent follower", watcher::isAlive);
             producer.initTransactions();
-            try (OpponentSwitch opponents = new OpponentSwitch(settings.opponents(), metrics, this::ready)) {
+            try (OpponentSwitch opponents = new OpponentSwitch(settings.opponents(), metrics, this::ready);
+                 GroupLagWatcher lag = new GroupLagWatcher(Admin.create(context.kafka().admin()), () -> Optional.ofNullable(opponents
+                         .current()).map(o -> topics.generatorGroup(o.round())), topics.promptsPattern(), Duration.ofSeconds(5), metrics::lag)) {
                 while (running()) {
                     Optional<OpponentPromotion> next = watcher.awaitOther(opponents.currentId(), 500);
                     if (next.isPresent() && opponents.to(next.get(), manager)) {
@@ -94,9 +98,8 @@ public final class GeneratorService extends PollingService {
     }
 
     /**
-     * Answers every stream with {@code opponent} in its round's group until it is replaced or the service stops.
-     * The batch in hand is finished first; if an outage prevents it, it is read again by the group's next reader
-     * (or not at all once a newer opponent's pass has begun).
+     * Answers every stream with {@code opponent} in its round's group until it is replaced or the service stops. The batch in
+     * hand is finished first; if an outage prevents it, the group's next reader reads it (or none, past a newer opponent).
      */
     private void answerWith(OpponentModel opponent, OpponentWatcher watcher, KafkaProducer<byte[], byte[]> producer,
                             NDManager manager) throws Exception {

@@ -23,7 +23,7 @@ final class OpponentSwitch implements AutoCloseable {
     private final GeneratorMetrics metrics;
     private final Consumer<Boolean> ready;
     private final Backoff refusals = Backoff.standard();
-    private OpponentModel current;
+    private volatile OpponentModel current; // read by the lag watcher's thread too
 
     OpponentSwitch(OpponentSource source, GeneratorMetrics metrics, Consumer<Boolean> ready) {
         this.source = source;

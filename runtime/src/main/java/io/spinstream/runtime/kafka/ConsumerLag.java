@@ -1,4 +1,4 @@
-package io.spinstream.cli.ops;
+package io.spinstream.runtime.kafka;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.GroupListing;
@@ -8,6 +8,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,31 @@ public final class ConsumerLag {
                     ends.get(tp).offset())));
         }
         out.sort(Comparator.comparing(PartitionLag::group).thenComparing(PartitionLag::topic).thenComparingInt(PartitionLag::partition));
+        return out;
+    }
+
+    /**
+     * One group's lag over {@code partitions}: from its committed offset where it has one, else from the log's start,
+     * where a group that has not committed yet (a new round's generator group) begins reading.
+     */
+    public static List<PartitionLag> ofGroup(Admin admin, String group, Collection<TopicPartition> partitions)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        if (partitions.isEmpty()) {
+            return List.of();
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
+                .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> starts = admin.listOffsets(partitions.stream()
+                .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.earliest()))).all().get(30, TimeUnit.SECONDS);
+        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(partitions.stream()
+                .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.latest()))).all().get(30, TimeUnit.SECONDS);
+        List<PartitionLag> out = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            OffsetAndMetadata o = committed.get(tp);
+            out.add(new PartitionLag(group, tp.topic(), tp.partition(), o != null ? o.offset() : starts.get(tp).offset(),
+                    ends.get(tp).offset()));
+        }
+        out.sort(Comparator.comparing(PartitionLag::topic).thenComparingInt(PartitionLag::partition));
         return out;
     }
 }
