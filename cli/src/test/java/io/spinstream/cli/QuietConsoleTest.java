@@ -3,6 +3,7 @@ package io.spinstream.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,7 +37,7 @@ class QuietConsoleTest {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(launcherFlags());
         // The main classes and resources first: the command's own simplelogger.properties, as ./spin runs it.
-        String classpath = Path.of("target/classes").toAbsolutePath() + java.io.File.pathSeparator
+        String classpath = Path.of("target/classes").toAbsolutePath() + File.pathSeparator
                 + System.getProperty("java.class.path");
         command.addAll(List.of("-cp", classpath, SpinCommand.class.getName()));
         command.addAll(List.of(args));

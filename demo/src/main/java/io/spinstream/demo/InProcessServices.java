@@ -25,6 +25,7 @@ import io.spinstream.trainer.round.RoundTrainer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
+import java.util.ArrayList;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -78,7 +79,7 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
     public List<MetricsServer> serveMetrics() {
         int port = context.config().get(CommonKeys.METRICS_PORT);
         String address = context.config().get(CommonKeys.METRICS_ADDRESS);
-        List<MetricsServer> servers = new java.util.ArrayList<>();
+        List<MetricsServer> servers = new ArrayList<>();
         for (int i = 0; i < NAMES.size(); i++) {
             PollingService service = all.get(i);
             servers.add(new MetricsServer(new InetSocketAddress(address, port == 0 ? 0 : port + i),

@@ -13,6 +13,7 @@ import io.spinstream.model.TokenBatch;
 import io.spinstream.model.Sampling;
 import io.spinstream.inference.LoadedModel;
 
+import java.util.IdentityHashMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -143,7 +144,7 @@ public final class RequestBatcher implements AutoCloseable {
                     }
                 }
                 queue.drainTo(jobs, 4 * rows - jobs.size());
-                Map<LoadedModel, Map<String, List<Job>>> groups = new java.util.IdentityHashMap<>();
+                Map<LoadedModel, Map<String, List<Job>>> groups = new IdentityHashMap<>();
                 for (Job j : jobs) {
                     LoadedModel by = models.serves(j.model()) ? j.model() : j.followsRun() ? main : null;
                     if (by == null) {

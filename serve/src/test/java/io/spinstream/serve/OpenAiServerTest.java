@@ -1,5 +1,6 @@
 package io.spinstream.serve;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import ai.djl.ndarray.NDManager;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.Map;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -265,7 +267,7 @@ class OpenAiServerTest {
             assertThat(top.size()).as("position %d", i).isBetween(1, 4);
             assertThat(top.path(piece).asDouble()).isCloseTo(own, org.assertj.core.api.Assertions.within(1e-9));
             double best = Double.NEGATIVE_INFINITY;
-            for (var e : (Iterable<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>>) top::fields) {
+            for (var e : (Iterable<Map.Entry<String, JsonNode>>) top::fields) {
                 best = Math.max(best, e.getValue().asDouble());
             }
             if (i < prompt.length) {

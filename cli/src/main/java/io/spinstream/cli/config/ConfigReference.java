@@ -10,6 +10,7 @@ import io.spinstream.runtime.config.InitKeys;
 import io.spinstream.runtime.config.ServiceConfig;
 import io.spinstream.trainer.TrainerKeys;
 
+import java.util.TreeSet;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -48,7 +49,7 @@ public final class ConfigReference {
     }
 
     public Set<String> services() {
-        return new java.util.TreeSet<>(byService.keySet());
+        return new TreeSet<>(byService.keySet());
     }
 
     /** The reference page: one row per key, by name. */

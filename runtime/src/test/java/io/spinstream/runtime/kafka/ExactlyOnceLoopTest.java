@@ -14,6 +14,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -130,7 +131,7 @@ class ExactlyOnceLoopTest {
 
     /** What the group's offsets came to, after every transaction committed so far. */
     private static Map<TopicPartition, OffsetAndMetadata> offsets(MockProducer<byte[], byte[]> producer) {
-        Map<TopicPartition, OffsetAndMetadata> all = new java.util.HashMap<>();
+        Map<TopicPartition, OffsetAndMetadata> all = new HashMap<>();
         producer.consumerGroupOffsetsHistory().forEach(byGroup -> byGroup.values().forEach(all::putAll));
         return all;
     }
