@@ -1,7 +1,6 @@
 package io.spinstream.demo;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.spinstream.evaluator.EvaluatorMain;
 import io.spinstream.evaluator.EvaluatorService;
@@ -37,7 +36,7 @@ import java.util.Optional;
  * {@code spin up} run), each with its own metrics registry, built exactly as their mains build them.
  */
 public record InProcessServices(SpinContext context, HeldOutSplit split, List<PollingService> all,
-                                Map<String, MeterRegistry> metrics, String runId) implements AutoCloseable {
+                                Map<String, PrometheusMeterRegistry> metrics, String runId) implements AutoCloseable {
 
     /** @param values every setting by key name, connection included; checked as a service checks its own */
     public static InProcessServices start(Map<String, String> values) {
@@ -83,7 +82,7 @@ public record InProcessServices(SpinContext context, HeldOutSplit split, List<Po
         for (int i = 0; i < NAMES.size(); i++) {
             PollingService service = all.get(i);
             servers.add(new MetricsServer(new InetSocketAddress(address, port == 0 ? 0 : port + i),
-                    (PrometheusMeterRegistry) metrics.get(NAMES.get(i)), service::deadBecause, service::isReady));
+                    metrics.get(NAMES.get(i)), service::deadBecause, service::isReady));
         }
         return servers;
     }

@@ -78,14 +78,7 @@ final class CandidateScreen {
                                         io.spinstream.model.Precision precision) {
         // A LoRA candidate comes merged into its base (the opponent it was trained from).
         Path dir = location.resolve(event.getUri());
-        LoadedCheckpoint candidate = CheckpointStore.load(dir, manager, precision);
-        try {
-            LoadedModel.verify(candidate.metadata().sha256(), new LoadedModel.Expected(event.getSha256(),
-                    "the checkpoint event of " + event.getCheckpointId()), dir);
-        } catch (RuntimeException e) {
-            candidate.close();
-            throw e;
-        }
-        return candidate;
+        return LoadedModel.verified(CheckpointStore.load(dir, manager, precision), new LoadedModel.Expected(event.getSha256(),
+                "the checkpoint event of " + event.getCheckpointId()), dir);
     }
 }

@@ -54,14 +54,20 @@ public record LoadedModel(String id, LoadedCheckpoint checkpoint, SpinTokenizer 
         }
     }
 
-    private static LoadedModel ready(String id, LoadedCheckpoint checkpoint, Optional<Expected> expected, PromptTemplate template,
-                                     Path dir) {
+    /** {@code checkpoint}, loaded from {@code dir}, when its sha256 is the expected one; else it is closed and refused. */
+    public static LoadedCheckpoint verified(LoadedCheckpoint checkpoint, Expected expected, Path dir) {
         try {
-            expected.ifPresent(e -> verify(checkpoint.metadata().sha256(), e, dir));
+            verify(checkpoint.metadata().sha256(), expected, dir);
+            return checkpoint;
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
         }
+    }
+
+    private static LoadedModel ready(String id, LoadedCheckpoint checkpoint, Optional<Expected> expected, PromptTemplate template,
+                                     Path dir) {
+        expected.ifPresent(e -> verified(checkpoint, e, dir));
         SpinTokenizer tokenizer = SpinTokenizer.load(checkpoint.tokenizerJson(), template, checkpoint.model().config().eosTokenId());
         return new LoadedModel(id, checkpoint, tokenizer);
     }

@@ -2,7 +2,6 @@ package io.spinstream.runtime.kafka;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.GroupListing;
-import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -45,10 +44,8 @@ public final class ConsumerLag {
             if (committed.isEmpty()) {
                 continue;
             }
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(committed.keySet().stream()
-                    .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.latest()))).all().get(30, TimeUnit.SECONDS);
-            committed.forEach((tp, o) -> out.add(new PartitionLag(group, tp.topic(), tp.partition(), o.offset(),
-                    ends.get(tp).offset())));
+            Map<TopicPartition, Long> ends = offsets(admin, committed.keySet(), OffsetSpec.latest());
+            committed.forEach((tp, o) -> out.add(new PartitionLag(group, tp.topic(), tp.partition(), o.offset(), ends.get(tp))));
         }
         out.sort(Comparator.comparing(PartitionLag::group).thenComparing(PartitionLag::topic).thenComparingInt(PartitionLag::partition));
         return out;
@@ -65,17 +62,22 @@ public final class ConsumerLag {
         }
         Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
                 .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
-        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> starts = admin.listOffsets(partitions.stream()
-                .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.earliest()))).all().get(30, TimeUnit.SECONDS);
-        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(partitions.stream()
-                .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.latest()))).all().get(30, TimeUnit.SECONDS);
+        Map<TopicPartition, Long> starts = offsets(admin, partitions, OffsetSpec.earliest());
+        Map<TopicPartition, Long> ends = offsets(admin, partitions, OffsetSpec.latest());
         List<PartitionLag> out = new ArrayList<>();
         for (TopicPartition tp : partitions) {
             OffsetAndMetadata o = committed.get(tp);
-            out.add(new PartitionLag(group, tp.topic(), tp.partition(), o != null ? o.offset() : starts.get(tp).offset(),
-                    ends.get(tp).offset()));
+            out.add(new PartitionLag(group, tp.topic(), tp.partition(), o != null ? o.offset() : starts.get(tp), ends.get(tp)));
         }
         out.sort(Comparator.comparing(PartitionLag::topic).thenComparingInt(PartitionLag::partition));
         return out;
+    }
+
+    /** The log's offsets of each partition, as {@code spec} asks (its start or its end). */
+    private static Map<TopicPartition, Long> offsets(Admin admin, Collection<TopicPartition> partitions, OffsetSpec spec)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        return admin.listOffsets(partitions.stream().collect(Collectors.toMap(Function.identity(), tp -> spec)))
+                .all().get(30, TimeUnit.SECONDS).entrySet().stream()
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().offset()));
     }
 }

@@ -64,15 +64,8 @@ public record RoundPlan(OpponentRef opponent, Optional<CheckpointMetadata> resum
             return r.isAdapter() ? CheckpointStore.loadForTraining(store.directoryOf(r.id()), manager, precision)
                     : store.load(r.id(), manager);
         }
-        LoadedCheckpoint theta = CheckpointStore.load(opponent.directory(), manager, precision);
-        try {
-            LoadedModel.verify(theta.metadata().sha256(), new LoadedModel.Expected(opponent.sha256(),
-                    "the promotion of " + opponent.id()), opponent.directory());
-        } catch (RuntimeException e) {
-            theta.close();
-            throw e;
-        }
-        return theta;
+        return LoadedModel.verified(CheckpointStore.load(opponent.directory(), manager, precision),
+                new LoadedModel.Expected(opponent.sha256(), "the promotion of " + opponent.id()), opponent.directory());
     }
 
     /** Where reading starts: the resumed candidate's offsets, else the round's start. */
